@@ -85,6 +85,10 @@ void register_kernel(Op op, Device dev, Kernel k);
 const Kernel* find_kernel(Op op, Device dev);
 bool op_supported(Op op, Device dev, const OpCall& call);
 
+// Geometry of a conv3d_* call from its inputs and attributes (shape.cc; see conv_geom.h).
+struct ConvGeom;
+ConvGeom conv_geom_of(const OpCall& call);
+
 // Shape rules (shape.cc): validate inputs and allocate outputs on the inputs' device.
 void infer_outputs(OpCall& call);
 

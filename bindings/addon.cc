@@ -1,0 +1,319 @@
+// The N-API surface of the engine: a handful of functions over tensor handles. Arguments are
+// validated here; every C++ exception becomes a JS Error with a `code` (VNET_E_...), so no
+// native failure ends the process.
+#include <napi.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "../native/backend.h"
+#include "../native/cpu/cpu_features.h"
+#include "../native/error.h"
+#include "../native/ops.h"
+#include "../native/threadpool.h"
+#include "../native/transfer.h"
+
+using namespace vnet;
+
+namespace {
+
+// What a JS handle owns: dispose() drops the tensor at once, the finalizer is the backstop.
+struct Holder {
+  TensorPtr t;
+};
+
+[[noreturn]] void js_throw(Napi::Env env, const char* code, const std::string& msg) {
+  Napi::Error err = Napi::Error::New(env, msg);
+  err.Set("code", Napi::String::New(env, code));
+  throw err;
+}
+
+template <class F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
+  Napi::Env env = info.Env();
+  try {
+    return body(env);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const VnetError& e) {
+    js_throw(env, e.code_name(), e.what());
+  } catch (const std::bad_alloc&) {
+    js_throw(env, "VNET_E_OOM", "out of host memory");
+  } catch (const std::exception& e) {
+    js_throw(env, "VNET_E_INTERNAL", e.what());
+  }
+}
+
+TensorPtr get_tensor(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsExternal()) js_throw(env, "VNET_E_INVALID_ARG", std::string(what) + " is not a tensor handle");
+  Holder* h = v.As<Napi::External<Holder>>().Data();
+  if (!h->t) js_throw(env, "VNET_E_DISPOSED", std::string(what) + " was disposed");
+  return h->t;
+}
+
+Napi::Value wrap(Napi::Env env, TensorPtr t) {
+  auto ext = Napi::External<Holder>::New(env, new Holder{std::move(t)},
+                                         [](Napi::Env, Holder* h) { delete h; });
+  return ext;
+}
+
+Napi::Object describe(Napi::Env env, const TensorPtr& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handle", wrap(env, t));
+  Napi::Array shape = Napi::Array::New(env, t->shape.size());
+  for (size_t i = 0; i < t->shape.size(); i++) shape.Set(uint32_t(i), Napi::Number::New(env, double(t->shape[i])));
+  o.Set("shape", shape);
+  o.Set("dtype", dtype_name(t->dtype));
+  o.Set("device", device_name(t->device));
+  return o;
+}
+
+Shape get_shape(Napi::Env env, Napi::Value v) {
+  if (!v.IsArray()) js_throw(env, "VNET_E_INVALID_ARG", "shape must be an array of integers");
+  Napi::Array a = v.As<Napi::Array>();
+  Shape s(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    double d = e.IsNumber() ? e.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0) || d != double(int64_t(d)) || d > 1e12)
+      js_throw(env, "VNET_E_INVALID_ARG", "shape entries must be non-negative integers");
+    s[i] = int64_t(d);
+  }
+  return s;
+}
+
+std::string get_string(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsString()) js_throw(env, "VNET_E_INVALID_ARG", std::string(what) + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+Device ensure_device(const std::string& name) {
+  Device d = device_from_name(name);
+  if (d == Device::CUDA && !device_available(Device::CUDA)) cuda::init(0);
+  return d;
+}
+
+// fromArray(data: TypedArray, shape, dtype, device) -> {handle, shape, dtype, device}
+Napi::Value FromArray(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (info.Length() < 4 || !info[0].IsTypedArray())
+      js_throw(env, "VNET_E_INVALID_ARG", "fromArray(data: TypedArray, shape, dtype, device)");
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    Shape shape = get_shape(env, info[1]);
+    DType dt = dtype_from_name(get_string(env, info[2], "dtype"));
+    Device dev = ensure_device(get_string(env, info[3], "device"));
+    auto t = make_tensor(shape, dt, dev);
+    const uint8_t* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    copy_from_host(*t, src, ta.ByteLength());
+    return describe(env, t);
+  });
+}
+
+// zeros(shape, dtype, device)
+Napi::Value Zeros(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (info.Length() < 3) js_throw(env, "VNET_E_INVALID_ARG", "zeros(shape, dtype, device)");
+    Shape shape = get_shape(env, info[0]);
+    DType dt = dtype_from_name(get_string(env, info[1], "dtype"));
+    Device dev = ensure_device(get_string(env, info[2], "device"));
+    auto t = make_tensor(shape, dt, dev);
+    if (dev == Device::CPU) {
+      std::memset(t->storage->data, 0, t->nbytes());
+    } else {
+      std::vector<uint8_t> z(t->nbytes(), 0);
+      copy_from_host(*t, z.data(), z.size());
+    }
+    return describe(env, t);
+  });
+}
+
+// toArray(handle) -> Float32Array | Int32Array | Uint16Array (f16 bits)
+Napi::Value ToArray(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    TensorPtr t = get_tensor(env, info[0], "tensor");
+    size_t n = size_t(t->numel());
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, t->nbytes());
+    copy_to_host(*t, buf.Data());
+    switch (t->dtype) {
+      case DType::F32: return Napi::Float32Array::New(env, n, buf, 0);
+      case DType::I32: return Napi::Int32Array::New(env, n, buf, 0);
+      case DType::F16: return Napi::Uint16Array::New(env, n, buf, 0);
+    }
+    return env.Undefined();
+  });
+}
+
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (!info[0].IsExternal()) js_throw(env, "VNET_E_INVALID_ARG", "dispose(handle)");
+    info[0].As<Napi::External<Holder>>().Data()->t.reset();
+    return env.Undefined();
+  });
+}
+
+Napi::Value ToDevice(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    TensorPtr t = get_tensor(env, info[0], "tensor");
+    Device d = ensure_device(get_string(env, info[1], "device"));
+    return describe(env, copy_to(t, d));
+  });
+}
+
+Attrs get_attrs(Napi::Env env, Napi::Value v) {
+  Attrs a;
+  if (v.IsUndefined() || v.IsNull()) return a;
+  if (!v.IsObject()) js_throw(env, "VNET_E_INVALID_ARG", "attrs must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); i++) {
+    std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value e = o.Get(k);
+    if (e.IsNumber()) {
+      a.num[k] = e.As<Napi::Number>().DoubleValue();
+    } else if (e.IsBoolean()) {
+      a.num[k] = e.As<Napi::Boolean>().Value() ? 1 : 0;
+    } else if (e.IsString()) {
+      a.str[k] = e.As<Napi::String>().Utf8Value();
+    } else if (e.IsArray()) {
+      Napi::Array arr = e.As<Napi::Array>();
+      std::vector<int64_t> vals(arr.Length());
+      for (uint32_t j = 0; j < arr.Length(); j++) {
+        Napi::Value x = arr.Get(j);
+        if (!x.IsNumber()) js_throw(env, "VNET_E_INVALID_ARG", "attribute '" + k + "' must hold numbers");
+        vals[j] = x.As<Napi::Number>().Int64Value();
+      }
+      a.ints[k] = vals;
+    } else {
+      js_throw(env, "VNET_E_INVALID_ARG", "attribute '" + k + "' has an unsupported type");
+    }
+  }
+  return a;
+}
+
+// run(op, inputs: handle[], attrs) -> described outputs
+Napi::Value Run(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Op op = op_from_name(get_string(env, info[0], "op"));
+    if (!info[1].IsArray()) js_throw(env, "VNET_E_INVALID_ARG", "inputs must be an array of tensor handles");
+    Napi::Array arr = info[1].As<Napi::Array>();
+    std::vector<TensorPtr> in(arr.Length());
+    for (uint32_t i = 0; i < arr.Length(); i++)
+      in[i] = get_tensor(env, arr.Get(i), ("input " + std::to_string(i) + " of " + op_name(op)).c_str());
+    Attrs attrs = get_attrs(env, info[2]);
+    std::vector<TensorPtr> out = run_op(op, in, attrs);
+    Napi::Array res = Napi::Array::New(env, out.size());
+    for (size_t i = 0; i < out.size(); i++) res.Set(uint32_t(i), describe(env, out[i]));
+    return res;
+  });
+}
+
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Napi::Object o = Napi::Object::New(env);
+    for (Device d : {Device::CPU, Device::CUDA}) {
+      MemoryStats m = memory_stats(d);
+      Napi::Object s = Napi::Object::New(env);
+      s.Set("tensors", double(m.live_tensors));
+      s.Set("bytes", double(m.live_bytes));
+      s.Set("peakBytes", double(m.peak_bytes));
+      s.Set("cachedBytes", double(m.cached_bytes));
+      o.Set(device_name(d), s);
+    }
+    return o;
+  });
+}
+
+Napi::Value Ops(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Napi::Array a = Napi::Array::New(env, kNumOps);
+    for (int i = 0; i < kNumOps; i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", op_name(Op(i)));
+      o.Set("inputs", op_num_inputs(Op(i)));
+      o.Set("outputs", op_num_outputs(Op(i)));
+      o.Set("cpu", find_kernel(Op(i), Device::CPU) != nullptr);
+      o.Set("cuda", find_kernel(Op(i), Device::CUDA) != nullptr);
+      a.Set(uint32_t(i), o);
+    }
+    return a;
+  });
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("threads", num_threads());
+    o.Set("isa", cpu::isa_name(cpu::detect_isa()));
+    o.Set("cudaCompiled", cuda::compiled());
+    std::string why;
+    bool avail = cuda::available(&why);
+    o.Set("cudaAvailable", avail);
+    if (!avail) o.Set("cudaUnavailableReason", why);
+    return o;
+  });
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
+      js_throw(env, "VNET_E_INVALID_ARG", "setNumThreads(n) needs a positive integer");
+    set_num_threads(info[0].As<Napi::Number>().Int32Value());
+    return env.Undefined();
+  });
+}
+
+Napi::Value Sync(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (cuda::compiled() && device_available(Device::CUDA)) cuda::synchronize();
+    return env.Undefined();
+  });
+}
+
+Napi::Value Doctor(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value { return Napi::String::New(env, cuda::doctor_json()); });
+}
+
+Napi::Value InitCuda(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    int idx = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+    cuda::init(idx);
+    return env.Undefined();
+  });
+}
+
+Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    int threads = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : num_threads();
+    double secs = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0.5;
+    return Napi::Number::New(env, cpu::measure_peak_gflops(threads, secs));
+  });
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_cpu_kernels();
+#ifdef VNET_WITH_CUDA
+    register_cuda_kernels();
+#endif
+  });
+  exports.Set("fromArray", Napi::Function::New(env, FromArray));
+  exports.Set("zeros", Napi::Function::New(env, Zeros));
+  exports.Set("toArray", Napi::Function::New(env, ToArray));
+  exports.Set("dispose", Napi::Function::New(env, Dispose));
+  exports.Set("toDevice", Napi::Function::New(env, ToDevice));
+  exports.Set("run", Napi::Function::New(env, Run));
+  exports.Set("memory", Napi::Function::New(env, Memory));
+  exports.Set("ops", Napi::Function::New(env, Ops));
+  exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("sync", Napi::Function::New(env, Sync));
+  exports.Set("doctor", Napi::Function::New(env, Doctor));
+  exports.Set("initCuda", Napi::Function::New(env, InitCuda));
+  exports.Set("cpuPeakGflops", Napi::Function::New(env, PeakGflops));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(vnet_native, Init)

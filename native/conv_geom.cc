@@ -1,0 +1,45 @@
+// Convolution geometry rules (see conv_geom.h).
+#include "conv_geom.h"
+
+#include "error.h"
+
+namespace vnet {
+
+int64_t same_pad_front(int64_t in, int64_t k, int64_t s, int64_t* out, int64_t* pad_back) {
+  int64_t o = (in + s - 1) / s;
+  int64_t total = (o - 1) * s + k - in;
+  if (total < 0) total = 0;
+  if (out) *out = o;
+  if (pad_back) *pad_back = total - total / 2;
+  return total / 2;
+}
+
+ConvGeom make_conv_geom(const Shape& xs, const Shape& ws, const std::vector<int64_t>& stride,
+                        const std::vector<int64_t>& pad, const std::vector<int64_t>& out) {
+  const std::string where = "x " + shape_str(xs) + ", w " + shape_str(ws);
+  VNET_CHECK(xs.size() == 5, VNET_E_SHAPE, "conv input must be 5-D (N,D,H,W,C): " + where);
+  VNET_CHECK(ws.size() == 5, VNET_E_SHAPE, "conv weight must be 5-D (kd,kh,kw,Cin,Cout): " + where);
+  VNET_CHECK(stride.size() == 3 && pad.size() == 3 && out.size() == 3, VNET_E_INVALID_ARG,
+             "stride, pad and output size need 3 entries each");
+  VNET_CHECK(xs[4] == ws[3], VNET_E_SHAPE, "input channels differ from the weight's Cin: " + where);
+  ConvGeom g;
+  g.N = xs[0]; g.D = xs[1]; g.H = xs[2]; g.W = xs[3]; g.C = xs[4];
+  g.kd = ws[0]; g.kh = ws[1]; g.kw = ws[2]; g.K = ws[4];
+  g.sd = stride[0]; g.sh = stride[1]; g.sw = stride[2];
+  g.pd = pad[0]; g.ph = pad[1]; g.pw = pad[2];
+  g.OD = out[0]; g.OH = out[1]; g.OW = out[2];
+  for (int64_t v : {g.N, g.D, g.H, g.W, g.C, g.K, g.kd, g.kh, g.kw, g.sd, g.sh, g.sw, g.OD, g.OH, g.OW})
+    VNET_CHECK(v > 0, VNET_E_SHAPE, "conv sizes, strides and output must be positive: " + where);
+  for (int64_t v : {g.pd, g.ph, g.pw})
+    VNET_CHECK(v >= 0 && v < 64, VNET_E_SHAPE, "conv padding out of range: " + where);
+  // Every output voxel must start inside the padded input.
+  auto fits = [](int64_t in, int64_t k, int64_t s, int64_t p, int64_t o) {
+    return (o - 1) * s - p + k <= in + k - 1 && (o - 1) * s - p < in + p + 1;
+  };
+  VNET_CHECK(fits(g.D, g.kd, g.sd, g.pd, g.OD) && fits(g.H, g.kh, g.sh, g.ph, g.OH) &&
+                 fits(g.W, g.kw, g.sw, g.pw, g.OW),
+             VNET_E_SHAPE, "output size does not fit input, kernel, stride and padding: " + where);
+  return g;
+}
+
+}  // namespace vnet

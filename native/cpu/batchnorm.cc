@@ -1,0 +1,121 @@
+// Batch normalisation over all axes but the channel axis (N·D·H·W values per channel):
+// training statistics with the running-average update, inference, and backward.
+#include <cmath>
+#include <vector>
+
+#include "kernels.h"
+
+namespace vnet::cpu {
+
+namespace {
+
+// Per-channel sum and sum of squared deviations from `shift`, in double, threaded over rows.
+void channel_moments(const float* x, int64_t R, int64_t C, std::vector<double>& mean, std::vector<double>& var) {
+  int nt = num_threads();
+  std::vector<std::vector<double>> s1(nt, std::vector<double>(C)), s2(nt, std::vector<double>(C));
+  // Two passes (mean, then squared deviations) avoid the cancellation of E[x²] − E[x]².
+  parallel_tasks(nt, [&](int t) {
+    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
+      for (int64_t k = 0; k < C; k++) s1[t][k] += x[r * C + k];
+  });
+  mean.assign(C, 0.0);
+  for (int t = 0; t < nt; t++)
+    for (int64_t k = 0; k < C; k++) mean[k] += s1[t][k];
+  for (auto& m : mean) m /= double(R);
+  parallel_tasks(nt, [&](int t) {
+    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
+      for (int64_t k = 0; k < C; k++) {
+        double d = x[r * C + k] - mean[k];
+        s2[t][k] += d * d;
+      }
+  });
+  var.assign(C, 0.0);
+  for (int t = 0; t < nt; t++)
+    for (int64_t k = 0; k < C; k++) var[k] += s2[t][k];
+  for (auto& v : var) v /= double(R);  // biased, as TF's non-fused 5-D path
+}
+
+void normalize(const float* x, const float* scale, const float* shift, int64_t R, int64_t C, float* y) {
+  parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t k = 0; k < C; k++) y[r * C + k] = x[r * C + k] * scale[k] + shift[k];
+  });
+}
+
+void bn_train(const OpCall& c) {
+  const float *x = c.in[0]->data<float>(), *gamma = c.in[1]->data<float>(), *beta = c.in[2]->data<float>();
+  float *rmean = c.in[3]->data<float>(), *rvar = c.in[4]->data<float>();
+  float *y = c.out[0]->data<float>(), *mean_out = c.out[1]->data<float>(), *invstd_out = c.out[2]->data<float>();
+  int64_t C = c.in[0]->dim(-1), R = c.in[0]->numel() / C;
+  double eps = c.attrs->f("eps", 1e-3), mom = c.attrs->f("momentum", 0.99);
+  std::vector<double> mean, var;
+  channel_moments(x, R, C, mean, var);
+  std::vector<float> scale(C), shift(C);
+  for (int64_t k = 0; k < C; k++) {
+    double inv = 1.0 / std::sqrt(var[k] + eps);
+    mean_out[k] = float(mean[k]);
+    invstd_out[k] = float(inv);
+    scale[k] = float(gamma[k] * inv);
+    shift[k] = float(beta[k] - mean[k] * gamma[k] * inv);
+    rmean[k] = float(mom * rmean[k] + (1 - mom) * mean[k]);
+    rvar[k] = float(mom * rvar[k] + (1 - mom) * var[k]);
+  }
+  normalize(x, scale.data(), shift.data(), R, C, y);
+}
+
+void bn_infer(const OpCall& c) {
+  const float *x = c.in[0]->data<float>(), *gamma = c.in[1]->data<float>(), *beta = c.in[2]->data<float>();
+  const float *rmean = c.in[3]->data<float>(), *rvar = c.in[4]->data<float>();
+  int64_t C = c.in[0]->dim(-1), R = c.in[0]->numel() / C;
+  double eps = c.attrs->f("eps", 1e-3);
+  std::vector<float> scale(C), shift(C);
+  for (int64_t k = 0; k < C; k++) {
+    double inv = 1.0 / std::sqrt(double(rvar[k]) + eps);
+    scale[k] = float(gamma[k] * inv);
+    shift[k] = float(beta[k] - rmean[k] * gamma[k] * inv);
+  }
+  normalize(x, scale.data(), shift.data(), R, C, c.out[0]->data<float>());
+}
+
+void bn_bwd(const OpCall& c) {
+  const float *dy = c.in[0]->data<float>(), *x = c.in[1]->data<float>(), *gamma = c.in[2]->data<float>();
+  const float *mean = c.in[3]->data<float>(), *invstd = c.in[4]->data<float>();
+  float *dx = c.out[0]->data<float>(), *dgamma = c.out[1]->data<float>(), *dbeta = c.out[2]->data<float>();
+  int64_t C = c.in[0]->dim(-1), R = c.in[0]->numel() / C;
+  int nt = num_threads();
+  std::vector<std::vector<double>> sdy(nt, std::vector<double>(C)), sdyx(nt, std::vector<double>(C));
+  parallel_tasks(nt, [&](int t) {
+    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
+      for (int64_t k = 0; k < C; k++) {
+        double g = dy[r * C + k];
+        sdy[t][k] += g;
+        sdyx[t][k] += g * (x[r * C + k] - mean[k]) * invstd[k];
+      }
+  });
+  std::vector<float> a(C), b(C), d(C);
+  for (int64_t k = 0; k < C; k++) {
+    double db = 0, dg = 0;
+    for (int t = 0; t < nt; t++) db += sdy[t][k], dg += sdyx[t][k];
+    dbeta[k] = float(db);
+    dgamma[k] = float(dg);
+    // dx = gamma·invstd·(dy − mean(dy) − xhat·mean(dy·xhat)), written as dy·a + x·b + d.
+    double gi = double(gamma[k]) * invstd[k];
+    a[k] = float(gi);
+    b[k] = float(-gi * dg / double(R) * invstd[k]);
+    d[k] = float(-gi * db / double(R) + gi * dg / double(R) * invstd[k] * mean[k]);
+  }
+  parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t k = 0; k < C; k++) dx[r * C + k] = dy[r * C + k] * a[k] + x[r * C + k] * b[k] + d[k];
+  });
+}
+
+}  // namespace
+
+void register_batchnorm() {
+  register_kernel(Op::batchnorm_train, Device::CPU, {all_f32, bn_train});
+  register_kernel(Op::batchnorm_infer, Device::CPU, {all_f32, bn_infer});
+  register_kernel(Op::batchnorm_bwd, Device::CPU, {all_f32, bn_bwd});
+}
+
+}  // namespace vnet::cpu

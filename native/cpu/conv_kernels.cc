@@ -1,0 +1,30 @@
+// conv3d_* kernels on the CPU (fp32).
+#include "conv3d.h"
+#include "kernels.h"
+
+namespace vnet::cpu {
+
+namespace {
+
+void fprop(const OpCall& c) {
+  ConvGeom g = conv_geom_of(c);
+  conv3d_fprop_f32(g, c.in[0]->data<float>(), c.in[1]->data<float>(), c.out[0]->data<float>());
+}
+void dgrad(const OpCall& c) {
+  ConvGeom g = conv_geom_of(c);
+  conv3d_dgrad_f32(g, c.in[0]->data<float>(), c.in[1]->data<float>(), c.out[0]->data<float>());
+}
+void wgrad(const OpCall& c) {
+  ConvGeom g = conv_geom_of(c);
+  conv3d_wgrad_f32(g, c.in[0]->data<float>(), c.in[1]->data<float>(), c.out[0]->data<float>());
+}
+
+}  // namespace
+
+void register_conv() {
+  register_kernel(Op::conv3d_fprop, Device::CPU, {all_f32, fprop});
+  register_kernel(Op::conv3d_dgrad, Device::CPU, {all_f32, dgrad});
+  register_kernel(Op::conv3d_wgrad, Device::CPU, {all_f32, wgrad});
+}
+
+}  // namespace vnet::cpu

@@ -1,0 +1,30 @@
+// Stand-in for the CUDA backend in builds without nvcc: every entry reports that CUDA was not
+// compiled in, with the code VNET_E_DEVICE.
+#include "backend.h"
+#include "error.h"
+
+namespace vnet::cuda {
+
+namespace {
+[[noreturn]] void not_built() {
+  throw_error(ErrorCode::VNET_E_DEVICE,
+              "this build of vnet-native has no CUDA backend (nvcc was not found when it was "
+              "built; rebuild with VNET_CUDA=ON on a machine with the CUDA toolkit)");
+}
+}  // namespace
+
+bool compiled() { return false; }
+bool available(std::string* why) {
+  if (why) *why = "the addon was built without CUDA";
+  return false;
+}
+void init(int) { not_built(); }
+void memcpy_h2d(void*, const void*, size_t) { not_built(); }
+void memcpy_d2h(void*, const void*, size_t) { not_built(); }
+void memcpy_d2d(void*, const void*, size_t) { not_built(); }
+void synchronize() {}
+std::string doctor_json() {
+  return "{\"compiled\":false,\"error\":\"built without CUDA (nvcc not found at build time)\"}";
+}
+
+}  // namespace vnet::cuda

@@ -1,0 +1,135 @@
+// Tensor metadata helpers, storage accounting per device and the built-in CPU allocator.
+#include "tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <sstream>
+
+#include "error.h"
+
+namespace vnet {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::F16: return 2;
+    case DType::I32: return 4;
+  }
+  return 4;
+}
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F16: return "f16";
+    case DType::I32: return "i32";
+  }
+  return "?";
+}
+
+const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+
+DType dtype_from_name(const std::string& s) {
+  if (s == "f32" || s == "float32") return DType::F32;
+  if (s == "f16" || s == "float16") return DType::F16;
+  if (s == "i32" || s == "int32") return DType::I32;
+  throw_error(ErrorCode::VNET_E_DTYPE, "unknown dtype '" + s + "' (expected f32, f16 or i32)");
+}
+
+Device device_from_name(const std::string& s) {
+  if (s == "cpu") return Device::CPU;
+  if (s == "cuda" || s == "gpu") return Device::CUDA;
+  throw_error(ErrorCode::VNET_E_DEVICE, "unknown device '" + s + "' (expected cpu or cuda)");
+}
+
+std::string shape_str(const Shape& s) {
+  std::ostringstream o;
+  o << '[';
+  for (size_t i = 0; i < s.size(); i++) o << (i ? "," : "") << s[i];
+  o << ']';
+  return o.str();
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+std::string Tensor::describe() const {
+  return std::string(dtype_name(dtype)) + shape_str(shape) + "@" + device_name(device);
+}
+
+namespace {
+
+struct DeviceState {
+  std::atomic<int64_t> live_tensors{0};
+  std::atomic<int64_t> live_bytes{0};
+  std::atomic<int64_t> peak_bytes{0};
+  DeviceAllocator alloc;
+};
+
+void* cpu_alloc(size_t bytes) {
+  // 64-byte alignment for AVX-512 loads; round the size up as aligned_alloc requires.
+  size_t sz = (bytes + 63) / 64 * 64;
+  return std::aligned_alloc(64, sz ? sz : 64);
+}
+void cpu_free(void* p, size_t) { std::free(p); }
+
+DeviceState& state(Device d) {
+  static DeviceState states[kNumDevices];
+  static std::once_flag once;
+  std::call_once(once, [] { states[0].alloc = DeviceAllocator{cpu_alloc, cpu_free, nullptr}; });
+  return states[int(d)];
+}
+
+}  // namespace
+
+void set_device_allocator(Device d, DeviceAllocator a) { state(d).alloc = a; }
+bool device_available(Device d) { return state(d).alloc.alloc != nullptr; }
+
+Storage::Storage(Device dev, size_t nbytes) : bytes(nbytes), device(dev) {
+  DeviceState& st = state(dev);
+  VNET_CHECK(st.alloc.alloc, VNET_E_DEVICE,
+             std::string("device ") + device_name(dev) + " is not available in this process");
+  data = st.alloc.alloc(nbytes);
+  VNET_CHECK(data, VNET_E_OOM,
+             std::string("out of memory allocating ") + std::to_string(nbytes) + " bytes on " +
+                 device_name(dev));
+  st.live_tensors++;
+  int64_t now = st.live_bytes += int64_t(nbytes);
+  int64_t peak = st.peak_bytes.load();
+  while (now > peak && !st.peak_bytes.compare_exchange_weak(peak, now)) {
+  }
+}
+
+Storage::~Storage() {
+  DeviceState& st = state(device);
+  if (data) st.alloc.free(data, bytes);
+  st.live_tensors--;
+  st.live_bytes -= int64_t(bytes);
+}
+
+TensorPtr make_tensor(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape)
+    VNET_CHECK(d >= 0, VNET_E_SHAPE, "negative dimension in shape " + shape_str(shape));
+  auto t = std::make_shared<Tensor>();
+  t->shape = shape;
+  t->dtype = dtype;
+  t->device = device;
+  t->storage = std::make_shared<Storage>(device, t->nbytes());
+  return t;
+}
+
+MemoryStats memory_stats(Device d) {
+  DeviceState& st = state(d);
+  MemoryStats m;
+  m.live_tensors = st.live_tensors;
+  m.live_bytes = st.live_bytes;
+  m.peak_bytes = st.peak_bytes;
+  m.cached_bytes = st.alloc.cached_bytes ? st.alloc.cached_bytes() : 0;
+  return m;
+}
+
+}  // namespace vnet

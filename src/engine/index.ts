@@ -1,0 +1,7 @@
+// The engine's public face: tensors, ops with gradients, scopes and memory accounting.
+export { Tensor, VnetError, tensor, zeros, memory, fromNative, type DType, type DeviceName } from './tensor.js';
+export { tidy, tidyAsync, keep } from './scope.js';
+export { noGrad, isGradEnabled } from './tape.js';
+export * from './ops.js';
+export { randomUniform, glorotUniform, fill } from './init.js';
+export { native } from '../../bindings/native.js';

@@ -1,0 +1,2 @@
+// Optimizers.
+export { RMSProp, Adam, SGD, makeOptimizer, type Optimizer } from './optimizer.js';

@@ -1,0 +1,114 @@
+// The commands beyond the reference's modes: validate, summary, doctor, demo, download.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as E from '../engine/index.js';
+import { VNet } from '../nn/index.js';
+import { downloadDataset, formatProblems, validateDataset } from '../data/index.js';
+import { modelConfig, runMode, withDefaults, RunError, type RunOptions } from '../runner/index.js';
+import { writeSyntheticDataset } from '../runner/synthetic.js';
+
+export function cmdValidate(dataDir: string, values: boolean): void {
+  const t0 = Date.now();
+  const res = validateDataset(dataDir, { values });
+  if (res.errors.length) process.stdout.write(formatProblems(res.errors) + '\n');
+  if (res.warnings.length) process.stdout.write(formatProblems(res.warnings) + '\n');
+  process.stdout.write(`${res.cases} cases checked in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${res.errors.length} error(s), ${res.warnings.length} warning(s)\n`);
+  if (res.errors.length) process.exitCode = 1;
+}
+
+const num = (n: number) => n.toLocaleString('en-US');
+
+export function cmdSummary(o: RunOptions, nClasses: number): void {
+  const net = E.tidy(() => new VNet(modelConfig(o, nClasses)));
+  try {
+    const rows = net.summary();
+    const head = ['layer', 'op', 'channels', 'output', 'params', 'GFLOP'];
+    const table = [head, ...rows.map((r) => [r.name, r.op, r.channels, r.out, num(r.params), (r.flops / 1e9).toFixed(3)])];
+    const w = head.map((_, i) => Math.max(...table.map((r) => r[i].length)));
+    const line = (r: string[]) => r.map((c, i) => (i >= 4 ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  ');
+    process.stdout.write(`${table.map(line).join('\n')}\n`);
+    const flops = rows.reduce((a, r) => a + r.flops, 0);
+    process.stdout.write(`\ntrainable parameters: ${num(net.store.numTrainable())}\n`);
+    process.stdout.write(`non-trainable (batch-norm moving statistics): ${num([...net.store.buffers.values()].reduce((a, t) => a + t.size, 0))}\n`);
+    process.stdout.write(`forward: ${(flops / 1e9).toFixed(3)} GFLOP per sample (dense, 2 per multiply-add); training step ≈ ${((3 * flops) / 1e9).toFixed(1)} GFLOP per sample\n`);
+  } finally {
+    net.dispose();
+  }
+}
+
+export function cmdDoctor(): void {
+  const info = E.native.info();
+  process.stdout.write(`vnet-native engine\n  CPU: ${os.cpus()[0]?.model ?? 'unknown'}, ${info.threads} threads, kernels: ${info.isa}\n`);
+  process.stdout.write(`  CUDA backend compiled: ${info.cudaCompiled ? 'yes' : 'no'}\n`);
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(E.native.doctor()) as Record<string, unknown>;
+  } catch (e) {
+    doc = { error: (e as Error).message };
+  }
+  const print = (v: unknown, indent: string): void => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (x && typeof x === 'object') {
+          process.stdout.write(`${indent}${k}:\n`);
+          print(x, indent + '  ');
+        } else process.stdout.write(`${indent}${k}: ${String(x)}\n`);
+      }
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        process.stdout.write(`${indent}[${i}]\n`);
+        print(x, indent + '  ');
+      });
+    }
+  };
+  print(doc, '  ');
+  process.stdout.write(info.cudaAvailable ? '  GPU: usable (--device cuda)\n' : `  GPU: not usable: ${info.cudaUnavailableReason ?? 'unknown'}\n`);
+}
+
+export async function cmdDemo(a: { data_dir?: string; model_dir?: string; train_epochs?: number; threads?: number }): Promise<void> {
+  const modelDir = path.resolve(a.model_dir ?? 'vnet-demo');
+  let dataDir = a.data_dir;
+  if (!dataDir) {
+    dataDir = path.join(modelDir, 'data');
+    if (!fs.existsSync(path.join(dataDir, 'dataset.json'))) {
+      process.stderr.write(`writing a synthetic dataset (MSD layout) to ${dataDir}\n`);
+      await writeSyntheticDataset(dataDir, { seed: 1 });
+    }
+  }
+  const run = path.join(modelDir, 'run');
+  if (fs.existsSync(run)) {
+    // The demo's own previous run: keep it as run.prev rather than deleting it.
+    fs.rmSync(`${run}.prev`, { recursive: true, force: true });
+    fs.renameSync(run, `${run}.prev`);
+  }
+  const synthetic = !a.data_dir;
+  const opts = withDefaults({
+    dataDir, modelDir: run, batchSize: 2, trainSplit: synthetic ? 0.75 : 0.9, augment: true,
+    trainEpochs: a.train_epochs ?? (synthetic ? 12 : 3), baseLr: synthetic ? 1e-3 : 1e-4, optimizer: synthetic ? 'adam' : 'rmsprop',
+    inputShape: synthetic ? [32, 32, 32] : [32, 32, 32], threads: a.threads, evalEvery: 1,
+  });
+  process.stderr.write(`validating ${dataDir}\n`);
+  cmdValidate(dataDir, true);
+  if (process.exitCode) throw new RunError(`the dataset in ${dataDir} did not validate`, 'E_DATASET');
+  const t0 = Date.now();
+  await runMode('train_and_evaluate', opts);
+  await runMode('predict', { ...opts, resume: false });
+  process.stdout.write(`\ndemo finished in ${((Date.now() - t0) / 1000).toFixed(0)} s\n  masks:   ${path.join(run, 'predictions')}\n  summary: ${path.join(run, 'eval', 'summary.json')}\n  report:  ${path.join(run, 'report.html')}\n`);
+}
+
+export async function cmdDownload(dataDir: string, url?: string, sha256?: string): Promise<void> {
+  let last = 0;
+  const res = await downloadDataset({
+    dataDir, url, sha256,
+    onProgress: (p) => {
+      const now = Date.now();
+      if (now - last < 200 && p.done !== p.total) return;
+      last = now;
+      const pct = p.total ? ` ${((100 * p.done) / p.total).toFixed(1)}%` : '';
+      process.stderr.write(`\rdownloading ${(p.done / 1e6).toFixed(1)} MB${p.total ? ` of ${(p.total / 1e6).toFixed(1)} MB` : ''}${pct}\x1b[K`);
+    },
+  });
+  process.stderr.write('\n');
+  process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+}

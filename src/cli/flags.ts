@@ -1,0 +1,105 @@
+// Flag definitions: every flag of the reference (spec §5.1) with its code's defaults, plus
+// ours, grouped for --help. snake_case as the reference spells them; kebab-case accepted too.
+import type { Options } from 'yargs';
+import { defaultRunOptions, type RunOptions } from '../runner/index.js';
+
+type Group = 'Data:' | 'Model:' | 'Training:' | 'Execution:' | 'Output:';
+type Flag = Options & { group: Group };
+
+const d = defaultRunOptions;
+
+export const runFlags: Record<string, Flag> = {
+  data_dir: { group: 'Data:', type: 'string', describe: 'folder holding dataset.json (MSD layout)', demandOption: true },
+  model_dir: { group: 'Output:', type: 'string', describe: 'folder for checkpoints, config.json, split.json, predictions, eval, report.html', demandOption: true },
+  batch_size: { group: 'Training:', type: 'number', describe: 'samples per step (per GPU)', demandOption: true },
+  input_shape: { group: 'Model:', type: 'number', array: true, default: d.inputShape, describe: 'network input (x y z); each a multiple of 2^levels' },
+  upscale_blocks: { group: 'Model:', type: 'number', array: true, default: d.upscaleBlocks, describe: 'residual depth of each decoder level (one fewer than downscale levels)' },
+  downscale_blocks: { group: 'Model:', type: 'number', array: true, default: d.downscaleBlocks, describe: 'residual depth of each encoder level' },
+  convolution_size: { group: 'Model:', type: 'number', choices: [3, 5], default: d.convolutionSize, describe: 'kernel size of the stride-1 convolutions' },
+  activation: { group: 'Model:', type: 'string', choices: ['relu'], default: 'relu', describe: 'activation (the reference has one)' },
+  normalization_layer: { group: 'Model:', type: 'string', choices: ['batchnorm'], default: 'batchnorm', describe: 'normalisation layer' },
+  pooling: { group: 'Model:', type: 'string', choices: ['conv_pool'], default: 'conv_pool', describe: 'downsampling: 2³ stride-2 convolution' },
+  upsampling: { group: 'Model:', type: 'string', choices: ['transposed_conv'], default: 'transposed_conv', describe: 'upsampling: 2³ stride-2 transposed convolution' },
+  data_normalization: { group: 'Data:', type: 'string', choices: ['zscore'], default: 'zscore', describe: 'per-volume z-score after resampling' },
+  resize_interpolator: { group: 'Data:', type: 'string', choices: ['linear'], default: 'linear', describe: 'image resampling (labels: nearest)' },
+  augment: { group: 'Data:', type: 'boolean', default: d.augment, describe: 'random flips of x and y (p = 0.5 each)' },
+  train_split: { group: 'Data:', type: 'number', default: d.trainSplit, describe: 'fraction of the training cases used to train; the rest evaluates' },
+  split_seed: { group: 'Data:', type: 'number', describe: 'shuffle before splitting (default: the first N in dataset.json order, as the reference)' },
+  seed: { group: 'Training:', type: 'number', default: d.seed, describe: 'seed for initialisation, shuffling and augmentation' },
+  train_epochs: { group: 'Training:', type: 'number', default: d.trainEpochs, describe: 'epochs to train' },
+  base_lr: { group: 'Training:', type: 'number', default: d.baseLr, describe: 'learning rate (constant)' },
+  momentum: { group: 'Training:', type: 'number', default: d.momentum, describe: 'optimizer momentum' },
+  optimizer: { group: 'Training:', type: 'string', choices: ['rmsprop', 'adam', 'sgd'], default: d.optimizer, describe: 'rmsprop: centered, TF1 semantics (the reference)' },
+  loss: { group: 'Training:', type: 'string', choices: ['dice', 'dice_ce'], default: d.loss, describe: 'dice: the reference\'s soft dice; dice_ce: plus cross-entropy' },
+  gradient_clipping: { group: 'Training:', type: 'string', choices: ['global_norm'], default: 'global_norm', describe: 'accepted for compatibility; like the reference in effect, no clipping is applied' },
+  resume: { group: 'Training:', type: 'boolean', default: false, describe: 'continue from <model_dir>/latest.safetensors (weights, optimizer, step, RNG, split)' },
+  eval_every: { group: 'Training:', type: 'number', default: d.evalEvery, describe: 'evaluate soft Dice on the held-out split every N epochs (0: only at the end)' },
+  log_every: { group: 'Output:', type: 'number', default: d.logEvery, describe: 'log the loss every N steps' },
+  log_dir: { group: 'Output:', type: 'string', describe: 'DLLL JSON log: a file path (as the reference), or a folder for log.json' },
+  output_dir: { group: 'Output:', type: 'string', describe: 'where predict writes masks (default <model_dir>/predictions)' },
+  report: { group: 'Output:', type: 'boolean', default: true, describe: 'write report.html after evaluation' },
+  benchmark: { group: 'Execution:', type: 'boolean', default: false, describe: 'time steps instead of training / predicting' },
+  warmup_steps: { group: 'Execution:', type: 'number', default: d.warmupSteps, describe: 'untimed steps before timing (--benchmark)' },
+  benchmark_steps: { group: 'Execution:', type: 'number', describe: 'timed steps (default: as many as --warmup_steps)' },
+  device: { group: 'Execution:', type: 'string', choices: ['cpu', 'cuda'], describe: 'where to run (default cpu, or cuda with --gpus)' },
+  gpus: { group: 'Execution:', type: 'number', default: 1, describe: 'number of GPUs (data parallel)' },
+  amp: { group: 'Execution:', type: 'boolean', alias: 'use_amp', default: false, describe: 'mixed precision: fp16 convolutions, fp32 master weights, dynamic loss scaling' },
+  xla: { group: 'Execution:', type: 'boolean', alias: 'use_xla', default: false, describe: 'fused kernels and CUDA Graph capture' },
+  threads: { group: 'Execution:', type: 'number', describe: 'CPU threads (default: all cores, or VNET_NUM_THREADS)' },
+  progress: { group: 'Output:', type: 'boolean', describe: 'progress bar (default: when stderr is a terminal)' },
+};
+
+/** Adds kebab-case aliases (batch-size for batch_size). */
+export function withKebab(flags: Record<string, Flag>): Record<string, Flag> {
+  const out: Record<string, Flag> = {};
+  for (const [k, v] of Object.entries(flags)) {
+    const aliases = ([] as string[]).concat((v.alias as string | string[] | undefined) ?? []);
+    const kebab = [k, ...aliases].filter((n) => n.includes('_')).map((n) => n.replace(/_/g, '-'));
+    out[k] = { ...v, alias: [...aliases, ...kebab] };
+  }
+  return out;
+}
+
+export const allFlagNames = (): string[] => Object.entries(runFlags).flatMap(([k, v]) => [k, ...([] as string[]).concat((v.alias as string[] | string | undefined) ?? [])]);
+
+/** yargs argv -> RunOptions. */
+export function toRunOptions(a: Record<string, unknown>): RunOptions {
+  const gpus = Number(a.gpus ?? 1);
+  // --gpus alone means CUDA; --device cpu --gpus N asks for N CPU ranks.
+  const gpusGiven = process.argv.some((x) => /^--gpus(=|$)/.test(x));
+  const dev = (a.device as RunOptions['device'] | undefined) ?? (gpusGiven ? 'cuda' : 'cpu');
+  return {
+    ...defaultRunOptions,
+    dataDir: a.data_dir as string,
+    modelDir: a.model_dir as string,
+    batchSize: a.batch_size as number,
+    inputShape: a.input_shape as RunOptions['inputShape'],
+    upscaleBlocks: a.upscale_blocks as number[],
+    downscaleBlocks: a.downscale_blocks as number[],
+    convolutionSize: a.convolution_size as 3 | 5,
+    trainEpochs: a.train_epochs as number,
+    baseLr: a.base_lr as number,
+    momentum: a.momentum as number,
+    optimizer: a.optimizer as RunOptions['optimizer'],
+    loss: a.loss as RunOptions['loss'],
+    augment: a.augment as boolean,
+    trainSplit: a.train_split as number,
+    splitSeed: a.split_seed as number | undefined,
+    seed: a.seed as number,
+    logEvery: a.log_every as number,
+    warmupSteps: a.warmup_steps as number,
+    benchmark: a.benchmark as boolean,
+    benchmarkSteps: a.benchmark_steps as number | undefined,
+    evalEvery: a.eval_every as number,
+    resume: a.resume as boolean,
+    device: dev,
+    gpus,
+    amp: a.amp as boolean,
+    xla: a.xla as boolean,
+    threads: a.threads as number | undefined,
+    logDir: a.log_dir as string | undefined,
+    outputDir: a.output_dir as string | undefined,
+    report: a.report as boolean,
+    progress: a.progress as boolean | undefined,
+  };
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// The vnet-native command line: the reference's modes (also as --exec_mode), plus validate,
+// summary, doctor, demo and download. Exit codes: 0 ok, 1 failure, 2 bad usage.
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { runFlags, withKebab, toRunOptions, allFlagNames } from './flags.js';
+import { MODES, runMode, type Mode } from '../runner/index.js';
+import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
+
+const MODE_HELP: Record<Mode, string> = {
+  train: 'train a V-Net on the dataset (checkpoints in --model_dir)',
+  evaluate: 'evaluate the trained model on the held-out split (soft Dice at 32³, hard Dice and HD95 at native resolution)',
+  predict: 'write a mask for every test image, at its original shape and geometry',
+  train_and_evaluate: 'train, then evaluate (needs --train_split < 1)',
+  train_and_predict: 'train, then predict',
+};
+
+/** `--exec_mode X` (the reference's spelling) becomes the command X. */
+export function normaliseArgv(argv: string[]): string[] {
+  const i = argv.findIndex((a) => a === '--exec_mode' || a === '--exec-mode' || a.startsWith('--exec_mode=') || a.startsWith('--exec-mode='));
+  if (i < 0) return argv;
+  const eq = argv[i].indexOf('=');
+  const mode = eq > 0 ? argv[i].slice(eq + 1) : argv[i + 1];
+  const rest = argv.filter((_, j) => j !== i && !(eq < 0 && j === i + 1));
+  return mode ? [mode, ...rest] : rest;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
+  for (let j = 1; j <= b.length; j++) dp[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) dp[i][j] = Math.min(dp[i - 1][j] + 1, dp[i][j - 1] + 1, dp[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return dp[a.length][b.length];
+}
+
+/** "Unknown argument: bach_size" -> adds "did you mean --batch_size?". */
+function suggestFlag(msg: string, argv: string[]): string {
+  const names = allFlagNames();
+  const known = new Set([...names, 'help', 'h', 'url', 'sha256', 'values', 'n_classes', 'n-classes']);
+  const unknown = argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]).filter((a) => a && !known.has(a) && !known.has(a.replace(/^no-/, '')));
+  const hints = unknown.map((bad) => {
+    const best = names.map((n) => [n, editDistance(bad, n)] as const).sort((x, y) => x[1] - y[1])[0];
+    return best && best[1] <= Math.max(2, bad.length / 3) ? `--${bad}: did you mean --${best[0]}?` : '';
+  }).filter(Boolean);
+  return hints.length ? `${msg}\n${hints.join('\n')}` : msg;
+}
+
+const EXAMPLES: [string, string][] = [
+  ['$0 demo', 'synthetic data, a short training, evaluation and prediction (no network needed)'],
+  ['$0 validate --data_dir data/Task04_Hippocampus', 'check a dataset before training'],
+  ['$0 train_and_evaluate --data_dir data/Task04_Hippocampus --model_dir runs/ref --batch_size 2 --train_epochs 80 --augment --train_split 0.9', 'the reference recipe'],
+  ['$0 predict --data_dir data/Task04_Hippocampus --model_dir runs/ref --batch_size 8', 'masks into runs/ref/predictions'],
+  ['$0 train --data_dir D --model_dir M --batch_size 8 --benchmark', 'training throughput'],
+];
+
+export function buildCli(argv: string[]): Argv {
+  const flags = withKebab(runFlags);
+  let cli = yargs(normaliseArgv(argv))
+    .scriptName('vnet-native')
+    .usage('$0 <command> [flags]\n\nV-Net 3D segmentation of NIfTI volumes on a native engine.')
+    .parserConfiguration({ 'camel-case-expansion': false })
+    .strict()
+    .recommendCommands()
+    .demandCommand(1, 'Give a command (see the list above), e.g. `vnet-native demo`.')
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 100));
+  for (const mode of MODES) {
+    cli = cli.command(mode, MODE_HELP[mode], (y) => y.options(flags).example(EXAMPLES.filter((e) => e[0].includes(mode))), async (a) => {
+      await runMode(mode, toRunOptions(a), { modelFlagsGiven: modelFlagsGiven(argv) });
+    });
+  }
+  const dataDir = { data_dir: { type: 'string' as const, describe: 'folder holding dataset.json', demandOption: true, alias: 'data-dir' } };
+  cli = cli
+    .command('validate', 'check a dataset: every problem with a stable code; non-zero exit on errors', (y) => y.options({ ...dataDir, values: { type: 'boolean', default: true, describe: 'scan voxel values (NaN, label values)' } }), (a) => cmdValidate(a.data_dir as string, a.values as boolean))
+    .command('summary', 'the V-Net layer table: output shapes, parameters, FLOPs per sample', (y) => y.options({ ...pick(flags, ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size']), n_classes: { type: 'number', default: 3, describe: 'number of classes' } }), (a) => cmdSummary(toRunOptions({ ...a, data_dir: '', model_dir: '', batch_size: 1 }), a.n_classes as number))
+    .command('doctor', 'devices and libraries found: CPU features, CUDA driver and runtime, cuDNN, cuBLAS, NCCL', (y) => y, () => cmdDoctor())
+    .command('demo', 'synthetic MSD dataset (or --data_dir), short training, evaluation, prediction, report', (y) => y.options({
+      data_dir: { type: 'string', describe: 'run on this dataset instead of synthetic data', alias: 'data-dir' },
+      model_dir: { type: 'string', describe: 'where the run goes (default ./vnet-demo)', alias: 'model-dir' },
+      train_epochs: { type: 'number', describe: 'epochs (default: fit about a minute of training)', alias: 'train-epochs' },
+      threads: { type: 'number', describe: 'CPU threads' },
+    }), (a) => cmdDemo(a as { data_dir?: string; model_dir?: string; train_epochs?: number; threads?: number }))
+    .command('download', 'fetch Task04_Hippocampus from a Medical Segmentation Decathlon mirror, resumable and checked', (y) => y.options({
+      ...dataDir,
+      url: { type: 'string', describe: 'mirror URL of Task04_Hippocampus.tar' },
+      sha256: { type: 'string', describe: 'expected checksum of the tar' },
+    }), (a) => cmdDownload(a.data_dir as string, a.url as string | undefined, a.sha256 as string | undefined))
+    .example(EXAMPLES)
+    .fail((msg, err) => {
+      if (err) throw err;
+      process.stderr.write(`vnet-native: ${suggestFlag(msg, argv)}\nRun \`vnet-native --help\` (or \`vnet-native <command> --help\`) for usage.\n`);
+      process.exit(2);
+    });
+  return cli;
+}
+
+const MODEL_FLAGS = ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size'];
+const modelFlagsGiven = (argv: string[]) => argv.some((a) => MODEL_FLAGS.some((f) => a.startsWith(`--${f}`) || a.startsWith(`--${f.replace(/_/g, '-')}`)));
+
+function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k))) as Partial<T>;
+}
+
+export async function main(argv = hideBin(process.argv)): Promise<number> {
+  try {
+    await buildCli(argv).parseAsync();
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    process.stderr.write(`\nvnet-native: error${err.code ? ` [${err.code}]` : ''}: ${err.message}\n`);
+    if (process.env.VNET_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+// Run when executed directly (not when imported by tests).
+const invokedAs = process.argv[1] ?? '';
+if (/(^|[\\/])(main\.js|vnet-native)$/.test(invokedAs)) {
+  main().then((code) => process.exit(code));
+}

@@ -1,0 +1,94 @@
+// What every mode shares: checking options, opening the dataset (with the validator's checks),
+// building the model on the right device, and reading a trained model back.
+import fs from 'node:fs';
+import * as E from '../engine/index.js';
+import { VNet, ConfigError, validateVNetConfig } from '../nn/index.js';
+import { formatProblems, loadDataset, validateDataset, isDataError, type DatasetSpec } from '../data/index.js';
+import { configDiff, readModelConfig } from './checkpoint.js';
+import { modelConfig, RunError, type ModelConfigFile, type RunOptions } from './options.js';
+import type { LogSink } from './log.js';
+
+export function checkOptions(o: RunOptions): void {
+  const bad = (flag: string, what: string, v: unknown) => {
+    throw new RunError(`--${flag} ${what}, got ${JSON.stringify(v)}`, 'VNET_E_BAD_FLAG');
+  };
+  if (!o.dataDir) bad('data_dir', 'is required', o.dataDir);
+  if (!o.modelDir) bad('model_dir', 'is required', o.modelDir);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) bad('batch_size', 'must be a positive integer', o.batchSize);
+  if (!Number.isInteger(o.trainEpochs) || o.trainEpochs < 0) bad('train_epochs', 'must be a non-negative integer', o.trainEpochs);
+  if (!(o.trainSplit > 0 && o.trainSplit <= 1)) bad('train_split', 'must be in (0, 1]', o.trainSplit);
+  if (!(o.baseLr > 0)) bad('base_lr', 'must be positive', o.baseLr);
+  if (!(o.momentum >= 0 && o.momentum < 1)) bad('momentum', 'must be in [0, 1)', o.momentum);
+  if (!Number.isInteger(o.logEvery) || o.logEvery < 1) bad('log_every', 'must be a positive integer', o.logEvery);
+  if (!Number.isInteger(o.warmupSteps) || o.warmupSteps < 0) bad('warmup_steps', 'must be a non-negative integer', o.warmupSteps);
+  if (!Number.isInteger(o.gpus) || o.gpus < 1) bad('gpus', 'must be a positive integer', o.gpus);
+  if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1)) bad('threads', 'must be a positive integer', o.threads);
+  try {
+    validateVNetConfig(modelConfig(o, 3));
+  } catch (e) {
+    if (e instanceof ConfigError) throw new RunError(e.message, 'VNET_E_BAD_FLAG');
+    throw e;
+  }
+}
+
+/** Applies thread count and checks the device before any work starts. */
+export function setupDevice(o: RunOptions): E.DeviceName {
+  if (o.threads) E.native.setNumThreads(o.threads);
+  const wantCuda = o.device === 'cuda';
+  if (o.gpus > 1) throw new RunError(`--gpus ${o.gpus}: data-parallel training is not available in this build yet; use --gpus 1`, 'VNET_E_BAD_FLAG');
+  if (wantCuda) {
+    const info = E.native.info();
+    if (!info.cudaAvailable)
+      throw new RunError(`--device cuda: no usable GPU (${info.cudaUnavailableReason ?? 'unknown reason'}); run \`vnet-native doctor\` to see what is missing`, 'VNET_E_DEVICE');
+    E.native.initCuda(0);
+  }
+  return wantCuda ? 'cuda' : 'cpu';
+}
+
+/** Opens dataset.json and runs the validator's checks, failing fast with every problem listed. */
+export function openDataset(o: RunOptions, log: LogSink, opts: { test: boolean }): DatasetSpec {
+  let spec: DatasetSpec;
+  try {
+    spec = loadDataset(o.dataDir);
+  } catch (e) {
+    if (isDataError(e)) throw new RunError(e.message, e.code);
+    throw e;
+  }
+  const res = validateDataset(o.dataDir, { test: opts.test });
+  for (const w of res.warnings) log.info(`warning: ${formatProblems([w])}`);
+  if (res.errors.length)
+    throw new RunError(`the dataset in ${o.dataDir} has ${res.errors.length} problem(s):\n${formatProblems(res.errors)}`, res.errors[0].code);
+  const values = spec.labels.map((l) => l.value).sort((a, b) => a - b);
+  if (values.some((v, i) => v !== i)) throw new RunError(`dataset labels must be 0..N-1, got ${values.join(', ')}`, 'E_LABEL_VALUES');
+  return spec;
+}
+
+export function modelConfigFile(o: RunOptions, spec: DatasetSpec): ModelConfigFile {
+  return {
+    version: 1,
+    model: modelConfig(o, spec.labels.length),
+    labels: [...spec.labels].sort((a, b) => a.value - b.value).map((l) => ({ value: l.value, name: l.name })),
+    loss: o.loss,
+  };
+}
+
+/**
+ * The model stored in `modelDir`, built from its config.json; refuses when the flags given
+ * define a different model (so a checkpoint is never loaded into the wrong network).
+ */
+export function modelFromDir(o: RunOptions, spec: DatasetSpec | undefined, device: E.DeviceName, flagsGiven: boolean): { net: VNet; cfg: ModelConfigFile } {
+  const cfg = readModelConfig(o.modelDir);
+  if (spec && flagsGiven) {
+    const diff = configDiff(cfg, modelConfigFile(o, spec));
+    if (diff) throw new RunError(`the model in ${o.modelDir} was trained with a different configuration (${diff}); pass the same model flags or another --model_dir`, 'VNET_E_CONFIG_MISMATCH');
+  }
+  return { net: new VNet(cfg.model, { device, seed: o.seed }), cfg };
+}
+
+export function hasCheckpoint(modelDir: string): boolean {
+  return ['latest', 'final', 'best'].some((n) => fs.existsSync(`${modelDir}/${n}.safetensors`));
+}
+
+export function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}

@@ -1,0 +1,124 @@
+// Evaluation and prediction: forward passes with batch norm in inference mode, the reference's
+// soft Dice at the network's input shape, hard Dice and HD95 at native resolution, and masks
+// written back at each case's original shape and geometry.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as E from '../engine/index.js';
+import { Loader, readNiftiHeader, readNiftiLabels, restoreLabels, writeFileAtomicSync, writeMask, type Batch, type CaseRef } from '../data/index.js';
+import type { VNet } from '../nn/index.js';
+import { formatSummaryTable, summarize, type CaseInput } from './metrics.js';
+
+/** Softmax probabilities (n, D, H, W, C) for a batch, with the tape off. */
+export function predictProbs(net: VNet, batch: Pick<Batch, 'images' | 'size'>): Float32Array {
+  const [D, H, W] = net.config.inputShape;
+  const training = net.training;
+  net.training = false;
+  try {
+    return E.noGrad(() => E.tidy(() => {
+      const x = E.tensor(batch.images, [batch.size, D, H, W, 1], { device: net.store.device });
+      return E.softmax(net.forward(x)).toArray() as Float32Array;
+    }));
+  } finally {
+    net.training = training;
+  }
+}
+
+/** The reference's metric: per-sample soft Dice (ε = 1e-6) per class, averaged over samples. */
+export function softDice(probs: Float32Array, labels: Int32Array, n: number, C: number, eps = 1e-6): number[][] {
+  const V = labels.length / n;
+  const out: number[][] = [];
+  for (let s = 0; s < n; s++) {
+    const I = new Float64Array(C), U = new Float64Array(C);
+    for (let v = 0; v < V; v++) {
+      const lab = labels[s * V + v], base = (s * V + v) * C;
+      for (let c = 0; c < C; c++) U[c] += probs[base + c];
+      I[lab] += probs[base + lab];
+      U[lab] += 1;
+    }
+    out.push(Array.from(I, (i, c) => (2 * i + eps) / (U[c] + eps)));
+  }
+  return out;
+}
+
+type Labels = { value: number; name: string }[];
+
+/** Mean soft Dice per class name over `cases` (used after each epoch in training). */
+export async function softDiceOnCases(net: VNet, cases: CaseRef[], labels: Labels, batchSize: number): Promise<Record<string, number>> {
+  const loader = new Loader({ cases, batchSize, mode: 'eval', inputShape: net.config.inputShape, workers: 0 });
+  const C = labels.length, sums = new Float64Array(C);
+  let n = 0;
+  try {
+    for await (const b of loader.epoch(0)) {
+      for (const d of softDice(predictProbs(net, b), b.labels!, b.size, C)) d.forEach((v, c) => (sums[c] += v));
+      n += b.size;
+    }
+  } finally {
+    await loader.close();
+  }
+  return Object.fromEntries(labels.map((l) => [l.name, sums[l.value] / n]));
+}
+
+export interface EvalResult {
+  summary: ReturnType<typeof summarize> & { soft_dice_at_input_shape: Record<string, number> };
+  table: string;
+  file: string;
+  overlays: { id: string; shape: [number, number, number]; image: Float32Array; label: Int32Array; pred: Int32Array }[];
+}
+
+/** Full evaluation: soft Dice at the input shape and hard Dice / HD95 at native resolution. */
+export async function evaluateCases(net: VNet, cases: CaseRef[], labels: Labels, batchSize: number, outDir: string): Promise<EvalResult> {
+  const loader = new Loader({ cases, batchSize, mode: 'eval', inputShape: net.config.inputShape, workers: 0 });
+  const C = labels.length, sums = new Float64Array(C);
+  const perCase: CaseInput[] = [];
+  const overlays: EvalResult['overlays'] = [];
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  try {
+    for await (const b of loader.epoch(0)) {
+      const probs = predictProbs(net, b);
+      softDice(probs, b.labels!, b.size, C).forEach((d) => d.forEach((v, c) => (sums[c] += v)));
+      const vox = b.images.length / b.size;
+      for (let s = 0; s < b.size; s++) {
+        const ref = readNiftiLabels(byId.get(b.ids[s])!.label!);
+        const pred = restoreLabels(probs.subarray(s * vox * C, (s + 1) * vox * C), b.shape, C, ref.shape);
+        perCase.push({ id: b.ids[s], pred, ref: ref.data, shape: ref.shape, spacing: ref.header.pixdim.slice(1, 4) as [number, number, number] });
+        if (overlays.length < 4) {
+          const img = (await import('../data/index.js')).readNifti(byId.get(b.ids[s])!.image);
+          overlays.push({ id: b.ids[s], shape: ref.shape, image: img.data, label: ref.data, pred });
+        }
+      }
+    }
+  } finally {
+    await loader.close();
+  }
+  const soft = Object.fromEntries(labels.map((l) => [l.name, sums[l.value] / cases.length]));
+  const summary = { ...summarize(perCase, labels), soft_dice_at_input_shape: soft };
+  fs.mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, 'summary.json');
+  writeFileAtomicSync(file, JSON.stringify(summary, null, 2) + '\n');
+  return { summary, table: formatSummaryTable(summary, labels, soft), file, overlays };
+}
+
+/** Predicts every case and writes `<outDir>/<id>.nii.gz` at the input's shape and geometry. */
+export async function predictCases(net: VNet, cases: CaseRef[], nClasses: number, batchSize: number, outDir: string, onCase?: (id: string, file: string) => void): Promise<string[]> {
+  const loader = new Loader({ cases, batchSize, mode: 'predict', inputShape: net.config.inputShape, workers: 0 });
+  const byId = new Map(cases.map((c) => [c.id, c]));
+  const files: string[] = [];
+  fs.mkdirSync(outDir, { recursive: true });
+  try {
+    for await (const b of loader.epoch(0)) {
+      const probs = predictProbs(net, b);
+      const vox = b.images.length / b.size;
+      for (let s = 0; s < b.size; s++) {
+        const ref = readNiftiHeader(byId.get(b.ids[s])!.image);
+        const mask = restoreLabels(probs.subarray(s * vox * nClasses, (s + 1) * vox * nClasses), b.shape, nClasses, ref.shape);
+        const file = path.join(outDir, `${b.ids[s]}.nii.gz`);
+        await writeMask(file, ref, mask);
+        files.push(file);
+        onCase?.(b.ids[s], file);
+      }
+    }
+  } finally {
+    await loader.close();
+  }
+  return files;
+}

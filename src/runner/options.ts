@@ -1,0 +1,100 @@
+// Run options: every flag of the reference (spec §5.1) with its code's defaults, plus ours,
+// in camelCase. The CLI fills these; library users pass them directly.
+import type { VNetConfig } from '../nn/index.js';
+import type { Triple } from '../engine/index.js';
+
+export type Mode = 'train' | 'evaluate' | 'predict' | 'train_and_evaluate' | 'train_and_predict';
+export const MODES: Mode[] = ['train', 'evaluate', 'predict', 'train_and_evaluate', 'train_and_predict'];
+
+export interface RunOptions {
+  dataDir: string;
+  modelDir: string;
+  batchSize: number;
+  // model
+  inputShape: Triple;
+  upscaleBlocks: number[];
+  downscaleBlocks: number[];
+  convolutionSize: 3 | 5;
+  // training
+  trainEpochs: number;
+  baseLr: number;
+  momentum: number;
+  optimizer: 'rmsprop' | 'adam' | 'sgd';
+  loss: 'dice' | 'dice_ce';
+  augment: boolean;
+  trainSplit: number;
+  splitSeed?: number;
+  seed: number;
+  logEvery: number;
+  warmupSteps: number;
+  benchmark: boolean;
+  /** Timed steps after warm-up in --benchmark (the reference: as many as the warm-up). */
+  benchmarkSteps?: number;
+  evalEvery: number;
+  resume: boolean;
+  // execution
+  device: 'cpu' | 'cuda';
+  gpus: number;
+  amp: boolean;
+  xla: boolean;
+  threads?: number;
+  // outputs
+  logDir?: string;
+  outputDir?: string;
+  report: boolean;
+  /** Print a progress bar (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+export const defaultRunOptions: Omit<RunOptions, 'dataDir' | 'modelDir' | 'batchSize'> = {
+  inputShape: [32, 32, 32],
+  upscaleBlocks: [3, 3],
+  downscaleBlocks: [3, 3, 3],
+  convolutionSize: 3,
+  trainEpochs: 1,
+  baseLr: 1e-4,
+  momentum: 0,
+  optimizer: 'rmsprop',
+  loss: 'dice',
+  augment: false,
+  trainSplit: 1.0,
+  seed: 0,
+  logEvery: 10,
+  warmupSteps: 200,
+  benchmark: false,
+  evalEvery: 1,
+  resume: false,
+  device: 'cpu',
+  gpus: 1,
+  amp: false,
+  xla: false,
+  report: true,
+};
+
+/** The flags that define the model: stored in config.json, checked when a model is loaded. */
+export interface ModelConfigFile {
+  version: 1;
+  model: VNetConfig;
+  labels: { value: number; name: string }[];
+  loss: RunOptions['loss'];
+}
+
+export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' | 'downscaleBlocks' | 'convolutionSize'>, nClasses: number): VNetConfig {
+  return {
+    inputShape: o.inputShape,
+    nClasses,
+    downscaleBlocks: o.downscaleBlocks,
+    upscaleBlocks: o.upscaleBlocks,
+    convolutionSize: o.convolutionSize,
+    baseFilters: 16,
+    bnMomentum: 0.99,
+    bnEps: 1e-3,
+  };
+}
+
+export class RunError extends Error {
+  constructor(message: string, readonly code = 'VNET_E_RUN') {
+    super(message);
+    this.name = 'RunError';
+  }
+}

@@ -1,0 +1,159 @@
+// The modes of the reference and ours, end to end: train, evaluate, predict,
+// train_and_evaluate, train_and_predict (with --benchmark on train and predict).
+import fs from 'node:fs';
+import path from 'node:path';
+import * as E from '../engine/index.js';
+import { Loader, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
+import { benchStats, formatBench, type BenchStats } from './benchmark.js';
+import { loadCheckpoint, type CheckpointName } from './checkpoint.js';
+import { checkOptions, modelFromDir, openDataset, peakRssMb, setupDevice } from './common.js';
+import { evaluateCases, predictCases, predictProbs, type EvalResult } from './evaluate.js';
+import { RunLogger, type LogSink } from './log.js';
+import { RunError, defaultRunOptions, type Mode, type RunOptions } from './options.js';
+import { writeReport } from './report.js';
+import { train, type TrainCallbacks, type TrainResult } from './train.js';
+import type { VNet } from '../nn/index.js';
+
+export interface RunResult {
+  mode: Mode;
+  train?: TrainResult;
+  eval?: EvalResult;
+  predictions?: string[];
+  bench?: BenchStats;
+}
+
+export interface RunHooks extends TrainCallbacks {
+  /** Receives every log record and line; default: DLLL file (--log_dir) + stderr. */
+  logger?: LogSink;
+  /** Whether the user set the model flags (then they must match a stored model). */
+  modelFlagsGiven?: boolean;
+}
+
+export function withDefaults(o: Partial<RunOptions> & Pick<RunOptions, 'dataDir' | 'modelDir' | 'batchSize'>): RunOptions {
+  return { ...defaultRunOptions, ...o };
+}
+
+export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}): Promise<RunResult> {
+  checkOptions(opts);
+  const log = hooks.logger ?? new RunLogger({ logDir: opts.logDir, progress: opts.progress });
+  try {
+    for (const [k, v] of Object.entries({ exec_mode: mode, ...opts })) if (v !== undefined) log.log('PARAMETER', { [k]: v });
+    const device = setupDevice(opts);
+    const training = mode.startsWith('train');
+    if (mode.includes('evaluate') && opts.trainSplit >= 1 && training)
+      throw new RunError('train_and_evaluate needs an evaluation split: pass --train_split < 1.0 (e.g. 0.9)', 'VNET_E_BAD_FLAG');
+    const spec = openDataset(opts, log, { test: mode.includes('predict') });
+    if (mode.includes('predict') && !spec.test.length) throw new RunError(`${spec.jsonPath} lists no test images to predict`, 'VNET_E_BAD_FLAG');
+    const result: RunResult = { mode };
+    if (training) {
+      result.train = await train(opts, spec, device, log, hooks);
+      result.bench = result.train.bench;
+      if (opts.benchmark) return result;
+    }
+    if (mode.includes('evaluate')) result.eval = await runEvaluate(opts, spec, device, log, hooks, result.train);
+    if (mode.includes('predict')) {
+      const r = await runPredict(opts, spec, device, log, hooks);
+      result.predictions = r.files;
+      result.bench = r.bench ?? result.bench;
+    }
+    return result;
+  } finally {
+    if (!hooks.logger) log.close();
+  }
+}
+
+async function loadTrained(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, hooks: RunHooks, prefer: CheckpointName[]): Promise<VNet> {
+  const { net } = modelFromDir(opts, spec, device, hooks.modelFlagsGiven ?? false);
+  const name = prefer.find((n) => fs.existsSync(path.join(opts.modelDir, `${n}.safetensors`)));
+  if (!name) {
+    net.dispose();
+    throw new RunError(`no checkpoint in ${opts.modelDir} (looked for ${prefer.map((n) => `${n}.safetensors`).join(', ')})`, 'VNET_E_NO_CHECKPOINT');
+  }
+  await loadCheckpoint(opts.modelDir, name, net);
+  net.training = false;
+  return net;
+}
+
+function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
+  const saved = readSplit(opts.modelDir);
+  if (saved) {
+    const byId = new Map(spec.training.map((c) => [c.id, c]));
+    return saved.eval.map((id) => byId.get(id)).filter((c): c is NonNullable<typeof c> => Boolean(c));
+  }
+  return makeSplit(spec.training, { trainSplit: opts.trainSplit, splitSeed: opts.splitSeed }).eval;
+}
+
+async function runEvaluate(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, hooks: RunHooks, trained?: TrainResult): Promise<EvalResult> {
+  const cases = evalCases(opts, spec);
+  if (!cases.length) throw new RunError('there are no evaluation cases: train with --train_split < 1.0 so that a split is held out', 'VNET_E_BAD_FLAG');
+  const net = await loadTrained(opts, spec, device, hooks, ['final', 'latest']);
+  try {
+    log.info(`evaluating ${cases.length} cases`);
+    const res = await evaluateCases(net, cases, spec.labels, opts.batchSize, path.join(opts.modelDir, 'eval'));
+    const soft = res.summary.soft_dice_at_input_shape;
+    log.log([], Object.fromEntries(Object.entries(soft).map(([k, v]) => [`${k.toLowerCase()}_dice`, v])));
+    process.stdout.write(`${res.table}\nsummary: ${res.file}\n`);
+    if (opts.report) {
+      const file = path.join(opts.modelDir, 'report.html');
+      await writeReport(file, {
+        title: `vnet-native: ${path.basename(path.resolve(opts.modelDir))}`,
+        command: process.argv.slice(1).join(' '),
+        config: { ...opts },
+        losses: trained?.state.history.losses ?? [],
+        evalHistory: trained?.state.history.evals ?? [],
+        table: res.table,
+        overlays: res.overlays,
+        classNames: spec.labels.map((l) => l.name),
+      });
+      process.stdout.write(`report: ${file}\n`);
+    }
+    return res;
+  } finally {
+    net.dispose();
+  }
+}
+
+async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, hooks: RunHooks): Promise<{ files: string[]; bench?: BenchStats }> {
+  // The inference benchmark may run on an untrained model, as the reference's does.
+  const haveModel = fs.existsSync(path.join(opts.modelDir, 'config.json'));
+  let net: VNet;
+  if (haveModel) net = await loadTrained(opts, spec, device, hooks, ['final', 'latest']);
+  else if (opts.benchmark) net = new (await import('../nn/index.js')).VNet((await import('./common.js')).modelConfigFile(opts, spec).model, { device, seed: opts.seed });
+  else throw new RunError(`no trained model in ${opts.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
+  net.training = false;
+  try {
+    if (opts.benchmark) return { files: [], bench: await benchmarkPredict(opts, net, spec.test, log) };
+    const outDir = opts.outputDir ?? path.join(opts.modelDir, 'predictions');
+    const files = await predictCases(net, spec.test, spec.labels.length, opts.batchSize, outDir, (id, f) => log.info(`wrote ${f}`));
+    process.stdout.write(`${files.length} masks in ${outDir}\n`);
+    return { files };
+  } finally {
+    net.dispose();
+  }
+}
+
+async function benchmarkPredict(opts: RunOptions, net: VNet, cases: CaseRef[], log: LogSink): Promise<BenchStats> {
+  const loader = new Loader({ cases, batchSize: opts.batchSize, mode: 'eval', inputShape: net.config.inputShape, workers: 0 });
+  await loader.preload();
+  const timed = opts.benchmarkSteps ?? Math.max(opts.warmupSteps, 20);
+  const times: number[] = [];
+  let step = 0;
+  try {
+    for (let epoch = 0; step < opts.warmupSteps + timed; epoch++) {
+      for await (const b of loader.epoch(epoch)) {
+        if (b.size !== opts.batchSize) continue; // time full batches only
+        const t = process.hrtime.bigint();
+        predictProbs(net, b);
+        const ms = Number(process.hrtime.bigint() - t) / 1e6;
+        if (step >= opts.warmupSteps) times.push(ms);
+        if (++step >= opts.warmupSteps + timed) break;
+      }
+    }
+  } finally {
+    await loader.close();
+  }
+  const s = benchStats(times, opts.batchSize);
+  log.log([], { throughput_predict: s.throughput, throughput_predict_mean_of_rates: s.throughputMeanOfRates, latency_mean_ms: s.latencyMeanMs, latency_p50_ms: s.p50Ms, latency_p90_ms: s.p90Ms, latency_p95_ms: s.p95Ms, latency_p99_ms: s.p99Ms, peak_rss_mb: peakRssMb() });
+  process.stdout.write(formatBench('predict', s, peakRssMb()) + '\n');
+  return s;
+}

@@ -1,0 +1,176 @@
+// Training: the loop over epochs and batches, logging, per-epoch checkpoints (latest, best by
+// validation Dice) and the final one; --benchmark times steps instead.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as E from '../engine/index.js';
+import { Loader, makeSplit, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
+import { makeOptimizer } from '../optim/index.js';
+import type { VNet } from '../nn/index.js';
+import { benchStats, formatBench, type BenchStats } from './benchmark.js';
+import { loadCheckpoint, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
+import { hasCheckpoint, modelConfigFile, modelFromDir, peakRssMb } from './common.js';
+import { softDiceOnCases } from './evaluate.js';
+import { VNet as VNetClass } from '../nn/index.js';
+import { RunError, type RunOptions } from './options.js';
+import type { LogSink } from './log.js';
+
+export interface StepInfo {
+  epoch: number;
+  step: number;
+  loss: number;
+  imagesPerSec: number;
+}
+
+export interface TrainCallbacks {
+  onStep?(s: StepInfo): void;
+  onEpoch?(e: { epoch: number; meanLoss: number; evalDice?: Record<string, number> }): void;
+}
+
+export interface TrainResult {
+  state: TrainState;
+  split: { train: string[]; eval: string[] };
+  bench?: BenchStats;
+  peakRssMb: number;
+  seconds: number;
+}
+
+/** One optimisation step on a batch; returns the loss. */
+export function trainStep(net: VNet, opt: ReturnType<typeof makeOptimizer>, images: Float32Array, labels: Int32Array, n: number, o: Pick<RunOptions, 'loss' | 'baseLr'>): number {
+  const [D, H, W] = net.config.inputShape;
+  const device = net.store.device;
+  return E.tidy(() => {
+    const x = E.tensor(images, [n, D, H, W, 1], { device });
+    const y = E.tensor(labels, [n, D, H, W], { device });
+    const { loss } = E.diceLoss(net.forward(x), y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
+    const value = loss.item();
+    E.backward(loss);
+    opt.step(net.parameters, o.baseLr);
+    net.store.zeroGrad();
+    return value;
+  });
+}
+
+export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, cb: TrainCallbacks = {}): Promise<TrainResult> {
+  const t0 = Date.now();
+  const cfg = modelConfigFile(o, spec);
+  fs.mkdirSync(o.modelDir, { recursive: true });
+  if (!o.benchmark && !o.resume && hasCheckpoint(o.modelDir))
+    throw new RunError(`${o.modelDir} already holds a trained model; pass --resume to continue it, or choose another --model_dir`, 'VNET_E_MODEL_EXISTS');
+
+  // The split: the same one on resume, else the reference's first-N (or shuffled with --split_seed).
+  let split: { train: CaseRef[]; eval: CaseRef[] };
+  const saved = o.resume ? readSplit(o.modelDir) : undefined;
+  if (saved) {
+    const byId = new Map(spec.training.map((c) => [c.id, c]));
+    const pick = (ids: string[]) => ids.map((id) => {
+      const c = byId.get(id);
+      if (!c) throw new RunError(`case ${id} of the saved split is not in ${o.dataDir}`, 'VNET_E_CONFIG_MISMATCH');
+      return c;
+    });
+    split = { train: pick(saved.train), eval: pick(saved.eval) };
+  } else {
+    split = makeSplit(spec.training, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
+  }
+  if (split.train.length < o.batchSize)
+    throw new RunError(`--batch_size ${o.batchSize} is larger than the ${split.train.length} training cases`, 'VNET_E_BAD_FLAG');
+
+  let net: VNet;
+  if (o.resume && fs.existsSync(path.join(o.modelDir, 'config.json'))) net = modelFromDir(o, spec, device, true).net;
+  else net = new VNetClass(cfg.model, { device, seed: o.seed });
+  const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
+  let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };
+  if (o.resume) {
+    if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: no ${o.modelDir}/latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
+    state = (await loadCheckpoint(o.modelDir, 'latest', net, opt)).state;
+    log.info(`resuming from ${o.modelDir}/latest.safetensors after epoch ${state.epoch} (step ${state.step})`);
+  }
+  if (!o.benchmark) {
+    writeModelConfig(o.modelDir, cfg);
+    writeSplit(o.modelDir, split, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
+  }
+
+  const loader = new Loader({
+    cases: split.train, batchSize: o.batchSize, mode: 'train', inputShape: net.config.inputShape, augment: o.augment,
+    seed: o.seed, state: state.loader as LoaderState | undefined,
+  });
+  const perEpoch = loader.batchesPerEpoch;
+  log.info(`training on ${device}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}, ${perEpoch} steps per epoch`);
+  try {
+    if (o.benchmark) {
+      const bench = await benchmarkTrain(o, net, opt, loader, log);
+      return { state, split: ids(split), bench, peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
+    }
+    const tStart = Date.now();
+    let imagesDone = 0;
+    for (let epoch = state.epoch; epoch < o.trainEpochs; epoch++) {
+      let sum = 0, count = 0, step = 0;
+      for await (const batch of loader.epoch(epoch)) {
+        const loss = trainStep(net, opt, batch.images, batch.labels!, batch.size, o);
+        if (!Number.isFinite(loss)) throw new RunError(`the loss became ${loss} at step ${state.step}; lower --base_lr`, 'VNET_E_DIVERGED');
+        sum += loss; count++; step++;
+        imagesDone += batch.size;
+        const rate = imagesDone / ((Date.now() - tStart) / 1000);
+        if (state.step % o.logEvery === 0) {
+          log.log([state.step], { total_loss: loss });
+          state.history.losses.push({ step: state.step, loss });
+        }
+        state.step++;
+        const remaining = (o.trainEpochs - epoch - 1) * perEpoch + (perEpoch - step);
+        log.progress({ epoch: epoch + 1, epochs: o.trainEpochs, step, steps: perEpoch, loss, imagesPerSec: rate, etaSec: (remaining * o.batchSize) / rate });
+        cb.onStep?.({ epoch, step: state.step, loss, imagesPerSec: rate });
+      }
+      state.epoch = epoch + 1;
+      state.loader = loader.state();
+      let evalDice: Record<string, number> | undefined;
+      if (split.eval.length && o.evalEvery > 0 && (state.epoch % o.evalEvery === 0 || state.epoch === o.trainEpochs)) {
+        evalDice = await softDiceOnCases(net, split.eval, cfg.labels, o.batchSize);
+        state.history.evals.push({ epoch: state.epoch, dice: evalDice });
+        const fg = meanForeground(evalDice, cfg.labels);
+        log.info(`epoch ${state.epoch}: mean loss ${(sum / count).toFixed(4)}, eval soft Dice ${Object.entries(evalDice).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`);
+        if (state.bestDice === undefined || fg > state.bestDice) {
+          state.bestDice = fg;
+          await saveCheckpoint(o.modelDir, 'best', net, undefined, state);
+        }
+      } else {
+        log.info(`epoch ${state.epoch}: mean loss ${(sum / Math.max(1, count)).toFixed(4)}`);
+      }
+      await saveCheckpoint(o.modelDir, 'latest', net, opt, state);
+      cb.onEpoch?.({ epoch: state.epoch, meanLoss: sum / Math.max(1, count), evalDice });
+    }
+    await saveCheckpoint(o.modelDir, 'final', net, opt, state);
+    return { state, split: ids(split), peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
+  } finally {
+    await loader.close();
+    opt.dispose();
+    net.dispose();
+  }
+}
+
+const ids = (s: { train: CaseRef[]; eval: CaseRef[] }) => ({ train: s.train.map((c) => c.id), eval: s.eval.map((c) => c.id) });
+
+export function meanForeground(dice: Record<string, number>, labels: { value: number; name: string }[]): number {
+  const fg = labels.filter((l) => l.value !== 0).map((l) => dice[l.name]);
+  return fg.reduce((a, b) => a + b, 0) / Math.max(1, fg.length);
+}
+
+async function benchmarkTrain(o: RunOptions, net: VNet, opt: ReturnType<typeof makeOptimizer>, loader: Loader, log: LogSink): Promise<BenchStats> {
+  const timed = o.benchmarkSteps ?? Math.max(o.warmupSteps, 20);
+  const total = o.warmupSteps + timed;
+  const times: number[] = [];
+  await loader.preload();
+  let step = 0;
+  for (let epoch = 0; step < total; epoch++) {
+    for await (const batch of loader.epoch(epoch)) {
+      const t = process.hrtime.bigint();
+      trainStep(net, opt, batch.images, batch.labels!, batch.size, o);
+      E.native.sync();
+      const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      if (step >= o.warmupSteps) times.push(ms);
+      if (++step >= total) break;
+    }
+  }
+  const s = benchStats(times, o.batchSize);
+  log.log([], { throughput_train: s.throughput, throughput_train_mean_of_rates: s.throughputMeanOfRates, latency_mean_ms: s.latencyMeanMs, latency_p50_ms: s.p50Ms, latency_p90_ms: s.p90Ms, latency_p95_ms: s.p95Ms, latency_p99_ms: s.p99Ms, peak_rss_mb: peakRssMb() });
+  process.stdout.write(formatBench('train', s, peakRssMb()) + '\n');
+  return s;
+}

@@ -1,6 +1,6 @@
 // Modules own named parameters (trainable) and buffers (running statistics); the names are
 // what checkpoints store and what gradient checks compare.
-import { keep, type DeviceName, type Tensor } from '../engine/index.js';
+import { keep, runOp, type DeviceName, type Tensor } from '../engine/index.js';
 
 export class ParamStore {
   readonly params = new Map<string, Tensor>();
@@ -26,15 +26,17 @@ export class ParamStore {
     return [...this.params.entries(), ...this.buffers.entries()];
   }
 
-  /** Replaces a stored tensor (e.g. when loading a checkpoint), disposing the old one. */
-  replace(name: string, t: Tensor): void {
-    const isParam = this.params.has(name);
-    const old = isParam ? this.params.get(name) : this.buffers.get(name);
+  /**
+   * Overwrites a stored tensor's values with `t`'s (same shape), keeping the tensor object, so
+   * that every module holding it sees the new values. `t` is disposed.
+   */
+  assign(name: string, t: Tensor): void {
+    const old = this.params.get(name) ?? this.buffers.get(name);
     if (!old) throw new Error(`no parameter or buffer named ${name}`);
-    t.name = name;
-    t.requiresGrad = isParam;
-    (isParam ? this.params : this.buffers).set(name, keep(t));
-    old.dispose();
+    if (old.shape.join(',') !== t.shape.join(',')) throw new Error(`${name}: shape [${t.shape}] does not match [${old.shape}]`);
+    runOp('fill_const', [old], { value: 0 });
+    runOp('axpy', [t, old], { alpha: 1 });
+    t.dispose();
   }
 
   numTrainable(): number {

@@ -62,7 +62,7 @@ export async function loadCheckpoint(modelDir: string, name: CheckpointName, net
     if (!e) throw new RunError(`${file} has no tensor ${k}: it was written for a different model`, 'VNET_E_CONFIG_MISMATCH');
     if (e.shape.join(',') !== t.shape.join(','))
       throw new RunError(`${file}: ${k} has shape [${e.shape}] but the model expects [${t.shape}]`, 'VNET_E_CONFIG_MISMATCH');
-    net.store.replace(k, E.tensor(e.data as Float32Array, e.shape, { device }));
+    net.store.assign(k, E.tensor(e.data as Float32Array, e.shape, { device }));
   }
   let state: TrainState;
   try {

@@ -84,10 +84,10 @@ function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
 }
 
 async function runEvaluate(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, hooks: RunHooks, trained?: TrainResult): Promise<EvalResult> {
-  const cases = evalCases(opts, spec);
-  if (!cases.length) throw new RunError('there are no evaluation cases: train with --train_split < 1.0 so that a split is held out', 'VNET_E_BAD_FLAG');
   const net = await loadTrained(opts, spec, device, hooks, ['final', 'latest']);
   try {
+    const cases = evalCases(opts, spec);
+    if (!cases.length) throw new RunError('there are no evaluation cases: train with --train_split < 1.0 so that a split is held out', 'VNET_E_BAD_FLAG');
     log.info(`evaluating ${cases.length} cases`);
     const res = await evaluateCases(net, cases, spec.labels, opts.batchSize, path.join(opts.modelDir, 'eval'));
     const soft = res.summary.soft_dice_at_input_shape;

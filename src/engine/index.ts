@@ -3,5 +3,6 @@ export { Tensor, VnetError, tensor, zeros, memory, fromNative, type DType, type 
 export { tidy, tidyAsync, keep } from './scope.js';
 export { noGrad, isGradEnabled } from './tape.js';
 export * from './ops.js';
+export { convBnRelu, type ConvUnitOpts } from './fused.js';
 export { randomUniform, glorotUniform, fill } from './init.js';
 export { native } from '../../bindings/native.js';

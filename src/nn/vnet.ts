@@ -137,11 +137,10 @@ export class VNet {
   private apply(name: string, x: Tensor): Tensor {
     const u = this.units.get(name)!;
     const s: Triple = [u.stride, u.stride, u.stride];
-    let y = u.transposed ? E.conv3dTranspose(x, u.kernel, { stride: s }) : E.conv3d(x, u.kernel, { stride: s });
-    y = E.biasAdd(y, u.bias);
-    if (!u.bn) return y;
-    y = E.batchNorm(y, u.bn, { training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum });
-    return E.relu(y);
+    if (u.bn)
+      return E.convBnRelu(x, u.kernel, u.bias, u.bn, { stride: s, transposed: u.transposed, training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum });
+    const y = u.transposed ? E.conv3dTranspose(x, u.kernel, { stride: s }) : E.conv3d(x, u.kernel, { stride: s });
+    return E.biasAdd(y, u.bias);
   }
 
   private residual(prefix: string, depth: number, r: Tensor): Tensor {

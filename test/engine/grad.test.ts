@@ -43,6 +43,14 @@ const cases: GradCase[] = [
     f: ([x], dev) => { const s = bnState(3, dev); return E.batchNorm(x, s, { training: true }); }, h: 1e-2, rtol: 2e-2,
   },
   {
+    name: 'convBnRelu (fused unit, training)', inputs: [{ shape: [2, 3, 2, 3, 2] }, { shape: [3, 3, 3, 2, 3] }, { shape: [3] }],
+    f: ([x, w, b], dev) => E.convBnRelu(x, w, b, bnState(3, dev), { stride: [1, 1, 1], transposed: false, training: true, eps: 1e-3, momentum: 0.99 }), h: 1e-2, rtol: 3e-2,
+  },
+  {
+    name: 'convBnRelu (fused transposed unit, training)', inputs: [{ shape: [2, 2, 1, 2, 3] }, { shape: [2, 2, 2, 2, 3] }, { shape: [2] }],
+    f: ([x, w, b], dev) => E.convBnRelu(x, w, b, bnState(2, dev), { stride: [2, 2, 2], transposed: true, training: true, eps: 1e-3, momentum: 0.99 }), h: 1e-2, rtol: 3e-2,
+  },
+  {
     name: 'diceLoss', inputs: [{ shape: [2, 3, 2, 2, 3], lo: -2, hi: 2 }], labels: [2, 3, 2, 2],
     f: ([x], dev) => E.diceLoss(x, E.tensor(labelsArr, [2, 3, 2, 2], { device: dev })).loss, h: 1e-2, rtol: 2e-2,
   },

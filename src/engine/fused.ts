@@ -1,0 +1,60 @@
+// The V-Net's unit, conv (or transposed conv) → bias → batch norm → ReLU, as one tape node.
+// Only what the backward pass needs is kept (the unit's input, the pre-norm activation, the
+// output and the batch statistics); the conv output and the normalised values are freed at
+// once, which cuts the activations held for backward by about half.
+import { convPads, runOp, type BatchNormState, type Triple } from './ops.js';
+import { record } from './tape.js';
+import type { Tensor } from './tensor.js';
+
+export interface ConvUnitOpts {
+  stride: Triple;
+  transposed: boolean;
+  training: boolean;
+  eps: number;
+  momentum: number;
+}
+
+export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, o: ConvUnitOpts): Tensor {
+  const ks = w.shape.slice(0, 3);
+  const inSpatial = x.shape.slice(1, 4);
+  const outSpatial = (o.transposed ? inSpatial.map((d, i) => d * o.stride[i]) : inSpatial.map((d, i) => Math.ceil(d / o.stride[i]))) as Triple;
+  // Geometry of the underlying convolution (for a transposed conv: the conv it is the adjoint of).
+  const convIn = o.transposed ? outSpatial : (inSpatial as Triple);
+  const { pad, padBack } = convPads(convIn, ks, o.stride, 'same');
+  const conv = o.transposed
+    ? runOp('conv3d_dgrad', [x, w], { stride: o.stride, pad, in_shape: outSpatial })[0]
+    : runOp('conv3d_fprop', [x, w], { stride: o.stride, pad, pad_back: padBack })[0];
+  const pre = runOp('bias_add', [conv, b])[0];
+  conv.dispose();
+  const ins = [pre, bn.gamma, bn.beta, bn.runningMean, bn.runningVar];
+  if (!o.training) {
+    const y = runOp('batchnorm_infer', ins, { eps: o.eps })[0];
+    const out = runOp('relu', [y])[0];
+    y.dispose();
+    pre.dispose();
+    return out;
+  }
+  const [y, mean, invstd] = runOp('batchnorm_train', ins, { eps: o.eps, momentum: o.momentum });
+  const out = runOp('relu', [y])[0];
+  y.dispose();
+  return record(out, 'convBnRelu', [x, w, b, bn.gamma, bn.beta], (dout) => {
+    const dy = runOp('relu_bwd', [dout, out])[0];
+    const [dpre, dgamma, dbeta] = runOp('batchnorm_bwd', [dy, pre, bn.gamma, mean, invstd]);
+    dy.dispose();
+    const db = runOp('channel_sum', [dpre])[0];
+    let dx: Tensor | null = null;
+    if (x.requiresGrad)
+      dx = o.transposed
+        ? runOp('conv3d_fprop', [dpre, w], { stride: o.stride, pad, pad_back: padBack })[0]
+        : runOp('conv3d_dgrad', [dpre, w], { stride: o.stride, pad, in_shape: inSpatial })[0];
+    const dw = o.transposed
+      ? runOp('conv3d_wgrad', [dpre, x], { stride: o.stride, pad, ksize: ks })[0]
+      : runOp('conv3d_wgrad', [x, dpre], { stride: o.stride, pad, ksize: ks })[0];
+    dpre.dispose();
+    // The saved activations are needed by no one else once this node has run.
+    pre.dispose();
+    mean.dispose();
+    invstd.dispose();
+    return [dx, dw, db, dgamma, dbeta];
+  });
+}

@@ -67,8 +67,8 @@ export class Tensor {
 
   /** Copies the values to a typed array (f16 comes back as f32). Synchronises a GPU. */
   toArray(): Float32Array | Int32Array {
-    const a = native.toArray(this.handle);
-    if (a instanceof Uint16Array) {
+    // Checked by dtype, not instanceof: arrays made by the addon may come from another realm.
+    if (this.dtype === 'f16') {
       const t = fromNative(native.run('cast', [this.handle], { dtype: 'f32' })[0]);
       try {
         return native.toArray(t.handle) as Float32Array;
@@ -76,7 +76,7 @@ export class Tensor {
         t.dispose();
       }
     }
-    return a;
+    return native.toArray(this.handle) as Float32Array | Int32Array;
   }
 
   /** The single value of a one-element tensor. */

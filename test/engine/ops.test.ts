@@ -197,3 +197,35 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     expect(arr(runOp('amp_unscale', [bad], { inv_scale: 0.5 })[0])).toEqual([1]);
   }));
 });
+
+describe.each(devices)(`fp16 storage on %s (seed ${testSeed})`, (dev) => {
+  // Inputs are rounded to fp16 first, so the only further error is fp16 rounding of the result.
+  const half = (a: Float32Array) => E.tensor(a, [a.length], { dtype: 'f16' }).toArray() as Float32Array;
+  const h = (a: Float32Array, shape: number[]) => E.tensor(a, shape, { dtype: 'f16', device: dev });
+  const F16 = { rtol: 2e-3, atol: 2e-3 };
+
+  test('conv3d fprop, dgrad and wgrad take fp16 and return fp16', () => E.tidy(() => {
+    const c = convCases[0], g = geomOf(c);
+    const xs = [c.N, ...c.sp, c.C], ws = [...c.k, c.C, c.K], ys = [c.N, ...g.O, c.K];
+    const x = half(randArray(xs.reduce((a, b) => a * b), rng)), w = half(randArray(ws.reduce((a, b) => a * b), rng));
+    const [y] = runOp('conv3d_fprop', [h(x, xs), h(w, ws)], { stride: c.s, pad: g.pad, pad_back: g.padBack });
+    expect(y.dtype).toBe('f16');
+    expectClose(arr(y), conv3dRef(x, w, g), F16);
+    const dy = half(randArray(ys.reduce((a, b) => a * b), rng));
+    expectClose(arr(runOp('conv3d_dgrad', [h(dy, ys), h(w, ws)], { stride: c.s, pad: g.pad, in_shape: c.sp })[0]), conv3dDgradRef(dy, w, g), F16);
+    expectClose(arr(runOp('conv3d_wgrad', [h(x, xs), h(dy, ys)], { stride: c.s, pad: g.pad, ksize: c.k })[0]), conv3dWgradRef(x, dy, g), { rtol: 5e-3, atol: 5e-3 });
+  }));
+
+  test('element-wise ops, batch norm and the loss take fp16', () => E.tidy(() => {
+    const x = half(randArray(60, rng, -2, 2));
+    expectClose(arr(runOp('relu', [h(x, [60])])[0]), Array.from(x, (v) => Math.max(v, 0)), F16);
+    const C = 3, gamma = Float32Array.from([1, 0.5, 2]), beta = Float32Array.from([0, 1, -1]);
+    const [y] = runOp('batchnorm_train', [h(x, [20, C]), t(gamma, [C], dev), t(beta, [C], dev), E.zeros([C], { device: dev }), E.fill([C], 1, dev)], { eps: 1e-3, momentum: 0.99 });
+    expect(y.dtype).toBe('f16');
+    expectClose(arr(y), batchNormTrainRef(x, C, gamma, beta, 1e-3).y, { rtol: 5e-3, atol: 5e-3 });
+    const lab = Int32Array.from({ length: 20 }, (_, i) => i % 3);
+    const [loss, probs] = runOp('dice_loss', [h(x, [1, 20, C]), t(lab, [1, 20], dev)], { eps: 1e-6 });
+    expect(probs.dtype).toBe('f32');
+    expectClose(arr(loss), [diceLossRef(x, lab, 1, C, 1e-6)], { rtol: 1e-4, atol: 1e-5 });
+  }));
+});

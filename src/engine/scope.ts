@@ -16,7 +16,7 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-type Tensors = Tensor | Tensor[] | Record<string, Tensor> | void | number | undefined | null | object;
+
 
 function collect(v: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
   if (v === null || typeof v !== 'object' || seen.has(v)) return;
@@ -33,7 +33,7 @@ function collect(v: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void 
  * Runs fn and disposes every tensor it created, except those reachable from its result
  * (tensors, arrays and plain objects of them), which move to the enclosing scope.
  */
-export function tidy<T extends Tensors>(fn: () => T): T {
+export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
   stack.push(scope);
   let result: T;
@@ -52,7 +52,7 @@ export function tidy<T extends Tensors>(fn: () => T): T {
 }
 
 /** Async form of tidy for steps that await (data loading); same rules. */
-export async function tidyAsync<T extends Tensors>(fn: () => Promise<T>): Promise<T> {
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   const scope = new Set<Tensor>();
   stack.push(scope);
   let result: T;

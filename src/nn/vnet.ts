@@ -67,6 +67,8 @@ export class VNet {
   readonly config: VNetConfig;
   readonly layers: Layer[] = [];
   training = true;
+  /** 'f16': AMP (fp16 convolutions and activations over fp32 master weights, fp32 loss). */
+  precision: 'f32' | 'f16' = 'f32';
   private counters = { conv3d: 0, conv3d_transpose: 0, batch_normalization: 0 };
   private units = new Map<string, ConvUnit>();
 
@@ -137,9 +139,11 @@ export class VNet {
   private apply(name: string, x: Tensor): Tensor {
     const u = this.units.get(name)!;
     const s: Triple = [u.stride, u.stride, u.stride];
+    // Under AMP the kernel is cast to fp16 on the tape, so its gradient lands in the fp32 master.
+    const kernel = this.precision === 'f16' ? E.cast(u.kernel, 'f16') : u.kernel;
     if (u.bn)
-      return E.convBnRelu(x, u.kernel, u.bias, u.bn, { stride: s, transposed: u.transposed, training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum });
-    const y = u.transposed ? E.conv3dTranspose(x, u.kernel, { stride: s }) : E.conv3d(x, u.kernel, { stride: s });
+      return E.convBnRelu(x, kernel, u.bias, u.bn, { stride: s, transposed: u.transposed, training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum });
+    const y = u.transposed ? E.conv3dTranspose(x, kernel, { stride: s }) : E.conv3d(x, kernel, { stride: s });
     return E.biasAdd(y, u.bias);
   }
 
@@ -155,6 +159,7 @@ export class VNet {
     const want = [...c.inputShape, 1];
     if (x.rank !== 5 || x.shape.slice(1).some((d, i) => d !== want[i]))
       throw new E.VnetError(`V-Net input must be (N, ${want.join(', ')}), got ${x.describe()}`, 'VNET_E_SHAPE');
+    if (this.precision === 'f16' && x.dtype !== 'f16') x = E.cast(x, 'f16');
     let cur = E.add(this.apply('in.conv', x), x); // the input broadcast over 16 channels
     const skips: Tensor[] = [cur];
     c.downscaleBlocks.forEach((depth, i) => {

@@ -1,2 +1,3 @@
 // Optimizers.
 export { RMSProp, Adam, SGD, makeOptimizer, type Optimizer } from './optimizer.js';
+export { LossScaler, type LossScalerState } from './amp.js';

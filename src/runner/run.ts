@@ -71,6 +71,7 @@ async function loadTrained(opts: RunOptions, spec: DatasetSpec, device: E.Device
   }
   await loadCheckpoint(opts.modelDir, name, net);
   net.training = false;
+  if (opts.amp) net.precision = 'f16';
   return net;
 }
 
@@ -121,6 +122,7 @@ async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceN
   else if (opts.benchmark) net = new (await import('../nn/index.js')).VNet((await import('./common.js')).modelConfigFile(opts, spec).model, { device, seed: opts.seed });
   else throw new RunError(`no trained model in ${opts.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
   net.training = false;
+  if (opts.amp) net.precision = 'f16';
   try {
     if (opts.benchmark) return { files: [], bench: await benchmarkPredict(opts, net, spec.test, log) };
     const outDir = opts.outputDir ?? path.join(opts.modelDir, 'predictions');

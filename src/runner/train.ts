@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
 import { Loader, makeSplit, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
-import { makeOptimizer } from '../optim/index.js';
+import { LossScaler, makeOptimizer } from '../optim/index.js';
 import type { VNet } from '../nn/index.js';
 import { benchStats, formatBench, type BenchStats } from './benchmark.js';
 import { loadCheckpoint, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
@@ -34,8 +34,11 @@ export interface TrainResult {
   seconds: number;
 }
 
-/** One optimisation step on a batch; returns the loss. */
-export function trainStep(net: VNet, opt: ReturnType<typeof makeOptimizer>, images: Float32Array, labels: Int32Array, n: number, o: Pick<RunOptions, 'loss' | 'baseLr'>): number {
+/**
+ * One optimisation step on a batch; returns the loss. With a loss scaler (AMP) the backward
+ * pass is scaled, and a step whose gradients overflow is skipped (the weights stay untouched).
+ */
+export function trainStep(net: VNet, opt: ReturnType<typeof makeOptimizer>, images: Float32Array, labels: Int32Array, n: number, o: Pick<RunOptions, 'loss' | 'baseLr'>, scaler?: LossScaler): number {
   const [D, H, W] = net.config.inputShape;
   const device = net.store.device;
   return E.tidy(() => {
@@ -43,8 +46,8 @@ export function trainStep(net: VNet, opt: ReturnType<typeof makeOptimizer>, imag
     const y = E.tensor(labels, [n, D, H, W], { device });
     const { loss } = E.diceLoss(net.forward(x), y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
     const value = loss.item();
-    E.backward(loss);
-    opt.step(net.parameters, o.baseLr);
+    E.backward(loss, scaler ? scaler.scale : 1);
+    if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, o.baseLr);
     net.store.zeroGrad();
     return value;
   });
@@ -78,12 +81,14 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   if (o.resume && fs.existsSync(path.join(o.modelDir, 'config.json'))) net = modelFromDir(o, spec, device, true).net;
   else net = new VNetClass(cfg.model, { device, seed: o.seed });
   const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
+  if (o.amp) net.precision = 'f16';
   let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };
   if (o.resume) {
     if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: no ${o.modelDir}/latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
     state = (await loadCheckpoint(o.modelDir, 'latest', net, opt)).state;
     log.info(`resuming from ${o.modelDir}/latest.safetensors after epoch ${state.epoch} (step ${state.step})`);
   }
+  const scaler = o.amp ? new LossScaler({}, state.lossScale ? { scale: state.lossScale, goodSteps: state.goodSteps ?? 0 } : undefined) : undefined;
   if (!o.benchmark) {
     writeModelConfig(o.modelDir, cfg);
     writeSplit(o.modelDir, split, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
@@ -97,7 +102,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   log.info(`training on ${device}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}, ${perEpoch} steps per epoch`);
   try {
     if (o.benchmark) {
-      const bench = await benchmarkTrain(o, net, opt, loader, log);
+      const bench = await benchmarkTrain(o, net, opt, loader, log, scaler);
       return { state, split: ids(split), bench, peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
     }
     const tStart = Date.now();
@@ -105,13 +110,13 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
     for (let epoch = state.epoch; epoch < o.trainEpochs; epoch++) {
       let sum = 0, count = 0, step = 0;
       for await (const batch of loader.epoch(epoch)) {
-        const loss = trainStep(net, opt, batch.images, batch.labels!, batch.size, o);
+        const loss = trainStep(net, opt, batch.images, batch.labels!, batch.size, o, scaler);
         if (!Number.isFinite(loss)) throw new RunError(`the loss became ${loss} at step ${state.step}; lower --base_lr`, 'VNET_E_DIVERGED');
         sum += loss; count++; step++;
         imagesDone += batch.size;
         const rate = imagesDone / ((Date.now() - tStart) / 1000);
         if (state.step % o.logEvery === 0) {
-          log.log([state.step], { total_loss: loss });
+          log.log([state.step], scaler ? { total_loss: loss, loss_scale: scaler.scale } : { total_loss: loss });
           state.history.losses.push({ step: state.step, loss });
         }
         state.step++;
@@ -121,6 +126,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
       }
       state.epoch = epoch + 1;
       state.loader = loader.state();
+      if (scaler) Object.assign(state, { lossScale: scaler.scale, goodSteps: scaler.goodSteps });
       let evalDice: Record<string, number> | undefined;
       if (split.eval.length && o.evalEvery > 0 && (state.epoch % o.evalEvery === 0 || state.epoch === o.trainEpochs)) {
         evalDice = await softDiceOnCases(net, split.eval, cfg.labels, o.batchSize);
@@ -153,7 +159,7 @@ export function meanForeground(dice: Record<string, number>, labels: { value: nu
   return fg.reduce((a, b) => a + b, 0) / Math.max(1, fg.length);
 }
 
-async function benchmarkTrain(o: RunOptions, net: VNet, opt: ReturnType<typeof makeOptimizer>, loader: Loader, log: LogSink): Promise<BenchStats> {
+async function benchmarkTrain(o: RunOptions, net: VNet, opt: ReturnType<typeof makeOptimizer>, loader: Loader, log: LogSink, scaler?: LossScaler): Promise<BenchStats> {
   const timed = o.benchmarkSteps ?? Math.max(o.warmupSteps, 20);
   const total = o.warmupSteps + timed;
   const times: number[] = [];
@@ -162,7 +168,7 @@ async function benchmarkTrain(o: RunOptions, net: VNet, opt: ReturnType<typeof m
   for (let epoch = 0; step < total; epoch++) {
     for await (const batch of loader.epoch(epoch)) {
       const t = process.hrtime.bigint();
-      trainStep(net, opt, batch.images, batch.labels!, batch.size, o);
+      trainStep(net, opt, batch.images, batch.labels!, batch.size, o, scaler);
       E.native.sync();
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       if (step >= o.warmupSteps) times.push(ms);

@@ -25,11 +25,14 @@ export type DataErrorCode =
 export class DataError extends Error {
   readonly code: DataErrorCode;
   readonly file?: string;
+  /** The message without the code and file prefix. */
+  readonly detail: string;
   constructor(code: DataErrorCode, message: string, file?: string) {
     super(file ? `${code} ${file}: ${message}` : `${code}: ${message}`);
     this.name = 'DataError';
     this.code = code;
     this.file = file;
+    this.detail = message;
   }
 }
 
@@ -37,4 +40,11 @@ export class DataError extends Error {
 export function isDataError(e: unknown): e is DataError {
   return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string'
     && String((e as { code: string }).code).startsWith('E_');
+}
+
+/** One finding of dataset validation. Codes are stable: E_* are errors, W_* warnings. */
+export interface Problem {
+  code: string;
+  file?: string;
+  message: string;
 }

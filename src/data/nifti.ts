@@ -77,7 +77,7 @@ export function readNiftiHeader(file: string): Omit<NiftiVolume, 'data'> {
   }
   const header = parseNiftiHeader(b, file);
   const { shape, volumes } = niftiShape(header);
-  return { file, header, headerBytes: b.slice(0, header.headerSize), shape, volumes };
+  return { file, header, headerBytes: copyBytes(b, 0, header.headerSize), shape, volumes };
 }
 
 /** Read an image volume as float32 (scaled). `src` is a path or the file's bytes. */
@@ -112,7 +112,7 @@ function decode(bytes: Uint8Array, labels: boolean, file?: string): NiftiVolume<
   if (!Number.isFinite(inter)) inter = 0;
   const data = labels ? new Int32Array(n) : new Float32Array(n);
   transposeScale(src, shape, slope, inter, data, labels);
-  return { file, header, headerBytes: bytes.slice(0, header.headerSize), shape, volumes, data };
+  return { file, header, headerBytes: copyBytes(bytes, 0, header.headerSize), shape, volumes, data };
 }
 
 /** A typed array over `count` voxels at `offset`; copies only when misaligned or big-endian. */
@@ -122,7 +122,7 @@ function typedView(b: Uint8Array, offset: number, count: number, datatype: numbe
   let buf: ArrayBufferLike = b.buffer;
   let at = abs;
   if (!le || abs % size !== 0) {
-    const copy = b.slice(offset, offset + count * size);
+    const copy = copyBytes(b, offset, offset + count * size);
     if (!le && size > 1) swapBytes(copy, size);
     buf = copy.buffer;
     at = 0;
@@ -140,6 +140,11 @@ function typedView(b: Uint8Array, offset: number, count: number, datatype: numbe
     case 1280: return Float64Array.from(new BigUint64Array(buf, at, count), (v) => Number(v));
     default: throw new DataError('E_UNSUPPORTED', `datatype ${datatype} is not supported`);
   }
+}
+
+/** A real copy (Buffer#slice would be a view into the whole decompressed file). */
+function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(b.subarray(start, end));
 }
 
 function swapBytes(b: Uint8Array, size: number): void {
@@ -161,7 +166,12 @@ function transposeScale(src: ArrayLike<number>, shape: Shape3, slope: number, in
     for (let y = 0; y < ny; y++) {
       let d = y * nz + z;
       if (round) {
-        for (let x = 0; x < nx; x++, s++, d += stride) out[d] = Math.round(src[s] * slope + inter);
+        // Round half away from zero; the Int32Array store truncates (and maps NaN to 0). No
+        // Math.round in the hot loop: builtins are not inlined under jest's vm contexts.
+        for (let x = 0; x < nx; x++, s++, d += stride) {
+          const v = src[s] * slope + inter;
+          out[d] = v >= 0 ? v + 0.5 : v - 0.5;
+        }
       } else {
         for (let x = 0; x < nx; x++, s++, d += stride) out[d] = src[s] * slope + inter;
       }

@@ -1,0 +1,34 @@
+// Public surface of the data layer: dataset.json parsing, NIfTI read/write, preprocessing and
+// its inverse, the seeded Rng, augmentation, split, the batch loader, validation and download.
+
+/** Errors with stable codes; validation problems. */
+export { DataError, isDataError, type DataErrorCode, type Problem } from './errors.js';
+/** Default data folder ($VNET_DATA_DIR or ../shared/data/Task04_Hippocampus), case ids. */
+export { DATA_DIR_ENV, defaultDataDir, repoRoot, stripNiftiExt } from './paths.js';
+/** Atomic writes (temporary file + rename). */
+export { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+/** NIfTI header parsing and geometry. */
+export { DATATYPES, dataOffset, niftiAffine, niftiShape, parseNiftiHeader, type NiftiHeader } from './nifti-header.js';
+/** NIfTI reading into tensor order (x slowest, z fastest). */
+export { readNifti, readNiftiBytes, readNiftiHeader, readNiftiLabels, type NiftiVolume, type Shape3 } from './nifti.js';
+/** Mask writing with the input's header and geometry. */
+export { encodeMask, writeMask, type MaskReference } from './nifti-write.js';
+/** MSD / nnU-Net v2 dataset.json. */
+export { inspectDataset, loadDataset, type DatasetFormat, type DatasetInspection, type DatasetSpec, type LabelClass } from './dataset.js';
+/** Resampling with the reference's grid, and its inverse for predictions. */
+export { argmaxChannels, resampleLinear, resampleNearest, restoreLabels, type Outside } from './resample.js';
+/** Per-case preprocessing: resample + z-score. */
+export { DEFAULT_INPUT_SHAPE, prepareCase, preprocessImage, preprocessLabel, zscoreInPlace, type CaseRef, type PreparedCase } from './preprocess.js';
+/** The seeded generator behind every random draw. */
+export { Rng, type RngState } from './rng.js';
+/** Flips of x and y. */
+export { NO_FLIPS, copyFlipped, drawFlips, flipVolume, type Flips } from './augment.js';
+/** Train / eval split and its record in the model folder. */
+export { SPLIT_FILE, makeSplit, readSplit, writeSplit, type Split, type SplitFile, type SplitOptions } from './split.js';
+/** Batches in worker threads. */
+export { Loader, type Batch, type LoaderMode, type LoaderOptions, type LoaderState } from './loader.js';
+/** Dataset validation. */
+export { formatProblems, validateDataset, type ValidateOptions, type ValidationResult } from './validate.js';
+/** Download, tar extraction. */
+export { DEFAULT_DATASET_URL, downloadDataset, type DownloadOptions, type DownloadProgress, type DownloadResult } from './download.js';
+export { extractTar, type TarSummary } from './tar.js';

@@ -1,0 +1,84 @@
+// The work a loader hands out, runnable in the main thread or in a worker thread: load and
+// preprocess cases, and assemble a batch (with the flips the main thread already drew).
+import { copyFlipped, type Flips } from './augment.js';
+import { isDataError } from './errors.js';
+import type { Shape3 } from './nifti.js';
+import { prepareCase, type CaseRef, type PreparedCase } from './preprocess.js';
+
+/** One batch slot: the case, its cached arrays when the main thread has them, its flips. */
+export interface SampleSpec {
+  ref: CaseRef;
+  cached?: PreparedCase;
+  flips: Flips;
+}
+
+/** Assemble a batch. `withLabels` false skips labels (prediction). */
+export interface BatchJob {
+  kind: 'batch';
+  shape: Shape3;
+  withLabels: boolean;
+  samples: SampleSpec[];
+}
+
+/** Preprocess cases into the cache. */
+export interface LoadJob {
+  kind: 'load';
+  shape: Shape3;
+  withLabels: boolean;
+  refs: CaseRef[];
+}
+
+export type Job = BatchJob | LoadJob;
+
+/** A job's result; `loaded` are the cases preprocessed by this job, for the main thread's cache. */
+export interface JobResult {
+  images?: Float32Array;
+  labels?: Int32Array;
+  originalShapes?: Shape3[];
+  loaded: PreparedCase[];
+}
+
+/** Error fields that survive postMessage. */
+export interface JobError {
+  code?: string;
+  file?: string;
+  message: string;
+}
+
+function load(ref: CaseRef, shape: Shape3, withLabels: boolean, shared: boolean): PreparedCase {
+  return prepareCase(withLabels ? ref : { id: ref.id, image: ref.image }, shape, { shared });
+}
+
+/**
+ * Run a job. `shared` puts freshly preprocessed cases in SharedArrayBuffers (worker threads),
+ * so the main thread caches them without a copy.
+ */
+export function runJob(job: Job, shared: boolean): JobResult {
+  if (job.kind === 'load') return { loaded: job.refs.map((r) => load(r, job.shape, job.withLabels, shared)) };
+  const vox = job.shape[0] * job.shape[1] * job.shape[2];
+  const n = job.samples.length;
+  const images = new Float32Array(n * vox);
+  const labels = job.withLabels ? new Int32Array(n * vox) : undefined;
+  const loaded: PreparedCase[] = [];
+  const originalShapes: Shape3[] = [];
+  job.samples.forEach((s, i) => {
+    let c = s.cached;
+    if (!c) {
+      c = load(s.ref, job.shape, job.withLabels, shared);
+      loaded.push(c);
+    }
+    copyFlipped(c.image, job.shape, s.flips, images, i * vox);
+    if (labels) {
+      if (!c.label) throw new Error(`case ${c.id} has no label`);
+      copyFlipped(c.label, job.shape, s.flips, labels, i * vox);
+    }
+    originalShapes.push(c.originalShape);
+  });
+  return { images, labels, originalShapes, loaded };
+}
+
+/** Flatten an error for postMessage, keeping DataError's code and file. */
+export function toJobError(e: unknown): JobError {
+  if (isDataError(e)) return { code: e.code, file: e.file, message: e.detail ?? e.message };
+  return { message: e instanceof Error ? e.message : String(e) };
+}

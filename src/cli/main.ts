@@ -4,7 +4,9 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runFlags, withKebab, toRunOptions, allFlagNames } from './flags.js';
-import { MODES, runMode, type Mode } from '../runner/index.js';
+import { MODES, runMode, RunError, type Mode } from '../runner/index.js';
+import { checkOptions, checkParallel } from '../runner/common.js';
+import { launchRanks, rankFromEnv } from '../runner/parallel.js';
 import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
 
 const MODE_HELP: Record<Mode, string> = {
@@ -58,7 +60,7 @@ export function buildCli(argv: string[]): Argv {
   let cli = yargs(normaliseArgv(argv))
     .scriptName('vnet-native')
     .usage('$0 <command> [flags]\n\nV-Net 3D segmentation of NIfTI volumes on a native engine.')
-    .parserConfiguration({ 'camel-case-expansion': false })
+    .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false })
     .strict()
     .recommendCommands()
     .demandCommand(1, 'Give a command (see the list above), e.g. `vnet-native demo`.')
@@ -68,7 +70,18 @@ export function buildCli(argv: string[]): Argv {
     .wrap(Math.min(110, process.stdout.columns ?? 100));
   for (const mode of MODES) {
     cli = cli.command(mode, MODE_HELP[mode], (y) => y.options(flags).example(EXAMPLES.filter((e) => e[0].includes(mode))), async (a) => {
-      await runMode(mode, toRunOptions(a), { modelFlagsGiven: modelFlagsGiven(argv) });
+      const o = toRunOptions(a);
+      if (o.gpus > 1 && mode.startsWith('train') && !rankFromEnv()) {
+        // This process becomes the launcher: one child per rank, the same command line.
+        checkOptions(o);
+        checkParallel(o);
+        const nnodes = a.nnodes as number;
+        if (nnodes > 1 && a.master_port === undefined) throw new RunError('--nnodes > 1 needs --master_port (the same on every node)', 'VNET_E_BAD_FLAG');
+        const code = await launchRanks(o.gpus, { nnodes, nodeRank: a.node_rank as number, masterAddr: a.master_addr as string, masterPort: a.master_port as number | undefined });
+        if (code) process.exitCode = code;
+        return;
+      }
+      await runMode(mode, o, { modelFlagsGiven: modelFlagsGiven(argv) });
     });
   }
   const dataDir = { data_dir: { type: 'string' as const, describe: 'folder holding dataset.json', demandOption: true, alias: 'data-dir' } };
@@ -96,7 +109,7 @@ export function buildCli(argv: string[]): Argv {
   return cli;
 }
 
-const MODEL_FLAGS = ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size'];
+const MODEL_FLAGS = ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size', 'normalization_layer'];
 const modelFlagsGiven = (argv: string[]) => argv.some((a) => MODEL_FLAGS.some((f) => a.startsWith(`--${f}`) || a.startsWith(`--${f.replace(/_/g, '-')}`)));
 
 function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {

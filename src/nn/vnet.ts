@@ -14,6 +14,8 @@ export interface VNetConfig {
   baseFilters: number;
   bnMomentum: number;
   bnEps: number;
+  /** 'none' drops batch norm from every unit (conv → bias → ReLU), e.g. for exact data-parallel checks. */
+  normalization?: 'batchnorm' | 'none';
 }
 
 export const defaultVNetConfig: VNetConfig = {
@@ -58,6 +60,7 @@ interface ConvUnit {
   kernel: Tensor;
   bias: Tensor;
   bn?: E.BatchNormState;
+  relu: boolean;
   stride: number;
   transposed: boolean;
 }
@@ -86,7 +89,8 @@ export class VNet {
     return `vnet/${kind}${n ? `_${n}` : ''}`;
   }
 
-  private unit(layer: Omit<Layer, 'outGrid'> & { grid: Triple }, seed: number, device: DeviceName, withBn: boolean): void {
+  private unit(layer: Omit<Layer, 'outGrid'> & { grid: Triple }, seed: number, device: DeviceName, activated: boolean): void {
+    const withBn = activated && this.config.normalization !== 'none';
     const transposed = layer.kind === 'tconv';
     const k = layer.k;
     const name = this.tfName(transposed ? 'conv3d_transpose' : 'conv3d');
@@ -105,7 +109,7 @@ export class VNet {
       };
     }
     this.layers.push({ name: layer.name, kind: layer.kind, cin: layer.cin, cout: layer.cout, k, outGrid: layer.grid });
-    this.units.set(layer.name, { kernel, bias, bn, stride: layer.kind === 'pool' || transposed ? 2 : 1, transposed });
+    this.units.set(layer.name, { kernel, bias, bn, relu: activated, stride: layer.kind === 'pool' || transposed ? 2 : 1, transposed });
   }
 
   private build(seed: number, device: DeviceName): void {
@@ -144,7 +148,8 @@ export class VNet {
     if (u.bn)
       return E.convBnRelu(x, kernel, u.bias, u.bn, { stride: s, transposed: u.transposed, training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum });
     const y = u.transposed ? E.conv3dTranspose(x, kernel, { stride: s }) : E.conv3d(x, kernel, { stride: s });
-    return E.biasAdd(y, u.bias);
+    const z = E.biasAdd(y, u.bias);
+    return u.relu ? E.relu(z) : z;
   }
 
   private residual(prefix: string, depth: number, r: Tensor): Tensor {
@@ -180,7 +185,7 @@ export class VNet {
     return this.layers.map((l) => {
       const vox = l.outGrid.reduce((a, b) => a * b, 1);
       const taps = l.kind === 'tconv' ? 1 : l.k ** 3;
-      const params = (l.kind === 'tconv' ? l.k ** 3 : l.k ** 3) * l.cin * l.cout + l.cout + (l.kind === 'out' ? 0 : 2 * l.cout);
+      const params = (l.kind === 'tconv' ? l.k ** 3 : l.k ** 3) * l.cin * l.cout + l.cout + (l.kind === 'out' || this.config.normalization === 'none' ? 0 : 2 * l.cout);
       const op = l.kind === 'tconv' ? `tconv${l.k}³ s2` : l.kind === 'pool' ? `conv${l.k}³ s2` : `conv${l.k}³ s1`;
       return { name: l.name, op, channels: `${l.cin}→${l.cout}`, out: `${l.outGrid.join('×')}×${l.cout}`, params, flops: 2 * vox * l.cout * taps * l.cin };
     });

@@ -1,6 +1,8 @@
 // What every mode shares: checking options, opening the dataset (with the validator's checks),
 // building the model on the right device, and reading a trained model back.
 import fs from 'node:fs';
+import os from 'node:os';
+import { rankFromEnv } from './parallel.js';
 import * as E from '../engine/index.js';
 import { VNet, ConfigError, validateVNetConfig } from '../nn/index.js';
 import { formatProblems, loadDataset, validateDataset, isDataError, type DatasetSpec } from '../data/index.js';
@@ -33,14 +35,16 @@ export function checkOptions(o: RunOptions): void {
 
 /** Applies thread count and checks the device before any work starts. */
 export function setupDevice(o: RunOptions): E.DeviceName {
+  const rank = rankFromEnv();
+  // CPU ranks share the cores unless --threads says otherwise.
   if (o.threads) E.native.setNumThreads(o.threads);
+  else if (rank && o.device === 'cpu') E.native.setNumThreads(Math.max(1, Math.floor(os.availableParallelism() / Math.min(rank.world, os.availableParallelism()))));
   const wantCuda = o.device === 'cuda';
-  if (o.gpus > 1) throw new RunError(`--gpus ${o.gpus}: data-parallel training is not available in this build yet; use --gpus 1`, 'VNET_E_BAD_FLAG');
   if (wantCuda) {
     const info = E.native.info();
     if (!info.cudaAvailable)
       throw new RunError(`--device cuda: no usable GPU (${info.cudaUnavailableReason ?? 'unknown reason'}); run \`vnet-native doctor\` to see what is missing`, 'VNET_E_DEVICE');
-    E.native.initCuda(0);
+    E.native.initCuda(rank?.localRank ?? 0);
   }
   return wantCuda ? 'cuda' : 'cpu';
 }
@@ -91,4 +95,24 @@ export function hasCheckpoint(modelDir: string): boolean {
 
 export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
+}
+
+/**
+ * Checks, before any rank starts, that `--gpus N` can run: N CUDA devices and NCCL for GPU
+ * ranks; any N for CPU ranks.
+ */
+export function checkParallel(o: RunOptions): void {
+  if (o.gpus <= 1 || o.device === 'cpu') return;
+  const info = E.native.info();
+  if (!info.cudaAvailable)
+    throw new RunError(`--gpus ${o.gpus}: no usable GPU (${info.cudaUnavailableReason ?? 'unknown reason'}); for CPU ranks pass --device cpu`, 'VNET_E_DEVICE');
+  let doc: { gpus?: unknown[]; nccl?: { found?: boolean; error?: string; tried?: string[] } } = {};
+  try {
+    doc = JSON.parse(E.native.doctor());
+  } catch {
+    /* reported below */
+  }
+  const n = Array.isArray(doc.gpus) ? doc.gpus.length : 0;
+  if (n < o.gpus) throw new RunError(`--gpus ${o.gpus}: only ${n} GPU(s) on this machine`, 'VNET_E_DEVICE');
+  if (!doc.nccl?.found) throw new RunError(`--gpus ${o.gpus}: NCCL is needed for multi-GPU training and was not found (${doc.nccl?.error ?? 'see vnet-native doctor'})`, 'VNET_E_LIBRARY');
 }

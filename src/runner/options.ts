@@ -15,6 +15,7 @@ export interface RunOptions {
   upscaleBlocks: number[];
   downscaleBlocks: number[];
   convolutionSize: 3 | 5;
+  normalizationLayer?: 'batchnorm' | 'none';
   // training
   trainEpochs: number;
   baseLr: number;
@@ -79,8 +80,9 @@ export interface ModelConfigFile {
   loss: RunOptions['loss'];
 }
 
-export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' | 'downscaleBlocks' | 'convolutionSize'>, nClasses: number): VNetConfig {
+export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' | 'downscaleBlocks' | 'convolutionSize' | 'normalizationLayer'>, nClasses: number): VNetConfig {
   return {
+    ...(o.normalizationLayer === 'none' ? { normalization: 'none' as const } : {}),
     inputShape: o.inputShape,
     nClasses,
     downscaleBlocks: o.downscaleBlocks,

@@ -9,6 +9,7 @@ import { loadCheckpoint, type CheckpointName } from './checkpoint.js';
 import { checkOptions, modelFromDir, openDataset, peakRssMb, setupDevice } from './common.js';
 import { evaluateCases, predictCases, predictProbs, type EvalResult } from './evaluate.js';
 import { RunLogger, type LogSink } from './log.js';
+import { rankFromEnv } from './parallel.js';
 import { RunError, defaultRunOptions, type Mode, type RunOptions } from './options.js';
 import { writeReport } from './report.js';
 import { train, type TrainCallbacks, type TrainResult } from './train.js';
@@ -35,9 +36,14 @@ export function withDefaults(o: Partial<RunOptions> & Pick<RunOptions, 'dataDir'
 
 export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}): Promise<RunResult> {
   checkOptions(opts);
-  const log = hooks.logger ?? new RunLogger({ logDir: opts.logDir, progress: opts.progress });
+  const rank = rankFromEnv();
+  const follower = rank !== undefined && rank.rank !== 0;
+  // Rank 0 alone logs; the others stay quiet unless they fail.
+  const log = hooks.logger ?? new RunLogger(follower ? { quiet: true } : { logDir: opts.logDir, progress: opts.progress });
   try {
-    for (const [k, v] of Object.entries({ exec_mode: mode, ...opts })) if (v !== undefined) log.log('PARAMETER', { [k]: v });
+    // One line per flag, named as on the command line (the reference's DLLL parameters).
+    const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    for (const [k, v] of Object.entries({ exec_mode: mode, ...opts })) if (v !== undefined) log.log('PARAMETER', { [snake(k)]: v });
     const device = setupDevice(opts);
     const training = mode.startsWith('train');
     if (mode.includes('evaluate') && opts.trainSplit >= 1 && training)
@@ -48,7 +54,7 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
     if (training) {
       result.train = await train(opts, spec, device, log, hooks);
       result.bench = result.train.bench;
-      if (opts.benchmark) return result;
+      if (opts.benchmark || follower) return result;
     }
     if (mode.includes('evaluate')) result.eval = await runEvaluate(opts, spec, device, log, hooks, result.train);
     if (mode.includes('predict')) {

@@ -12,6 +12,7 @@ import { hasCheckpoint, modelConfigFile, modelFromDir, peakRssMb } from './commo
 import { softDiceOnCases } from './evaluate.js';
 import { VNet as VNetClass } from '../nn/index.js';
 import { RunError, type RunOptions } from './options.js';
+import { TcpCommunicator, injectedFault, rankFromEnv, shardOf, type Communicator } from './parallel.js';
 import type { LogSink } from './log.js';
 
 export interface StepInfo {
@@ -53,11 +54,73 @@ export function trainStep(net: VNet, opt: ReturnType<typeof makeOptimizer>, imag
   });
 }
 
+/**
+ * A data-parallel step: forward and backward on this rank's shard, then one all-reduce that
+ * averages the gradients (and the loss) over a flat buffer, then the same update on every rank.
+ */
+export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimizer>, images: Float32Array, labels: Int32Array, n: number, o: Pick<RunOptions, 'loss' | 'baseLr'>, comm: Communicator, scaler?: LossScaler): Promise<number> {
+  const [D, H, W] = net.config.inputShape;
+  const device = net.store.device;
+  const params = [...net.parameters.values()];
+  const loss = E.tidy(() => {
+    const x = E.tensor(images, [n, D, H, W, 1], { device });
+    const y = E.tensor(labels, [n, D, H, W], { device });
+    const { loss } = E.diceLoss(net.forward(x), y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
+    const value = loss.item();
+    E.backward(loss, scaler ? scaler.scale : 1);
+    for (const p of params) if (p.grad) E.keep(p.grad);
+    return value;
+  });
+  const total = params.reduce((a, p) => a + p.size, 0);
+  const flat = new Float32Array(total + 1);
+  let off = 0;
+  for (const p of params) {
+    if (p.grad) flat.set(p.grad.toArray() as Float32Array, off);
+    off += p.size;
+  }
+  flat[total] = loss;
+  await comm.allReduceMean(flat);
+  off = 0;
+  for (const p of params) {
+    p.grad?.dispose();
+    p.grad = E.keep(E.tensor(flat.subarray(off, off + p.size), p.shape, { device }));
+    off += p.size;
+  }
+  E.tidy(() => {
+    if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, o.baseLr);
+  });
+  net.store.zeroGrad();
+  return flat[total];
+}
+
+/** Every parameter and buffer of rank 0, copied to all ranks. */
+async function broadcastWeights(net: VNet, comm: Communicator): Promise<void> {
+  const entries = net.store.entries();
+  const flat = new Float32Array(entries.reduce((a, [, t]) => a + t.size, 0));
+  let off = 0;
+  for (const [, t] of entries) {
+    flat.set(t.toArray() as Float32Array, off);
+    off += t.size;
+  }
+  await comm.broadcast(flat);
+  off = 0;
+  for (const [name, t] of entries) {
+    net.store.assign(name, E.tensor(flat.slice(off, off + t.size), t.shape, { device: net.store.device }));
+    off += t.size;
+  }
+}
+
 export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, cb: TrainCallbacks = {}): Promise<TrainResult> {
   const t0 = Date.now();
+  const rankInfo = rankFromEnv();
+  const comm = rankInfo ? await TcpCommunicator.connect(rankInfo) : undefined;
+  injectedFault(rankInfo);
+  const world = comm?.world ?? 1, rank = comm?.rank ?? 0;
+  // Only rank 0 writes anything.
+  const writer = rank === 0;
   const cfg = modelConfigFile(o, spec);
   fs.mkdirSync(o.modelDir, { recursive: true });
-  if (!o.benchmark && !o.resume && hasCheckpoint(o.modelDir))
+  if (writer && !o.benchmark && !o.resume && hasCheckpoint(o.modelDir))
     throw new RunError(`${o.modelDir} already holds a trained model; pass --resume to continue it, or choose another --model_dir`, 'VNET_E_MODEL_EXISTS');
 
   // The split: the same one on resume, else the reference's first-N (or shuffled with --split_seed).
@@ -74,8 +137,8 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   } else {
     split = makeSplit(spec.training, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
   }
-  if (split.train.length < o.batchSize)
-    throw new RunError(`--batch_size ${o.batchSize} is larger than the ${split.train.length} training cases`, 'VNET_E_BAD_FLAG');
+  if (split.train.length < o.batchSize * world)
+    throw new RunError(`--batch_size ${o.batchSize}${world > 1 ? ` x ${world} ranks` : ''} is larger than the ${split.train.length} training cases`, 'VNET_E_BAD_FLAG');
 
   let net: VNet;
   if (o.resume && fs.existsSync(path.join(o.modelDir, 'config.json'))) net = modelFromDir(o, spec, device, true).net;
@@ -89,20 +152,28 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
     log.info(`resuming from ${o.modelDir}/latest.safetensors after epoch ${state.epoch} (step ${state.step})`);
   }
   const scaler = o.amp ? new LossScaler({}, state.lossScale ? { scale: state.lossScale, goodSteps: state.goodSteps ?? 0 } : undefined) : undefined;
-  if (!o.benchmark) {
+  if (comm) await broadcastWeights(net, comm);
+  if (!o.benchmark && writer) {
     writeModelConfig(o.modelDir, cfg);
     writeSplit(o.modelDir, split, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
   }
 
+  // Every rank draws the same shuffled global batches and takes its own slice of each.
   const loader = new Loader({
-    cases: split.train, batchSize: o.batchSize, mode: 'train', inputShape: net.config.inputShape, augment: o.augment,
+    cases: split.train, batchSize: o.batchSize * world, mode: 'train', inputShape: net.config.inputShape, augment: o.augment,
     seed: o.seed, state: state.loader as LoaderState | undefined,
   });
   const perEpoch = loader.batchesPerEpoch;
-  log.info(`training on ${device}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}, ${perEpoch} steps per epoch`);
+  log.info(`training on ${device}${world > 1 ? ` x ${world} ranks` : ''}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}${world > 1 ? ` per rank (global ${o.batchSize * world})` : ''}, ${perEpoch} steps per epoch`);
+  const vox = net.config.inputShape.reduce((a, b) => a * b, 1);
+  const shard = (b: { images: Float32Array; labels?: Int32Array }) => (world === 1 ? b : shardOf(b, rank, o.batchSize, vox));
   try {
     if (o.benchmark) {
-      const bench = await benchmarkTrain(o, net, opt, loader, log, scaler);
+      const step = (b: { images: Float32Array; labels?: Int32Array; size: number }) => {
+        const mine = shard(b);
+        return comm ? parallelStep(net, opt, mine.images, mine.labels!, o.batchSize, o, comm, scaler) : Promise.resolve(trainStep(net, opt, b.images, b.labels!, b.size, o, scaler));
+      };
+      const bench = await benchmarkTrain(o, loader, log, step, world, writer);
       return { state, split: ids(split), bench, peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
     }
     const tStart = Date.now();
@@ -110,10 +181,11 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
     for (let epoch = state.epoch; epoch < o.trainEpochs; epoch++) {
       let sum = 0, count = 0, step = 0;
       for await (const batch of loader.epoch(epoch)) {
-        const loss = trainStep(net, opt, batch.images, batch.labels!, batch.size, o, scaler);
+        const mine = shard(batch);
+        const loss = comm ? await parallelStep(net, opt, mine.images, mine.labels!, o.batchSize, o, comm, scaler) : trainStep(net, opt, batch.images, batch.labels!, batch.size, o, scaler);
         if (!Number.isFinite(loss)) throw new RunError(`the loss became ${loss} at step ${state.step}; lower --base_lr`, 'VNET_E_DIVERGED');
         sum += loss; count++; step++;
-        imagesDone += batch.size;
+        imagesDone += batch.size; // global images
         const rate = imagesDone / ((Date.now() - tStart) / 1000);
         if (state.step % o.logEvery === 0) {
           log.log([state.step], scaler ? { total_loss: loss, loss_scale: scaler.scale } : { total_loss: loss });
@@ -128,7 +200,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
       state.loader = loader.state();
       if (scaler) Object.assign(state, { lossScale: scaler.scale, goodSteps: scaler.goodSteps });
       let evalDice: Record<string, number> | undefined;
-      if (split.eval.length && o.evalEvery > 0 && (state.epoch % o.evalEvery === 0 || state.epoch === o.trainEpochs)) {
+      if (writer && split.eval.length && o.evalEvery > 0 && (state.epoch % o.evalEvery === 0 || state.epoch === o.trainEpochs)) {
         evalDice = await softDiceOnCases(net, split.eval, cfg.labels, o.batchSize);
         state.history.evals.push({ epoch: state.epoch, dice: evalDice });
         const fg = meanForeground(evalDice, cfg.labels);
@@ -140,12 +212,13 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
       } else {
         log.info(`epoch ${state.epoch}: mean loss ${(sum / Math.max(1, count)).toFixed(4)}`);
       }
-      await saveCheckpoint(o.modelDir, 'latest', net, opt, state);
+      if (writer) await saveCheckpoint(o.modelDir, 'latest', net, opt, state);
       cb.onEpoch?.({ epoch: state.epoch, meanLoss: sum / Math.max(1, count), evalDice });
     }
-    await saveCheckpoint(o.modelDir, 'final', net, opt, state);
+    if (writer) await saveCheckpoint(o.modelDir, 'final', net, opt, state);
     return { state, split: ids(split), peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
   } finally {
+    comm?.close();
     await loader.close();
     opt.dispose();
     net.dispose();
@@ -159,24 +232,26 @@ export function meanForeground(dice: Record<string, number>, labels: { value: nu
   return fg.reduce((a, b) => a + b, 0) / Math.max(1, fg.length);
 }
 
-async function benchmarkTrain(o: RunOptions, net: VNet, opt: ReturnType<typeof makeOptimizer>, loader: Loader, log: LogSink, scaler?: LossScaler): Promise<BenchStats> {
+async function benchmarkTrain(o: RunOptions, loader: Loader, log: LogSink, step: (b: { images: Float32Array; labels?: Int32Array; size: number }) => Promise<number>, world: number, writer: boolean): Promise<BenchStats> {
   const timed = o.benchmarkSteps ?? Math.max(o.warmupSteps, 20);
   const total = o.warmupSteps + timed;
   const times: number[] = [];
   await loader.preload();
-  let step = 0;
-  for (let epoch = 0; step < total; epoch++) {
+  let n = 0;
+  for (let epoch = 0; n < total; epoch++) {
     for await (const batch of loader.epoch(epoch)) {
       const t = process.hrtime.bigint();
-      trainStep(net, opt, batch.images, batch.labels!, batch.size, o, scaler);
+      await step(batch);
       E.native.sync();
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
-      if (step >= o.warmupSteps) times.push(ms);
-      if (++step >= total) break;
+      if (n >= o.warmupSteps) times.push(ms);
+      if (++n >= total) break;
     }
   }
-  const s = benchStats(times, o.batchSize);
-  log.log([], { throughput_train: s.throughput, throughput_train_mean_of_rates: s.throughputMeanOfRates, latency_mean_ms: s.latencyMeanMs, latency_p50_ms: s.p50Ms, latency_p90_ms: s.p90Ms, latency_p95_ms: s.p95Ms, latency_p99_ms: s.p99Ms, peak_rss_mb: peakRssMb() });
-  process.stdout.write(formatBench('train', s, peakRssMb()) + '\n');
+  const s = benchStats(times, o.batchSize * world);
+  if (writer) {
+    log.log([], { throughput_train: s.throughput, throughput_train_mean_of_rates: s.throughputMeanOfRates, latency_mean_ms: s.latencyMeanMs, latency_p50_ms: s.p50Ms, latency_p90_ms: s.p90Ms, latency_p95_ms: s.p95Ms, latency_p99_ms: s.p99Ms, peak_rss_mb: peakRssMb(), ranks: world });
+    process.stdout.write(formatBench(world > 1 ? `train (${world} ranks, global batch)` : 'train', s, peakRssMb()) + '\n');
+  }
   return s;
 }

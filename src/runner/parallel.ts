@@ -1,0 +1,224 @@
+// Data parallel training: the launcher that starts one process per rank, and the CPU
+// communicator the ranks use over a small TCP rendezvous (rank 0 listens; the others connect).
+// Gradients are averaged with one all-reduce over a flat buffer; rank 0's weights are
+// broadcast at the start. The same rendezvous would carry NCCL's unique id for GPU ranks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { RunError } from './options.js';
+
+export interface RankInfo {
+  rank: number;
+  world: number;
+  localRank: number;
+  masterAddr: string;
+  masterPort: number;
+}
+
+/** The rank this process is, from the launcher's environment (undefined: not launched as a rank). */
+export function rankFromEnv(env = process.env): RankInfo | undefined {
+  if (env.VNET_RANK === undefined) return undefined;
+  return {
+    rank: Number(env.VNET_RANK),
+    world: Number(env.VNET_WORLD_SIZE),
+    localRank: Number(env.VNET_LOCAL_RANK ?? env.VNET_RANK),
+    masterAddr: env.VNET_MASTER_ADDR ?? '127.0.0.1',
+    masterPort: Number(env.VNET_MASTER_PORT),
+  };
+}
+
+// Frames: [u32 byteLength][payload], payload a Float32Array's bytes.
+class FramedSocket {
+  private buf = Buffer.alloc(0);
+  private waiters: ((b: Buffer) => void)[] = [];
+  private failed?: Error;
+  private failWaiters: ((e: Error) => void)[] = [];
+
+  constructor(readonly sock: net.Socket, readonly peer: string) {
+    sock.setNoDelay(true);
+    sock.on('data', (d) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.drain();
+    });
+    const fail = (why: string) => {
+      if (this.failed) return;
+      this.failed = new RunError(`${peer}: ${why}`, 'VNET_E_RANK');
+      for (const f of this.failWaiters) f(this.failed);
+      this.failWaiters = [];
+    };
+    sock.on('error', (e) => fail(e.message));
+    sock.on('close', () => fail('connection closed (did that rank exit?)'));
+  }
+
+  private drain(): void {
+    while (this.waiters.length && this.buf.length >= 4) {
+      const n = this.buf.readUInt32LE(0);
+      if (this.buf.length < 4 + n) return;
+      const frame = Buffer.from(this.buf.subarray(4, 4 + n));
+      this.buf = this.buf.subarray(4 + n);
+      this.waiters.shift()!(frame);
+    }
+  }
+
+  send(data: Uint8Array): void {
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(data.byteLength, 0);
+    this.sock.write(head);
+    this.sock.write(data);
+  }
+
+  recv(): Promise<Buffer> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.waiters.push(resolve);
+      this.failWaiters.push(reject);
+      this.drain();
+    });
+  }
+}
+
+const asBytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const asFloats = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+
+export interface Communicator {
+  readonly rank: number;
+  readonly world: number;
+  /** Averages `buf` over all ranks, in place. */
+  allReduceMean(buf: Float32Array): Promise<void>;
+  /** Copies rank 0's `buf` to every rank, in place. */
+  broadcast(buf: Float32Array): Promise<void>;
+  close(): void;
+}
+
+/** A star all-reduce over TCP: rank 0 sums and sends back. Enough for CPU ranks on one host. */
+export class TcpCommunicator implements Communicator {
+  private constructor(readonly rank: number, readonly world: number, private peers: FramedSocket[], private server?: net.Server) {}
+
+  static async connect(info: RankInfo, timeoutMs = 60_000): Promise<TcpCommunicator> {
+    if (info.world === 1) return new TcpCommunicator(0, 1, []);
+    if (info.rank === 0) {
+      const server = net.createServer();
+      const peers: FramedSocket[] = new Array(info.world - 1);
+      let joined = 0;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new RunError(`rank 0: only ${joined} of ${info.world - 1} ranks joined within ${timeoutMs / 1000} s`, 'VNET_E_RANK')), timeoutMs);
+        server.on('error', (e) => reject(new RunError(`rank 0 cannot listen on ${info.masterAddr}:${info.masterPort}: ${e.message}`, 'VNET_E_RANK')));
+        server.on('connection', (sock) => {
+          sock.once('data', (d) => {
+            const r = d.readUInt32LE(0);
+            peers[r - 1] = new FramedSocket(sock, `rank ${r}`);
+            if (d.length > 4) sock.unshift(d.subarray(4));
+            if (++joined === info.world - 1) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+        });
+        server.listen(info.masterPort, info.masterAddr);
+      });
+      return new TcpCommunicator(0, info.world, peers, server);
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const sock = await new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect(info.masterPort, info.masterAddr, () => resolve(s));
+          s.once('error', reject);
+        });
+        const hello = Buffer.alloc(4);
+        hello.writeUInt32LE(info.rank, 0);
+        sock.write(hello);
+        return new TcpCommunicator(info.rank, info.world, [new FramedSocket(sock, 'rank 0')]);
+      } catch (e) {
+        if (Date.now() > deadline) throw new RunError(`rank ${info.rank} could not reach rank 0 at ${info.masterAddr}:${info.masterPort}: ${(e as Error).message}`, 'VNET_E_RANK');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async allReduceMean(buf: Float32Array): Promise<void> {
+    if (this.world === 1) return;
+    if (this.rank === 0) {
+      const parts = await Promise.all(this.peers.map((p) => p.recv()));
+      const sum = new Float64Array(buf.length);
+      for (let i = 0; i < buf.length; i++) sum[i] = buf[i];
+      for (const part of parts) {
+        const f = asFloats(part);
+        if (f.length !== buf.length) throw new RunError(`all-reduce size mismatch: ${f.length} vs ${buf.length}`, 'VNET_E_RANK');
+        for (let i = 0; i < f.length; i++) sum[i] += f[i];
+      }
+      for (let i = 0; i < buf.length; i++) buf[i] = sum[i] / this.world;
+      for (const p of this.peers) p.send(asBytes(buf));
+    } else {
+      this.peers[0].send(asBytes(buf));
+      buf.set(asFloats(await this.peers[0].recv()));
+    }
+  }
+
+  async broadcast(buf: Float32Array): Promise<void> {
+    if (this.world === 1) return;
+    if (this.rank === 0) for (const p of this.peers) p.send(asBytes(buf));
+    else buf.set(asFloats(await this.peers[0].recv()));
+  }
+
+  close(): void {
+    for (const p of this.peers) p.sock.destroy();
+    this.server?.close();
+  }
+}
+
+/**
+ * Starts `nproc` ranks of this same command line and waits. A rank that fails ends the whole
+ * job: the others are stopped, and the first failure's exit code is returned with its rank.
+ */
+export async function launchRanks(nproc: number, opts: { nnodes?: number; nodeRank?: number; masterAddr?: string; masterPort?: number; argv?: string[] } = {}): Promise<number> {
+  const nnodes = opts.nnodes ?? 1, nodeRank = opts.nodeRank ?? 0;
+  const masterAddr = opts.masterAddr ?? '127.0.0.1';
+  const masterPort = opts.masterPort ?? 29500 + Math.floor(Math.random() * 1000);
+  const argv = opts.argv ?? process.argv.slice(1);
+  const children: ChildProcess[] = [];
+  let failure: { rank: number; code: number } | undefined;
+  const stopAll = () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    setTimeout(() => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); }, 5000).unref();
+  };
+  const onSignal = () => stopAll();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const exits = Array.from({ length: nproc }, (_, local) => {
+    const rank = nodeRank * nproc + local;
+    const child = spawn(process.execPath, argv, {
+      stdio: 'inherit',
+      env: { ...process.env, VNET_RANK: String(rank), VNET_LOCAL_RANK: String(local), VNET_WORLD_SIZE: String(nproc * nnodes), VNET_MASTER_ADDR: masterAddr, VNET_MASTER_PORT: String(masterPort) },
+    });
+    children.push(child);
+    return new Promise<void>((resolve) => child.on('exit', (code, signal) => {
+      const c = code ?? (signal ? 128 : 1);
+      if (c !== 0 && !failure) {
+        failure = { rank, code: c };
+        process.stderr.write(`vnet-native: rank ${rank} exited with ${signal ? `signal ${signal}` : `code ${c}`}; stopping the other ranks\n`);
+        stopAll();
+      }
+      resolve();
+    }));
+  });
+  await Promise.all(exits);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return failure ? failure.code : 0;
+}
+
+/** This rank's slice of a global batch: samples [rank·perRank, (rank+1)·perRank). */
+export function shardOf<T extends { images: Float32Array; labels?: Int32Array; ids?: string[] }>(b: T, rank: number, perRank: number, voxels: number): { images: Float32Array; labels?: Int32Array; ids?: string[] } {
+  const lo = rank * perRank, hi = lo + perRank;
+  return {
+    images: b.images.subarray(lo * voxels, hi * voxels),
+    labels: b.labels?.subarray(lo * voxels, hi * voxels),
+    ids: b.ids?.slice(lo, hi),
+  };
+}
+
+/** Fault injection for the launcher's tests: VNET_FAULT_RANK=r makes rank r fail at start. */
+export function injectedFault(info: RankInfo | undefined): void {
+  if (info && process.env.VNET_FAULT_RANK !== undefined && Number(process.env.VNET_FAULT_RANK) === info.rank)
+    throw new RunError(`rank ${info.rank}: injected fault (VNET_FAULT_RANK)`, 'VNET_E_RANK');
+}

@@ -1,0 +1,192 @@
+// The fast CPU convolutions (fprop, dgrad, wgrad) against a float64 direct implementation, on
+// every V-Net layer shape and on odd geometries (channel counts off the vector width, k=5,
+// strided 'same' padding on odd sizes, asymmetric pads, tiny inputs).
+import { native } from '../bindings/native.js';
+
+type V3 = [number, number, number];
+interface Case {
+  name: string;
+  n: number;
+  in: V3; // D, H, W
+  c: number;
+  k: number;
+  ks: V3;
+  s: V3;
+  pad: V3;
+  padBack: V3;
+}
+
+const cube = (v: number): V3 => [v, v, v];
+const conv3 = (name: string, n: number, size: number, c: number, k: number): Case =>
+  ({ name, n, in: cube(size), c, k, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) });
+const pool2 = (name: string, n: number, size: number, c: number, k: number): Case =>
+  ({ name, n, in: cube(size), c, k, ks: cube(2), s: cube(2), pad: cube(0), padBack: cube(0) });
+
+// The underlying conv of each distinct V-Net layer (a tconv is the dgrad of a 2³ s2 conv whose
+// input is the tconv's output).
+const vnetLayers = (n: number): Case[] => [
+  conv3('in.conv', n, 32, 1, 16),
+  pool2('down1.pool', n, 32, 16, 32),
+  conv3('down1.res', n, 16, 32, 32),
+  pool2('down2.pool', n, 16, 32, 64),
+  conv3('down2.res', n, 8, 64, 64),
+  pool2('down3.pool', n, 8, 64, 128),
+  conv3('down3.res', n, 4, 128, 128),
+  pool2('up1.tconv', n, 8, 64, 128),
+  conv3('up1.res', n, 8, 128, 128),
+  pool2('up2.tconv', n, 16, 32, 128),
+  conv3('up2.res', n, 16, 64, 64),
+  pool2('out.tconv', n, 32, 16, 64),
+  conv3('out.conv', n, 32, 16, 3),
+];
+
+const odd: Case[] = [
+  { name: 'C5 K7 3x3x3', n: 2, in: cube(6), c: 5, k: 7, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  { name: 'C3 K19', n: 1, in: [5, 6, 7], c: 3, k: 19, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  { name: 'C1 K16 odd size', n: 2, in: cube(7), c: 1, k: 16, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  { name: 'C16 K3 non-cubic', n: 1, in: [9, 8, 7], c: 16, k: 3, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  { name: 'k5 pad2', n: 1, in: cube(7), c: 8, k: 12, ks: cube(5), s: cube(1), pad: cube(2), padBack: cube(2) },
+  { name: 'k3 s2 same odd', n: 2, in: cube(7), c: 6, k: 10, ks: cube(3), s: cube(2), pad: cube(1), padBack: cube(1) },
+  { name: 'k2 s2 same odd', n: 1, in: cube(7), c: 9, k: 17, ks: cube(2), s: cube(2), pad: cube(0), padBack: cube(1) },
+  { name: 'asymmetric pads', n: 1, in: [5, 6, 4], c: 7, k: 9, ks: cube(3), s: cube(1), pad: [0, 1, 2], padBack: [2, 1, 0] },
+  { name: 'tiny 3^3', n: 2, in: cube(3), c: 12, k: 8, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  { name: 'kernel 1x3x2 stride 1,2,3', n: 1, in: [4, 9, 11], c: 10, k: 20, ks: [1, 3, 2], s: [1, 2, 3], pad: [0, 1, 1], padBack: [0, 1, 0] },
+  { name: 'C40 K24', n: 1, in: cube(5), c: 40, k: 24, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  { name: 'C20 K36 valid', n: 1, in: cube(6), c: 20, k: 36, ks: cube(3), s: cube(1), pad: cube(0), padBack: cube(0) },
+  { name: 'C2 K5 k2 s2', n: 2, in: cube(6), c: 2, k: 5, ks: cube(2), s: cube(2), pad: cube(0), padBack: cube(0) },
+  { name: 'C24 K2 (few outputs, channel tail)', n: 1, in: [5, 4, 6], c: 24, k: 2, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  { name: 'k2 s2 exact tiling C20 K12', n: 2, in: [6, 4, 8], c: 20, k: 12, ks: cube(2), s: cube(2), pad: cube(0), padBack: cube(0) },
+  { name: 'W=1 column', n: 1, in: [4, 3, 1], c: 8, k: 16, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+];
+
+function rand(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 31 - 1;
+  }
+  return a;
+}
+
+function outSize(c: Case): V3 {
+  return [0, 1, 2].map((i) => Math.floor((c.in[i] + c.pad[i] + c.padBack[i] - c.ks[i]) / c.s[i]) + 1) as V3;
+}
+
+// Calls f(xIndex, yIndex, wIndex / (C*K)) for every (output voxel, tap) pair that reads a real
+// input voxel; the float64 oracles below are scatters over these pairs.
+function forEachTap(c: Case, f: (xv: number, yv: number, t: number) => void): void {
+  const [D, H, W] = c.in;
+  const [OD, OH, OW] = outSize(c);
+  const [kd, kh, kw] = c.ks;
+  for (let n = 0; n < c.n; n++)
+    for (let od = 0; od < OD; od++)
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          const yv = ((n * OD + od) * OH + oh) * OW + ow;
+          for (let a = 0; a < kd; a++) {
+            const id = od * c.s[0] - c.pad[0] + a;
+            if (id < 0 || id >= D) continue;
+            for (let b = 0; b < kh; b++) {
+              const ih = oh * c.s[1] - c.pad[1] + b;
+              if (ih < 0 || ih >= H) continue;
+              for (let e = 0; e < kw; e++) {
+                const iw = ow * c.s[2] - c.pad[2] + e;
+                if (iw < 0 || iw >= W) continue;
+                f(((n * D + id) * H + ih) * W + iw, yv, (a * kh + b) * kw + e);
+              }
+            }
+          }
+        }
+}
+
+function fprop64(c: Case, x: Float32Array, w: Float32Array, ny: number): Float64Array {
+  const y = new Float64Array(ny);
+  const C = c.c, K = c.k;
+  forEachTap(c, (xv, yv, t) => {
+    for (let ci = 0; ci < C; ci++) {
+      const xval = x[xv * C + ci], wb = (t * C + ci) * K;
+      for (let k = 0; k < K; k++) y[yv * K + k] += xval * w[wb + k];
+    }
+  });
+  return y;
+}
+
+function dgrad64(c: Case, dy: Float32Array, w: Float32Array, nx: number): Float64Array {
+  const dx = new Float64Array(nx);
+  const C = c.c, K = c.k;
+  forEachTap(c, (xv, yv, t) => {
+    for (let ci = 0; ci < C; ci++) {
+      const wb = (t * C + ci) * K;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += dy[yv * K + k] * w[wb + k];
+      dx[xv * C + ci] += s;
+    }
+  });
+  return dx;
+}
+
+function wgrad64(c: Case, x: Float32Array, dy: Float32Array, nw: number): Float64Array {
+  const dw = new Float64Array(nw);
+  const C = c.c, K = c.k;
+  forEachTap(c, (xv, yv, t) => {
+    for (let ci = 0; ci < C; ci++) {
+      const xval = x[xv * C + ci], wb = (t * C + ci) * K;
+      for (let k = 0; k < K; k++) dw[wb + k] += xval * dy[yv * K + k];
+    }
+  });
+  return dw;
+}
+
+// Relative to the largest reference magnitude: fp32 accumulation over up to a few thousand
+// terms (tens of thousands for wgrad) stays well inside 1e-4 of it.
+function expectClose(got: Float32Array, want: Float64Array, what: string): void {
+  expect(got.length).toBe(want.length);
+  let maxRef = 0, maxErr = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(want[i]));
+    maxErr = Math.max(maxErr, Math.abs(got[i] - want[i]));
+  }
+  if (!(maxErr <= 1e-4 * Math.max(maxRef, 1e-6))) throw new Error(`${what}: max error ${maxErr} vs max |ref| ${maxRef}`);
+}
+
+function runOp(op: string, a: Float32Array, aShape: number[], b: Float32Array, bShape: number[], attrs: Record<string, number[]>): Float32Array {
+  const ta = native.fromArray(a, aShape, 'f32', 'cpu');
+  const tb = native.fromArray(b, bShape, 'f32', 'cpu');
+  const [out] = native.run(op, [ta.handle, tb.handle], attrs);
+  const r = native.toArray(out.handle) as Float32Array;
+  native.dispose(ta.handle);
+  native.dispose(tb.handle);
+  native.dispose(out.handle);
+  return r;
+}
+
+function check(c: Case): void {
+  const o = outSize(c);
+  const xShape = [c.n, ...c.in, c.c], wShape = [...c.ks, c.c, c.k], yShape = [c.n, ...o, c.k];
+  const nx = xShape.reduce((p, q) => p * q), nw = wShape.reduce((p, q) => p * q), ny = yShape.reduce((p, q) => p * q);
+  const x = rand(nx, 1), w = rand(nw, 2), dy = rand(ny, 3);
+  const y = runOp('conv3d_fprop', x, xShape, w, wShape, { stride: c.s, pad: c.pad, pad_back: c.padBack });
+  expectClose(y, fprop64(c, x, w, ny), `${c.name} fprop`);
+  const dx = runOp('conv3d_dgrad', dy, yShape, w, wShape, { stride: c.s, pad: c.pad, in_shape: c.in });
+  expectClose(dx, dgrad64(c, dy, w, nx), `${c.name} dgrad`);
+  const dw = runOp('conv3d_wgrad', x, xShape, dy, yShape, { stride: c.s, pad: c.pad, ksize: c.ks });
+  expectClose(dw, wgrad64(c, x, dy, nw), `${c.name} wgrad`);
+}
+
+describe('conv3d fast paths vs float64 oracle', () => {
+  test.each(vnetLayers(1).map((c) => [c.name, c] as const))('V-Net %s, batch 1', (_n, c) => check(c));
+  test.each(vnetLayers(2).filter((c) => c.in[0] <= 8 && c.name !== 'up1.res').map((c) => [c.name, c] as const))('V-Net %s, batch 2', (_n, c) => check(c));
+  test.each(odd.map((c) => [c.name, c] as const))('odd geometry: %s', (_n, c) => check(c));
+
+  test('results do not change between runs (fixed thread count)', () => {
+    const c = conv3('det', 2, 6, 16, 16);
+    const o = outSize(c);
+    const xShape = [c.n, ...c.in, c.c], yShape = [c.n, ...o, c.k];
+    const x = rand(xShape.reduce((p, q) => p * q), 4), dy = rand(yShape.reduce((p, q) => p * q), 5);
+    const attrs = { stride: c.s, pad: c.pad, ksize: c.ks };
+    const a = runOp('conv3d_wgrad', x, xShape, dy, yShape, attrs);
+    const b = runOp('conv3d_wgrad', x, xShape, dy, yShape, attrs);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+  });
+});

@@ -5,9 +5,32 @@ import { native, type Attrs } from '../../bindings/native.js';
 import { backward as tapeBackward, record } from './tape.js';
 import { Tensor, VnetError, fromNative, tensor, type DType } from './tensor.js';
 
+/** Per-op call counts and milliseconds, collected while profiling is on (CPU ops are synchronous). */
+export const opProfile = {
+  enabled: false,
+  stats: new Map<string, { calls: number; ms: number }>(),
+  start(): void {
+    this.stats.clear();
+    this.enabled = true;
+  },
+  stop(): { op: string; calls: number; ms: number }[] {
+    this.enabled = false;
+    return [...this.stats.entries()].map(([op, s]) => ({ op, ...s })).sort((a, b) => b.ms - a.ms);
+  },
+};
+
 /** Runs a native op and wraps its outputs. */
 export function runOp(op: string, inputs: Tensor[], attrs: Attrs = {}): Tensor[] {
   try {
+    if (opProfile.enabled) {
+      const t0 = performance.now();
+      const out = native.run(op, inputs.map((t) => t.handle), attrs).map(fromNative);
+      const s = opProfile.stats.get(op) ?? { calls: 0, ms: 0 };
+      s.calls++;
+      s.ms += performance.now() - t0;
+      opProfile.stats.set(op, s);
+      return out;
+    }
     return native.run(op, inputs.map((t) => t.handle), attrs).map(fromNative);
   } catch (e) {
     const err = e as Error & { code?: string };

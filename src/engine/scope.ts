@@ -29,6 +29,16 @@ function collect(v: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void 
   else if (Object.getPrototypeOf(v) === Object.prototype) for (const e of Object.values(v)) collect(e, out, seen);
 }
 
+// Disposes what a finished scope made, except what its result reaches (that moves outward).
+function closeScope(scope: Set<Tensor>, result: unknown): void {
+  const keepSet = new Set<Tensor>();
+  collect(result, keepSet);
+  for (const t of scope) {
+    if (keepSet.has(t)) track(t);
+    else t.dispose();
+  }
+}
+
 /**
  * Runs fn and disposes every tensor it created, except those reachable from its result
  * (tensors, arrays and plain objects of them), which move to the enclosing scope.
@@ -42,12 +52,7 @@ export function tidy<T>(fn: () => T): T {
   } finally {
     stack.pop();
   }
-  const keepSet = new Set<Tensor>();
-  collect(result, keepSet);
-  for (const t of scope) {
-    if (keepSet.has(t)) track(t);
-    else t.dispose();
-  }
+  closeScope(scope, result);
   return result;
 }
 
@@ -62,11 +67,6 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
     const i = stack.lastIndexOf(scope);
     if (i >= 0) stack.splice(i, 1);
   }
-  const keepSet = new Set<Tensor>();
-  collect(result, keepSet);
-  for (const t of scope) {
-    if (keepSet.has(t)) track(t);
-    else t.dispose();
-  }
+  closeScope(scope, result);
   return result;
 }

@@ -1,0 +1,104 @@
+// doctor_json(): what this machine offers the CUDA backend (driver, runtime, each GPU, cuDNN,
+// cuBLAS, NCCL), as JSON. Works without a driver or GPU: it then says what is missing.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "../backend.h"
+#include "device.h"
+#include "libs.h"
+
+namespace vnet::cuda {
+
+namespace {
+
+std::string q(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          o += buf;
+        } else {
+          o += char(c);
+        }
+    }
+  }
+  return o + "\"";
+}
+
+std::string ver(int v) {  // CUDA's 1000*major + 10*minor
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
+
+std::string lib_json(const LibInfo& li) {
+  std::string s = "{\"found\":" + std::string(li.found ? "true" : "false");
+  if (!li.path.empty()) s += ",\"path\":" + q(li.path);
+  if (!li.version.empty()) s += ",\"version\":" + q(li.version);
+  if (!li.found) {
+    s += ",\"error\":" + q(li.error);
+    s += ",\"tried\":[";
+    for (size_t i = 0; i < li.tried.size(); i++) s += (i ? "," : "") + q(li.tried[i]);
+    s += "]";
+  }
+  return s + "}";
+}
+
+}  // namespace
+
+std::string doctor_json() {
+  std::string s = "{\"compiled\":true";
+  int drv = 0, rt = 0;
+  cudaDriverGetVersion(&drv);
+  cudaRuntimeGetVersion(&rt);
+  cudaGetLastError();
+  s += ",\"runtime\":" + q(ver(rt));
+  s += ",\"driver\":" + (drv ? q(ver(drv)) : std::string("null"));
+  if (drv && drv < rt)
+    s += ",\"driverWarning\":" + q("the driver supports CUDA " + ver(drv) + " but this addon was built with CUDA " +
+                                   ver(rt) + "; update the NVIDIA driver");
+  std::string why;
+  bool avail = available(&why);
+  s += ",\"available\":" + std::string(avail ? "true" : "false");
+  if (!avail) s += ",\"reason\":" + q(why);
+  s += ",\"gpus\":[";
+  if (avail) {
+    int n = 0, cur = -1;
+    cudaGetDeviceCount(&n);
+    cudaGetDevice(&cur);
+    for (int i = 0; i < n; i++) {
+      cudaDeviceProp p{};
+      if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
+        cudaGetLastError();
+        continue;
+      }
+      size_t fr = 0, tot = 0;
+      // Free memory needs a context on that device; skip devices that refuse one.
+      bool have_free = cudaSetDevice(i) == cudaSuccess && cudaMemGetInfo(&fr, &tot) == cudaSuccess;
+      cudaGetLastError();
+      s += std::string(i ? "," : "") + "{\"index\":" + std::to_string(i) + ",\"name\":" + q(p.name) +
+           ",\"computeCapability\":" + q(std::to_string(p.major) + "." + std::to_string(p.minor)) +
+           ",\"sms\":" + std::to_string(p.multiProcessorCount) +
+           ",\"totalBytes\":" + std::to_string(p.totalGlobalMem) +
+           ",\"freeBytes\":" + (have_free ? std::to_string(fr) : std::string("null")) + "}";
+    }
+    if (cur >= 0) cudaSetDevice(cur);
+    cudaGetLastError();
+  }
+  s += "]";
+  s += ",\"cudnn\":" + lib_json(cudnn_info());
+  s += ",\"cublas\":" + lib_json(cublas_info());
+  s += ",\"nccl\":" + lib_json(nccl_info());
+  s += ",\"settings\":{\"tf32\":" + std::string(tf32_enabled() ? "true" : "false") +
+       ",\"deterministic\":" + std::string(deterministic(nullptr) ? "true" : "false") +
+       ",\"convGemm\":" + std::string(conv_gemm_enabled() ? "true" : "false") + "}";
+  return s + "}";
+}
+
+}  // namespace vnet::cuda

@@ -289,6 +289,55 @@ Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   });
 }
 
+// NCCL for GPU data parallel: the id travels between ranks as bytes.
+Napi::Value NcclUniqueId(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    std::string id = cuda::nccl_unique_id();
+    return Napi::Buffer<char>::Copy(env, id.data(), id.size());
+  });
+}
+
+Napi::Value NcclInit(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsTypedArray())
+      js_throw(env, "VNET_E_INVALID_ARG", "ncclInit(rank, nranks, id: Uint8Array)");
+    Napi::TypedArray id = info[2].As<Napi::TypedArray>();
+    std::string bytes(static_cast<const char*>(id.ArrayBuffer().Data()) + id.ByteOffset(), id.ByteLength());
+    cuda::nccl_init(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), bytes);
+    return env.Undefined();
+  });
+}
+
+Napi::Value NcclAllReduce(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    TensorPtr t = get_tensor(env, info[0], "tensor");
+    cuda::nccl_all_reduce(*t, info[1].IsBoolean() ? info[1].As<Napi::Boolean>().Value() : true);
+    return env.Undefined();
+  });
+}
+
+Napi::Value NcclBroadcast(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    TensorPtr t = get_tensor(env, info[0], "tensor");
+    cuda::nccl_broadcast(*t, info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0);
+    return env.Undefined();
+  });
+}
+
+Napi::Value NcclFinalize(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    cuda::nccl_finalize();
+    return env.Undefined();
+  });
+}
+
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (cuda::compiled() && device_available(Device::CUDA)) cuda::dev_empty_cache();
+    return env.Undefined();
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -311,6 +360,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("doctor", Napi::Function::New(env, Doctor));
   exports.Set("initCuda", Napi::Function::New(env, InitCuda));
   exports.Set("cpuPeakGflops", Napi::Function::New(env, PeakGflops));
+  exports.Set("ncclUniqueId", Napi::Function::New(env, NcclUniqueId));
+  exports.Set("ncclInit", Napi::Function::New(env, NcclInit));
+  exports.Set("ncclAllReduce", Napi::Function::New(env, NcclAllReduce));
+  exports.Set("ncclBroadcast", Napi::Function::New(env, NcclBroadcast));
+  exports.Set("ncclFinalize", Napi::Function::New(env, NcclFinalize));
+  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache));
   return exports;
 }
 

@@ -41,6 +41,12 @@ export interface NativeAddon {
   doctor(): string;
   initCuda(device?: number): void;
   cpuPeakGflops(threads?: number, seconds?: number): number;
+  ncclUniqueId(): Uint8Array;
+  ncclInit(rank: number, nranks: number, id: Uint8Array): void;
+  ncclAllReduce(h: Handle, average?: boolean): void;
+  ncclBroadcast(h: Handle, root?: number): void;
+  ncclFinalize(): void;
+  emptyCache(): void;
 }
 
 function findAddon(): string {

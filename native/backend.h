@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <string>
 
+#include "tensor.h"
+
 namespace vnet::cuda {
 
 bool compiled();                         // the addon was built with the CUDA code
@@ -14,5 +16,14 @@ void memcpy_d2h(void* dst, const void* src, size_t n);
 void memcpy_d2d(void* dst, const void* src, size_t n);
 void synchronize();
 std::string doctor_json();               // driver, runtime, cuDNN, cuBLAS, NCCL, GPUs, as JSON
+void dev_empty_cache();                  // return the caching allocator's free blocks to the driver
+
+// Data parallel over NCCL (native/cuda/comm.cc): rank 0 makes the id, the launcher's rendezvous
+// hands it to every rank.
+std::string nccl_unique_id();            // 128 bytes
+void nccl_init(int rank, int nranks, const std::string& unique_id);
+void nccl_all_reduce(Tensor& t, bool average);
+void nccl_broadcast(Tensor& t, int root);
+void nccl_finalize();
 
 }  // namespace vnet::cuda

@@ -23,6 +23,13 @@ void memcpy_h2d(void*, const void*, size_t) { not_built(); }
 void memcpy_d2h(void*, const void*, size_t) { not_built(); }
 void memcpy_d2d(void*, const void*, size_t) { not_built(); }
 void synchronize() {}
+void dev_empty_cache() {}
+std::string nccl_unique_id() { not_built(); }
+void nccl_init(int, int, const std::string&) { not_built(); }
+void nccl_all_reduce(Tensor&, bool) { not_built(); }
+void nccl_broadcast(Tensor&, int) { not_built(); }
+void nccl_finalize() {}
+
 std::string doctor_json() {
   return "{\"compiled\":false,\"error\":\"built without CUDA (nvcc not found at build time)\"}";
 }

@@ -82,6 +82,8 @@ const asFloats = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.
 export interface Communicator {
   readonly rank: number;
   readonly world: number;
+  /** GPU ranks: gradients and weights go over NCCL on the device; the TCP link carries the rest. */
+  readonly nccl?: boolean;
   /** Averages `buf` over all ranks, in place. */
   allReduceMean(buf: Float32Array): Promise<void>;
   /** Copies rank 0's `buf` to every rank, in place. */
@@ -91,6 +93,7 @@ export interface Communicator {
 
 /** A star all-reduce over TCP: rank 0 sums and sends back. Enough for CPU ranks on one host. */
 export class TcpCommunicator implements Communicator {
+  nccl = false;
   private constructor(readonly rank: number, readonly world: number, private peers: FramedSocket[], private server?: net.Server) {}
 
   static async connect(info: RankInfo, timeoutMs = 60_000): Promise<TcpCommunicator> {
@@ -152,6 +155,16 @@ export class TcpCommunicator implements Communicator {
       this.peers[0].send(asBytes(buf));
       buf.set(asFloats(await this.peers[0].recv()));
     }
+  }
+
+  /** Rank 0's bytes to every rank (NCCL's unique id travels this way). */
+  async broadcastBytes(bytes: Uint8Array): Promise<Uint8Array> {
+    if (this.world === 1) return bytes;
+    if (this.rank === 0) {
+      for (const p of this.peers) p.send(bytes);
+      return bytes;
+    }
+    return new Uint8Array(await this.peers[0].recv());
   }
 
   async broadcast(buf: Float32Array): Promise<void> {
@@ -221,4 +234,14 @@ export function shardOf<T extends { images: Float32Array; labels?: Int32Array; i
 export function injectedFault(info: RankInfo | undefined): void {
   if (info && process.env.VNET_FAULT_RANK !== undefined && Number(process.env.VNET_FAULT_RANK) === info.rank)
     throw new RunError(`rank ${info.rank}: injected fault (VNET_FAULT_RANK)`, 'VNET_E_RANK');
+}
+
+/**
+ * Sets up NCCL among GPU ranks: rank 0 makes the unique id, the TCP rendezvous hands it to the
+ * others, and every rank joins the communicator on its own device.
+ */
+export async function initNccl(comm: TcpCommunicator, native: { ncclUniqueId(): Uint8Array; ncclInit(rank: number, n: number, id: Uint8Array): void }): Promise<void> {
+  const id = await comm.broadcastBytes(comm.rank === 0 ? native.ncclUniqueId() : new Uint8Array(0));
+  native.ncclInit(comm.rank, comm.world, id);
+  comm.nccl = true;
 }

@@ -12,7 +12,7 @@ import { hasCheckpoint, modelConfigFile, modelFromDir, peakRssMb } from './commo
 import { softDiceOnCases } from './evaluate.js';
 import { VNet as VNetClass } from '../nn/index.js';
 import { RunError, type RunOptions } from './options.js';
-import { TcpCommunicator, injectedFault, rankFromEnv, shardOf, type Communicator } from './parallel.js';
+import { TcpCommunicator, initNccl, injectedFault, rankFromEnv, shardOf, type Communicator } from './parallel.js';
 import type { LogSink } from './log.js';
 
 export interface StepInfo {
@@ -71,6 +71,17 @@ export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimiz
     for (const p of params) if (p.grad) E.keep(p.grad);
     return value;
   });
+  if (comm.nccl) {
+    // On GPUs the gradients stay on the device: NCCL averages each in place.
+    for (const p of params) if (p.grad) E.native.ncclAllReduce(p.grad.handle, true);
+    const l = new Float32Array([loss]);
+    await comm.allReduceMean(l);
+    E.tidy(() => {
+      if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, o.baseLr);
+    });
+    net.store.zeroGrad();
+    return l[0];
+  }
   const total = params.reduce((a, p) => a + p.size, 0);
   const flat = new Float32Array(total + 1);
   let off = 0;
@@ -96,6 +107,10 @@ export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimiz
 /** Every parameter and buffer of rank 0, copied to all ranks. */
 async function broadcastWeights(net: VNet, comm: Communicator): Promise<void> {
   const entries = net.store.entries();
+  if (comm.nccl) {
+    for (const [, t] of entries) E.native.ncclBroadcast(t.handle, 0);
+    return;
+  }
   const flat = new Float32Array(entries.reduce((a, [, t]) => a + t.size, 0));
   let off = 0;
   for (const [, t] of entries) {
@@ -115,6 +130,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   const rankInfo = rankFromEnv();
   const comm = rankInfo ? await TcpCommunicator.connect(rankInfo) : undefined;
   injectedFault(rankInfo);
+  if (comm && device === 'cuda' && comm.world > 1) await initNccl(comm, E.native);
   const world = comm?.world ?? 1, rank = comm?.rank ?? 0;
   // Only rank 0 writes anything.
   const writer = rank === 0;

@@ -21,6 +21,9 @@ namespace vnet {
   X(batchnorm_train, 5, 3)   /* x, gamma, beta, rmean*, rvar* -> y, mean (C), invstd (C) */\
   X(batchnorm_infer, 5, 1)   /* x, gamma, beta, rmean, rvar -> y */                        \
   X(batchnorm_bwd, 5, 3)     /* dy, x, gamma, mean, invstd -> dx, dgamma, dbeta */         \
+  X(bias_bn_relu_train, 6, 3) /* x, bias, gamma, beta, rmean*, rvar* -> relu(bn(x+bias)), mean, invstd */ \
+  X(bias_bn_relu_infer, 6, 1) /* x, bias, gamma, beta, rmean, rvar -> relu(bn(x+bias)) */       \
+  X(bias_bn_relu_bwd, 7, 4)  /* dy, y, x, bias, gamma, mean, invstd -> dx, dbias, dgamma, dbeta */ \
   X(relu, 1, 1)                                                                           \
   X(relu_bwd, 2, 1)          /* dy, y -> dx */                                             \
   X(add, 2, 1)               /* a (...,C), b (...,C) or (...,1) broadcast over C */        \

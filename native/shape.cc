@@ -122,6 +122,31 @@ void infer_outputs(OpCall& c) {
              alloc_like({C}, DType::F32, c)};
       return;
     }
+    case Op::bias_bn_relu_train: case Op::bias_bn_relu_infer: {
+      need_dtype(in[0], {DType::F32, DType::F16}, "x");
+      VNET_CHECK(in[0]->ndim() >= 2, VNET_E_SHAPE, "x must be (N,...,C)");
+      int64_t C = in[0]->dim(-1);
+      is_channel_vec(in[1], C, "bias"); is_channel_vec(in[2], C, "gamma"); is_channel_vec(in[3], C, "beta");
+      is_channel_vec(in[4], C, "running_mean"); is_channel_vec(in[5], C, "running_var");
+      out = {alloc_like(in[0]->shape, in[0]->dtype, c)};
+      if (c.op == Op::bias_bn_relu_train) {
+        VNET_CHECK(in[0]->numel() / C > 1, VNET_E_SHAPE, "batchnorm training needs more than one value per channel");
+        out.push_back(alloc_like({C}, DType::F32, c));
+        out.push_back(alloc_like({C}, DType::F32, c));
+      }
+      return;
+    }
+    case Op::bias_bn_relu_bwd: {
+      need_dtype(in[0], {DType::F32, DType::F16}, "dy");
+      same_shape(in[0], in[1], "dy and y");
+      same_shape(in[0], in[2], "dy and x");
+      int64_t C = in[0]->dim(-1);
+      is_channel_vec(in[3], C, "bias"); is_channel_vec(in[4], C, "gamma");
+      is_channel_vec(in[5], C, "mean"); is_channel_vec(in[6], C, "invstd");
+      out = {alloc_like(in[0]->shape, in[0]->dtype, c), alloc_like({C}, DType::F32, c), alloc_like({C}, DType::F32, c),
+             alloc_like({C}, DType::F32, c)};
+      return;
+    }
     case Op::relu: case Op::softmax:
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
       out = {alloc_like(in[0]->shape, in[0]->dtype, c)};

@@ -11,6 +11,7 @@ void register_elementwise();
 void register_batchnorm();
 void register_loss();
 void register_optim();
+void register_fused();
 
 // CPU kernels compute in fp32; fp16 tensors are converted by `cast` (AMP storage only).
 bool all_f32(const OpCall& c);

@@ -70,6 +70,7 @@ void register_cpu_kernels() {
   cpu::register_batchnorm();
   cpu::register_loss();
   cpu::register_optim();
+  cpu::register_fused();
   for (int i = 0; i < kNumOps; i++) {
     const Kernel* k = find_kernel(Op(i), Device::CPU);
     if (!k || Op(i) == Op::cast) continue;

@@ -12,6 +12,8 @@ export interface ConvUnitOpts {
   training: boolean;
   eps: number;
   momentum: number;
+  /** Use the native fused bias+BN+ReLU kernels (--xla) rather than separate ops. */
+  fused?: boolean;
 }
 
 export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, o: ConvUnitOpts): Tensor {
@@ -24,6 +26,7 @@ export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, 
   const conv = o.transposed
     ? runOp('conv3d_dgrad', [x, w], { stride: o.stride, pad, in_shape: outSpatial })[0]
     : runOp('conv3d_fprop', [x, w], { stride: o.stride, pad, pad_back: padBack })[0];
+  if (o.fused) return fusedTail(x, w, b, bn, o, conv, { pad, padBack, ks, inSpatial });
   const pre = runOp('bias_add', [conv, b])[0];
   conv.dispose();
   const ins = [pre, bn.gamma, bn.beta, bn.runningMean, bn.runningVar];
@@ -53,6 +56,34 @@ export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, 
     dpre.dispose();
     // The saved activations are needed by no one else once this node has run.
     pre.dispose();
+    mean.dispose();
+    invstd.dispose();
+    return [dx, dw, db, dgamma, dbeta];
+  });
+}
+
+// The same unit with the native fused kernels: the conv output itself is what backward keeps.
+function fusedTail(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, o: ConvUnitOpts, conv: Tensor,
+  g: { pad: Triple; padBack: Triple; ks: number[]; inSpatial: number[] }): Tensor {
+  const ins = [conv, b, bn.gamma, bn.beta, bn.runningMean, bn.runningVar];
+  if (!o.training) {
+    const out = runOp('bias_bn_relu_infer', ins, { eps: o.eps })[0];
+    conv.dispose();
+    return out;
+  }
+  const [out, mean, invstd] = runOp('bias_bn_relu_train', ins, { eps: o.eps, momentum: o.momentum });
+  return record(out, 'convBnRelu', [x, w, b, bn.gamma, bn.beta], (dout) => {
+    const [dconv, db, dgamma, dbeta] = runOp('bias_bn_relu_bwd', [dout, out, conv, b, bn.gamma, mean, invstd]);
+    let dx: Tensor | null = null;
+    if (x.requiresGrad)
+      dx = o.transposed
+        ? runOp('conv3d_fprop', [dconv, w], { stride: o.stride, pad: g.pad, pad_back: g.padBack })[0]
+        : runOp('conv3d_dgrad', [dconv, w], { stride: o.stride, pad: g.pad, in_shape: g.inSpatial })[0];
+    const dw = o.transposed
+      ? runOp('conv3d_wgrad', [dconv, x], { stride: o.stride, pad: g.pad, ksize: g.ks })[0]
+      : runOp('conv3d_wgrad', [x, dconv], { stride: o.stride, pad: g.pad, ksize: g.ks })[0];
+    dconv.dispose();
+    conv.dispose();
     mean.dispose();
     invstd.dispose();
     return [dx, dw, db, dgamma, dbeta];

@@ -72,6 +72,8 @@ export class VNet {
   training = true;
   /** 'f16': AMP (fp16 convolutions and activations over fp32 master weights, fp32 loss). */
   precision: 'f32' | 'f16' = 'f32';
+  /** Native fused bias+BN+ReLU kernels (--xla). */
+  fused = false;
   private counters = { conv3d: 0, conv3d_transpose: 0, batch_normalization: 0 };
   private units = new Map<string, ConvUnit>();
 
@@ -146,7 +148,7 @@ export class VNet {
     // Under AMP the kernel is cast to fp16 on the tape, so its gradient lands in the fp32 master.
     const kernel = this.precision === 'f16' ? E.cast(u.kernel, 'f16') : u.kernel;
     if (u.bn)
-      return E.convBnRelu(x, kernel, u.bias, u.bn, { stride: s, transposed: u.transposed, training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum });
+      return E.convBnRelu(x, kernel, u.bias, u.bn, { stride: s, transposed: u.transposed, training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum, fused: this.fused });
     const y = u.transposed ? E.conv3dTranspose(x, kernel, { stride: s }) : E.conv3d(x, kernel, { stride: s });
     const z = E.biasAdd(y, u.bias);
     return u.relu ? E.relu(z) : z;

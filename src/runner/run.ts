@@ -78,6 +78,7 @@ async function loadTrained(opts: RunOptions, spec: DatasetSpec, device: E.Device
   await loadCheckpoint(opts.modelDir, name, net);
   net.training = false;
   if (opts.amp) net.precision = 'f16';
+  net.fused = opts.xla;
   return net;
 }
 
@@ -129,6 +130,7 @@ async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceN
   else throw new RunError(`no trained model in ${opts.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
   net.training = false;
   if (opts.amp) net.precision = 'f16';
+  net.fused = opts.xla;
   try {
     if (opts.benchmark) return { files: [], bench: await benchmarkPredict(opts, net, spec.test, log) };
     const outDir = opts.outputDir ?? path.join(opts.modelDir, 'predictions');

@@ -161,6 +161,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   else net = new VNetClass(cfg.model, { device, seed: o.seed });
   const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
   if (o.amp) net.precision = 'f16';
+  net.fused = o.xla;
   let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };
   if (o.resume) {
     if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: no ${o.modelDir}/latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');

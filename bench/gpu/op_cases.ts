@@ -28,6 +28,8 @@ export interface OpCase {
   inPlace?: number[];
   /** the CPU oracle takes this op in the case precision itself (cast) */
   cpuSameDtype?: boolean;
+  /** smallest scale an error is measured against (for outputs that are zero up to rounding) */
+  scaleFloor?: number;
 }
 
 // Tolerances, explained: fp32 element-wise and reductions differ only by summation order or a
@@ -100,6 +102,22 @@ export const OP_CASES: OpCase[] = [
     name: 'batchnorm_bwd', op: 'batchnorm_bwd',
     inputs: [x5(16), x5(16), vec(16, 'positive', 0.5, 1.5), vec(16, 'f32', -0.1, 0.1), vec(16, 'positive', 0.5, 2)],
     precisions: ['f32', 'f16'], tol: { f32: 1e-4, f16: F16 },
+  },
+  {
+    name: 'bias_bn_relu_train', op: 'bias_bn_relu_train',
+    inputs: [x5(16), vec(16), vec(16, 'positive', 0.5, 1.5), vec(16), vec(16), vec(16, 'positive', 0.5, 2)],
+    attrs: { eps: 1e-3, momentum: 0.9 }, precisions: ['f32', 'f16'], tol: { f32: 1e-5, f16: F16 }, inPlace: [4, 5],
+  },
+  {
+    name: 'bias_bn_relu_infer', op: 'bias_bn_relu_infer',
+    inputs: [x5(16), vec(16), vec(16, 'positive', 0.5, 1.5), vec(16), vec(16), vec(16, 'positive', 0.5, 2)],
+    precisions: ['f32', 'f16'], tol: { f32: F32, f16: F16 },
+  },
+  {
+    // The bias gradient is zero up to rounding: measured against a floor of 1, not its own size.
+    name: 'bias_bn_relu_bwd', op: 'bias_bn_relu_bwd',
+    inputs: [x5(16), x5(16), x5(16), vec(16), vec(16, 'positive', 0.5, 1.5), vec(16, 'f32', -0.1, 0.1), vec(16, 'positive', 0.5, 2)],
+    precisions: ['f32', 'f16'], tol: { f32: 1e-4, f16: F16 }, scaleFloor: 1,
   },
   {
     name: 'dice_loss', op: 'dice_loss',
@@ -244,9 +262,9 @@ export interface CaseResult {
 }
 
 /** max|a−b| / max|b| over all compared tensors (NaN/Inf must match exactly). */
-function compare(a: Float64Array, b: Float64Array): number {
+function compare(a: Float64Array, b: Float64Array, floor = 0): number {
   if (a.length !== b.length) return Infinity;
-  let scale = 0, err = 0;
+  let scale = floor, err = 0;
   for (let i = 0; i < b.length; i++) if (Number.isFinite(b[i])) scale = Math.max(scale, Math.abs(b[i]));
   for (let i = 0; i < b.length; i++) {
     if (!Number.isFinite(b[i]) || !Number.isFinite(a[i])) {
@@ -272,7 +290,7 @@ export function runCase(native: NativeAddon, c: OpCase, p: Precision): CaseResul
     for (const i of c.inPlace ?? []) pairs.push([gpuIn[i], cpuIn[i], `input ${i} (in place)`]);
     let worst = 0, where = '';
     for (const [g, cpu, label] of pairs) {
-      const e = compare(download(native, g), download(native, cpu));
+      const e = compare(download(native, g), download(native, cpu), c.scaleFloor);
       if (e > worst || Number.isNaN(e)) (worst = e), (where = label);
     }
     const pass = worst <= tol;

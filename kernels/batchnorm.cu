@@ -152,7 +152,9 @@ void affine(const void* x, const float* bias, const float* s, const float* t, vo
   VNET_CUDA_LAUNCH_CHECK("affine_kernel");
 }
 
-void bn_train(const OpCall& c) {
+// Training statistics and the normalised output. Inputs from `p` on are gamma, beta, running
+// mean, running var; with a bias (the fused unit) the statistics are of x + bias and ReLU follows.
+void train_impl(const OpCall& c, int p, const float* bias, bool relu) {
   int64_t C = c.in[0]->dim(-1);
   if (!C) return;
   int64_t R = c.in[0]->numel() / C, n = c.in[0]->numel();
@@ -168,12 +170,15 @@ void bn_train(const OpCall& c) {
     VNET_CUDA_LAUNCH_CHECK("mean_finalize");
     launch_channel_partials<1>(g, SqDev<T>{x, mean.get<double>(), C}, part.get<float>());
     train_finalize<<<cgrid(C), kThreads, 0, stream()>>>(
-        part.get<float>(), int(g.grid.y), C, R, mean.get<double>(), ptr<float>(c.in[1]), ptr<float>(c.in[2]),
-        ptr<float>(c.in[3]), ptr<float>(c.in[4]), eps, mom, ptr<float>(c.out[1]), ptr<float>(c.out[2]), scale, shift);
+        part.get<float>(), int(g.grid.y), C, R, mean.get<double>(), ptr<float>(c.in[p]), ptr<float>(c.in[p + 1]),
+        ptr<float>(c.in[p + 2]), ptr<float>(c.in[p + 3]), eps, mom, ptr<float>(c.out[1]), ptr<float>(c.out[2]), scale,
+        shift, bias);
     VNET_CUDA_LAUNCH_CHECK("train_finalize");
-    affine<T>(x, nullptr, scale, shift, c.out[0]->storage->data, n, C, false);
+    affine<T>(x, nullptr, scale, shift, c.out[0]->storage->data, n, C, relu);
   });
 }
+
+void bn_train(const OpCall& c) { train_impl(c, 1, nullptr, false); }
 
 void bn_infer(const OpCall& c) {
   int64_t C = c.in[0]->dim(-1), n = c.in[0]->numel();
@@ -208,29 +213,7 @@ void bn_bwd(const OpCall& c) {
   });
 }
 
-void fused_train(const OpCall& c) {
-  int64_t C = c.in[0]->dim(-1);
-  if (!C) return;
-  int64_t R = c.in[0]->numel() / C, n = c.in[0]->numel();
-  double eps = c.attrs->f("eps", 1e-3), mom = c.attrs->f("momentum", 0.99);
-  ChannelGrid g = channel_grid(R, C);
-  Scratch part(sizeof(float) * g.grid.y * C), mean(sizeof(double) * C), ss(sizeof(float) * 2 * C);
-  float *scale = ss.get<float>(), *shift = scale + C;
-  dispatch_float(c.in[0]->dtype, [&](auto tag) {
-    using T = decltype(tag);
-    const T* x = ptr<T>(c.in[0]);
-    launch_channel_partials<1>(g, SumX<T>{x, C}, part.get<float>());
-    mean_finalize<<<cgrid(C), kThreads, 0, stream()>>>(part.get<float>(), int(g.grid.y), C, R, mean.get<double>());
-    VNET_CUDA_LAUNCH_CHECK("mean_finalize");
-    launch_channel_partials<1>(g, SqDev<T>{x, mean.get<double>(), C}, part.get<float>());
-    train_finalize<<<cgrid(C), kThreads, 0, stream()>>>(
-        part.get<float>(), int(g.grid.y), C, R, mean.get<double>(), ptr<float>(c.in[2]), ptr<float>(c.in[3]),
-        ptr<float>(c.in[4]), ptr<float>(c.in[5]), eps, mom, ptr<float>(c.out[1]), ptr<float>(c.out[2]), scale, shift,
-        ptr<float>(c.in[1]));
-    VNET_CUDA_LAUNCH_CHECK("train_finalize");
-    affine<T>(x, nullptr, scale, shift, c.out[0]->storage->data, n, C, true);
-  });
-}
+void fused_train(const OpCall& c) { train_impl(c, 2, ptr<float>(c.in[1]), true); }
 
 void fused_infer(const OpCall& c) {
   int64_t C = c.in[0]->dim(-1);

@@ -7,9 +7,7 @@
 
 namespace vnet::cpu {
 
-namespace {
-
-// Per-channel sum and sum of squared deviations from `shift`, in double, threaded over rows.
+// Per-channel mean and biased variance over rows, in double, threaded over rows.
 void channel_moments(const float* x, int64_t R, int64_t C, std::vector<double>& mean, std::vector<double>& var) {
   int nt = num_threads();
   std::vector<std::vector<double>> s1(nt, std::vector<double>(C)), s2(nt, std::vector<double>(C));
@@ -34,6 +32,8 @@ void channel_moments(const float* x, int64_t R, int64_t C, std::vector<double>& 
     for (int64_t k = 0; k < C; k++) var[k] += s2[t][k];
   for (auto& v : var) v /= double(R);  // biased, as TF's non-fused 5-D path
 }
+
+namespace {
 
 void normalize(const float* x, const float* scale, const float* shift, int64_t R, int64_t C, float* y) {
   parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {

@@ -10,31 +10,6 @@ namespace vnet::cpu {
 
 namespace {
 
-// Per-channel Σ and Σ(x − m)² of x (bias does not change the variance), in double.
-void moments(const float* x, int64_t R, int64_t C, std::vector<double>& mean, std::vector<double>& var) {
-  int nt = num_threads();
-  std::vector<std::vector<double>> s(nt, std::vector<double>(C));
-  parallel_tasks(nt, [&](int t) {
-    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
-      for (int64_t k = 0; k < C; k++) s[t][k] += x[r * C + k];
-  });
-  mean.assign(C, 0.0);
-  for (int t = 0; t < nt; t++)
-    for (int64_t k = 0; k < C; k++) mean[k] += s[t][k], s[t][k] = 0;
-  for (auto& m : mean) m /= double(R);
-  parallel_tasks(nt, [&](int t) {
-    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
-      for (int64_t k = 0; k < C; k++) {
-        double d = x[r * C + k] - mean[k];
-        s[t][k] += d * d;
-      }
-  });
-  var.assign(C, 0.0);
-  for (int t = 0; t < nt; t++)
-    for (int64_t k = 0; k < C; k++) var[k] += s[t][k];
-  for (auto& v : var) v /= double(R);
-}
-
 void apply_relu(const float* x, const float* scale, const float* shift, int64_t R, int64_t C, float* y) {
   parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++)
@@ -52,7 +27,7 @@ void train(const OpCall& c) {
   int64_t C = c.in[0]->dim(-1), R = c.in[0]->numel() / C;
   double eps = c.attrs->f("eps", 1e-3), mom = c.attrs->f("momentum", 0.99);
   std::vector<double> mean, var;
-  moments(x, R, C, mean, var);
+  channel_moments(x, R, C, mean, var);  // the bias does not change the variance
   std::vector<float> scale(C), shift(C);
   float *mean_out = c.out[1]->data<float>(), *invstd_out = c.out[2]->data<float>();
   for (int64_t k = 0; k < C; k++) {

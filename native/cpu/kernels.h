@@ -1,5 +1,7 @@
 // CPU kernel registration: each file registers its op family; register.cc calls them all.
 #pragma once
+#include <vector>
+
 #include "../error.h"
 #include "../ops.h"
 #include "../threadpool.h"
@@ -15,6 +17,9 @@ void register_fused();
 
 // CPU kernels compute in fp32; fp16 tensors are converted by `cast` (AMP storage only).
 bool all_f32(const OpCall& c);
+
+// Per-channel mean and biased variance of an (R, C) matrix (two passes, double sums).
+void channel_moments(const float* x, int64_t R, int64_t C, std::vector<double>& mean, std::vector<double>& var);
 
 // Elements per parallel chunk for cheap element-wise loops.
 constexpr int64_t kGrain = 1 << 14;

@@ -143,7 +143,8 @@ async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceN
 }
 
 async function benchmarkPredict(opts: RunOptions, net: VNet, cases: CaseRef[], log: LogSink): Promise<BenchStats> {
-  const loader = new Loader({ cases, batchSize: opts.batchSize, mode: 'eval', inputShape: net.config.inputShape, workers: 0 });
+  if (cases.length < opts.batchSize) throw new RunError(`--batch_size ${opts.batchSize} is larger than the ${cases.length} test images`, 'VNET_E_BAD_FLAG');
+  const loader = new Loader({ cases, batchSize: opts.batchSize, mode: 'predict', inputShape: net.config.inputShape, workers: 0 });
   await loader.preload();
   const timed = opts.benchmarkSteps ?? Math.max(opts.warmupSteps, 20);
   const times: number[] = [];

@@ -3,6 +3,7 @@
 // PASS/FAIL line each. Exit status 1 when anything fails or no GPU is usable.
 import { native } from '../../bindings/native.js';
 import { runAll } from './op_cases.js';
+import { goldenVNet } from './golden.js';
 
 function main(): number {
   const info = native.info();
@@ -20,6 +21,10 @@ function main(): number {
     if (!r.pass) fails++;
     console.log(`${tag} ${r.name.padEnd(22)} ${r.precision} err=${r.err.toExponential(2)} tol=${r.tol}` +
       (r.detail ? `  ${r.detail}` : ''));
+  }
+  for (const r of goldenVNet()) {
+    if (!r.pass) fails++;
+    console.log(`${r.pass ? 'PASS' : 'FAIL'} golden ${r.name} err=${r.err.toExponential(2)} tol=${r.tol}`);
   }
   // Memory must not grow over repeated ops once the caching allocator is warm.
   const x = native.fromArray(new Float32Array(2 * 16 * 16 * 16 * 16).fill(0.5), [2, 16, 16, 16, 16], 'f32', 'cuda');

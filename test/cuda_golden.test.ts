@@ -13,3 +13,9 @@ test('small V-Net: loss, every gradient by name and weights after RMSProp steps 
   const bad = goldenVNet().filter((r) => !r.pass).map((r) => `${r.name}: ${r.err.toExponential(2)} > ${r.tol}`);
   expect(bad).toEqual([]);
 });
+
+test('the golden harness itself: CPU against CPU agrees exactly', () => {
+  const res = goldenVNet(2, 'cpu');
+  expect(res.length).toBeGreaterThan(20);
+  expect(res.filter((r) => r.err !== 0)).toEqual([]);
+});

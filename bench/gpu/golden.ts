@@ -27,7 +27,7 @@ function rel(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return Number.isFinite(err) ? (scale > 0 ? err / scale : err) : Infinity;
 }
 
-export function goldenVNet(steps = 3): GoldenResult[] {
+export function goldenVNet(steps = 3, other: E.DeviceName = 'cuda'): GoldenResult[] {
   const cfg = { inputShape: [16, 16, 16] as E.Triple, downscaleBlocks: [1, 2], upscaleBlocks: [1] };
   const n = 2, vox = 16 ** 3;
   const img = Float32Array.from({ length: n * vox }, (_, i) => Math.sin(i * 0.37) + 0.1 * Math.cos(i * 0.011));
@@ -51,7 +51,7 @@ export function goldenVNet(steps = 3): GoldenResult[] {
     net.dispose();
     return out;
   };
-  const cpu = run('cpu'), gpu = run('cuda');
+  const cpu = run('cpu'), gpu = run(other);
   const res: GoldenResult[] = [];
   const add = (name: string, err: number, tol: number) => res.push({ name, err, tol, pass: err <= tol });
   add('loss (each step)', rel(gpu.loss, cpu.loss), TOL.loss);

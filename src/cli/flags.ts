@@ -49,6 +49,8 @@ export const runFlags: Record<string, Flag> = {
   master_port: { group: 'Execution:', type: 'number', describe: 'rendezvous port on node 0 (default: a free one on a single node)' },
   amp: { group: 'Execution:', type: 'boolean', alias: 'use_amp', default: false, describe: 'mixed precision: fp16 convolutions, fp32 master weights, dynamic loss scaling' },
   xla: { group: 'Execution:', type: 'boolean', alias: 'use_xla', default: false, describe: 'fused kernels and CUDA Graph capture' },
+  tf32: { group: 'Execution:', type: 'boolean', default: true, describe: 'TF32 math for fp32 convolutions on GPUs that have it (--no-tf32: strict fp32)' },
+  deterministic: { group: 'Execution:', type: 'boolean', default: false, describe: 'only deterministic cuDNN algorithms' },
   threads: { group: 'Execution:', type: 'number', describe: 'CPU threads (default: all cores, or VNET_NUM_THREADS)' },
   progress: { group: 'Output:', type: 'boolean', describe: 'progress bar (default: when stderr is a terminal)' },
 };
@@ -101,6 +103,8 @@ export function toRunOptions(a: Record<string, unknown>): RunOptions {
     gpus,
     amp: a.amp as boolean,
     xla: a.xla as boolean,
+    tf32: a.tf32 as boolean,
+    deterministic: a.deterministic as boolean,
     threads: a.threads as number | undefined,
     logDir: a.log_dir as string | undefined,
     outputDir: a.output_dir as string | undefined,

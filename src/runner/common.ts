@@ -40,6 +40,9 @@ export function setupDevice(o: RunOptions): E.DeviceName {
   if (o.threads) E.native.setNumThreads(o.threads);
   else if (rank && o.device === 'cpu') E.native.setNumThreads(Math.max(1, Math.floor(os.availableParallelism() / Math.min(rank.world, os.availableParallelism()))));
   const wantCuda = o.device === 'cuda';
+  // Read by the CUDA backend when it first needs them (and inherited by rank processes).
+  if (o.tf32 === false) process.env.VNET_TF32 = '0';
+  if (o.deterministic) process.env.VNET_DETERMINISTIC = '1';
   if (wantCuda) {
     const info = E.native.info();
     if (!info.cudaAvailable)

@@ -38,6 +38,10 @@ export interface RunOptions {
   gpus: number;
   amp: boolean;
   xla: boolean;
+  /** TF32 for fp32 convolutions and GEMMs on GPUs that have it (the reference's default). */
+  tf32?: boolean;
+  /** Only deterministic cuDNN algorithms. */
+  deterministic?: boolean;
   threads?: number;
   // outputs
   logDir?: string;

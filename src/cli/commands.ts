@@ -86,7 +86,9 @@ export async function cmdDemo(a: { data_dir?: string; model_dir?: string; train_
   const opts = withDefaults({
     dataDir, modelDir: run, batchSize: 2, trainSplit: synthetic ? 0.75 : 0.9, augment: true,
     trainEpochs: a.train_epochs ?? (synthetic ? 12 : 3), baseLr: synthetic ? 1e-3 : 1e-4, optimizer: synthetic ? 'adam' : 'rmsprop',
-    inputShape: synthetic ? [32, 32, 32] : [32, 32, 32], threads: a.threads, evalEvery: 1,
+    threads: a.threads, evalEvery: 1,
+    // A minute of training is ~100 steps: the moving averages need a shorter memory than 0.99.
+    bnMomentum: 0.9,
   });
   process.stderr.write(`validating ${dataDir}\n`);
   cmdValidate(dataDir, true);

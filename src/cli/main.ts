@@ -109,7 +109,7 @@ export function buildCli(argv: string[]): Argv {
   return cli;
 }
 
-const MODEL_FLAGS = ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size', 'normalization_layer'];
+const MODEL_FLAGS = ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size', 'normalization_layer', 'bn_momentum'];
 const modelFlagsGiven = (argv: string[]) => argv.some((a) => MODEL_FLAGS.some((f) => a.startsWith(`--${f}`) || a.startsWith(`--${f.replace(/_/g, '-')}`)));
 
 function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {

@@ -21,6 +21,7 @@ export function checkOptions(o: RunOptions): void {
   if (!(o.trainSplit > 0 && o.trainSplit <= 1)) bad('train_split', 'must be in (0, 1]', o.trainSplit);
   if (!(o.baseLr > 0)) bad('base_lr', 'must be positive', o.baseLr);
   if (!(o.momentum >= 0 && o.momentum < 1)) bad('momentum', 'must be in [0, 1)', o.momentum);
+  if (o.bnMomentum !== undefined && !(o.bnMomentum >= 0 && o.bnMomentum < 1)) bad('bn_momentum', 'must be in [0, 1)', o.bnMomentum);
   if (!Number.isInteger(o.logEvery) || o.logEvery < 1) bad('log_every', 'must be a positive integer', o.logEvery);
   if (!Number.isInteger(o.warmupSteps) || o.warmupSteps < 0) bad('warmup_steps', 'must be a non-negative integer', o.warmupSteps);
   if (!Number.isInteger(o.gpus) || o.gpus < 1) bad('gpus', 'must be a positive integer', o.gpus);

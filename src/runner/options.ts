@@ -16,6 +16,8 @@ export interface RunOptions {
   downscaleBlocks: number[];
   convolutionSize: 3 | 5;
   normalizationLayer?: 'batchnorm' | 'none';
+  /** Batch-norm moving-average momentum (the reference: 0.99). */
+  bnMomentum?: number;
   // training
   trainEpochs: number;
   baseLr: number;
@@ -84,7 +86,7 @@ export interface ModelConfigFile {
   loss: RunOptions['loss'];
 }
 
-export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' | 'downscaleBlocks' | 'convolutionSize' | 'normalizationLayer'>, nClasses: number): VNetConfig {
+export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' | 'downscaleBlocks' | 'convolutionSize' | 'normalizationLayer' | 'bnMomentum'>, nClasses: number): VNetConfig {
   return {
     ...(o.normalizationLayer === 'none' ? { normalization: 'none' as const } : {}),
     inputShape: o.inputShape,
@@ -93,7 +95,7 @@ export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' |
     upscaleBlocks: o.upscaleBlocks,
     convolutionSize: o.convolutionSize,
     baseFilters: 16,
-    bnMomentum: 0.99,
+    bnMomentum: o.bnMomentum ?? 0.99,
     bnEps: 1e-3,
   };
 }

@@ -22,3 +22,13 @@ test('demo runs end to end on synthetic data', () => {
   expect(r2.code).toBe(0);
   expect(fs.existsSync(path.join(dir, 'run.prev', 'final.safetensors'))).toBe(true);
 });
+
+test('the default demo learns the synthetic structures (hard Dice well above chance)', () => {
+  const dir = path.join(tmpDir('demo'), 'run');
+  const r = runCli(['demo', '--model_dir', dir]);
+  expect(r.code).toBe(0);
+  const s = JSON.parse(fs.readFileSync(path.join(dir, 'run', 'eval', 'summary.json'), 'utf8'));
+  // Measured 0.91 / 0.84 after the default 12 epochs; a broken pipeline scores near 0.
+  expect(s.mean['1'].Dice).toBeGreaterThan(0.6);
+  expect(s.mean['2'].Dice).toBeGreaterThan(0.5);
+});

@@ -35,6 +35,50 @@ void channel_moments(const float* x, int64_t R, int64_t C, std::vector<double>& 
 
 namespace {
 
+template <bool kMasked>
+void bn_backward_impl(const float* dy, const float* relu_out, const float* x, const float* center, const float* gamma,
+                      const float* invstd, int64_t R, int64_t C, float* dx, float* dgamma, float* dbeta, BnBwdCoefs* out) {
+  auto grad = [&](int64_t i) -> float { return kMasked && !(relu_out[i] > 0.f) ? 0.f : dy[i]; };
+  int nt = num_threads();
+  std::vector<std::vector<double>> sg(nt, std::vector<double>(C)), sgx(nt, std::vector<double>(C));
+  parallel_tasks(nt, [&](int t) {
+    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
+      for (int64_t k = 0; k < C; k++) {
+        double g = grad(r * C + k);
+        sg[t][k] += g;
+        sgx[t][k] += g * (x[r * C + k] - center[k]) * invstd[k];
+      }
+  });
+  BnBwdCoefs local, &co = out ? *out : local;
+  co.a.resize(C), co.b.resize(C), co.d.resize(C);
+  for (int64_t k = 0; k < C; k++) {
+    double db = 0, dg = 0;
+    for (int t = 0; t < nt; t++) db += sg[t][k], dg += sgx[t][k];
+    dbeta[k] = float(db);
+    dgamma[k] = float(dg);
+    // dx = gamma·invstd·(g − mean(g) − xhat·mean(g·xhat)), written as g·a + x·b + d.
+    double gi = double(gamma[k]) * invstd[k];
+    co.a[k] = float(gi);
+    co.b[k] = float(-gi * dg / double(R) * invstd[k]);
+    co.d[k] = float(-gi * db / double(R) + gi * dg / double(R) * invstd[k] * center[k]);
+  }
+  const float *a = co.a.data(), *b = co.b.data(), *d = co.d.data();
+  parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t k = 0; k < C; k++) dx[r * C + k] = grad(r * C + k) * a[k] + x[r * C + k] * b[k] + d[k];
+  });
+}
+
+}  // namespace
+
+void bn_backward(const float* dy, const float* relu_out, const float* x, const float* center, const float* gamma,
+                 const float* invstd, int64_t R, int64_t C, float* dx, float* dgamma, float* dbeta, BnBwdCoefs* coefs) {
+  if (relu_out) bn_backward_impl<true>(dy, relu_out, x, center, gamma, invstd, R, C, dx, dgamma, dbeta, coefs);
+  else bn_backward_impl<false>(dy, relu_out, x, center, gamma, invstd, R, C, dx, dgamma, dbeta, coefs);
+}
+
+namespace {
+
 void normalize(const float* x, const float* scale, const float* shift, int64_t R, int64_t C, float* y) {
   parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++)
@@ -78,36 +122,9 @@ void bn_infer(const OpCall& c) {
 }
 
 void bn_bwd(const OpCall& c) {
-  const float *dy = c.in[0]->data<float>(), *x = c.in[1]->data<float>(), *gamma = c.in[2]->data<float>();
-  const float *mean = c.in[3]->data<float>(), *invstd = c.in[4]->data<float>();
-  float *dx = c.out[0]->data<float>(), *dgamma = c.out[1]->data<float>(), *dbeta = c.out[2]->data<float>();
   int64_t C = c.in[0]->dim(-1), R = c.in[0]->numel() / C;
-  int nt = num_threads();
-  std::vector<std::vector<double>> sdy(nt, std::vector<double>(C)), sdyx(nt, std::vector<double>(C));
-  parallel_tasks(nt, [&](int t) {
-    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
-      for (int64_t k = 0; k < C; k++) {
-        double g = dy[r * C + k];
-        sdy[t][k] += g;
-        sdyx[t][k] += g * (x[r * C + k] - mean[k]) * invstd[k];
-      }
-  });
-  std::vector<float> a(C), b(C), d(C);
-  for (int64_t k = 0; k < C; k++) {
-    double db = 0, dg = 0;
-    for (int t = 0; t < nt; t++) db += sdy[t][k], dg += sdyx[t][k];
-    dbeta[k] = float(db);
-    dgamma[k] = float(dg);
-    // dx = gamma·invstd·(dy − mean(dy) − xhat·mean(dy·xhat)), written as dy·a + x·b + d.
-    double gi = double(gamma[k]) * invstd[k];
-    a[k] = float(gi);
-    b[k] = float(-gi * dg / double(R) * invstd[k]);
-    d[k] = float(-gi * db / double(R) + gi * dg / double(R) * invstd[k] * mean[k]);
-  }
-  parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++)
-      for (int64_t k = 0; k < C; k++) dx[r * C + k] = dy[r * C + k] * a[k] + x[r * C + k] * b[k] + d[k];
-  });
+  bn_backward(c.in[0]->data<float>(), nullptr, c.in[1]->data<float>(), c.in[3]->data<float>(), c.in[2]->data<float>(),
+              c.in[4]->data<float>(), R, C, c.out[0]->data<float>(), c.out[1]->data<float>(), c.out[2]->data<float>());
 }
 
 }  // namespace

@@ -67,36 +67,11 @@ void bwd(const OpCall& c) {
   // xhat uses x + b − mean = x − (mean − b).
   std::vector<float> shift(C);
   for (int64_t k = 0; k < C; k++) shift[k] = mean[k] - bias[k];
-  int nt = num_threads();
-  std::vector<std::vector<double>> sg(nt, std::vector<double>(C)), sgx(nt, std::vector<double>(C));
-  parallel_tasks(nt, [&](int t) {
-    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
-      for (int64_t k = 0; k < C; k++) {
-        double g = y[r * C + k] > 0.f ? dy[r * C + k] : 0.f;
-        sg[t][k] += g;
-        sgx[t][k] += g * (x[r * C + k] - shift[k]) * invstd[k];
-      }
-  });
-  std::vector<float> a(C), b(C), d(C);
-  for (int64_t k = 0; k < C; k++) {
-    double db = 0, dg = 0;
-    for (int t = 0; t < nt; t++) db += sg[t][k], dg += sgx[t][k];
-    dbeta[k] = float(db);
-    dgamma[k] = float(dg);
-    double gi = double(gamma[k]) * invstd[k];
-    a[k] = float(gi);
-    b[k] = float(-gi * dg / double(R) * invstd[k]);
-    d[k] = float(-gi * db / double(R) + gi * dg / double(R) * invstd[k] * shift[k]);
+  BnBwdCoefs co;
+  bn_backward(dy, y, x, shift.data(), gamma, invstd, R, C, dx, dgamma, dbeta, &co);
+  for (int64_t k = 0; k < C; k++)
     // Σ_r dx = a·Σg + b·Σx + R·d, with Σx = R·(mean − bias): zero up to rounding, as it must be.
-    dbias[k] = float(a[k] * db + double(b[k]) * double(R) * shift[k] + double(R) * d[k]);
-  }
-  parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; r++)
-      for (int64_t k = 0; k < C; k++) {
-        float g = y[r * C + k] > 0.f ? dy[r * C + k] : 0.f;
-        dx[r * C + k] = g * a[k] + x[r * C + k] * b[k] + d[k];
-      }
-  });
+    dbias[k] = float(double(co.a[k]) * dbeta[k] + double(co.b[k]) * double(R) * shift[k] + double(R) * co.d[k]);
 }
 
 }  // namespace

@@ -1,15 +1,15 @@
 // The work a loader hands out, runnable in the main thread or in a worker thread: load and
 // preprocess cases, and assemble a batch (with the flips the main thread already drew).
-import { copyFlipped, type Flips } from './augment.js';
+import { applyAugment, type SampleAugment } from './augment.js';
 import { isDataError } from './errors.js';
 import type { Shape3 } from './nifti.js';
 import { prepareCase, type CaseRef, type PreparedCase } from './preprocess.js';
 
-/** One batch slot: the case, its cached arrays when the main thread has them, its flips. */
+/** One batch slot: the case, its cached arrays when the main thread has them, its augmentation. */
 export interface SampleSpec {
   ref: CaseRef;
   cached?: PreparedCase;
-  flips: Flips;
+  flips: SampleAugment;
 }
 
 /** Assemble a batch. `withLabels` false skips labels (prediction). */
@@ -67,10 +67,10 @@ export function runJob(job: Job, shared: boolean): JobResult {
       c = load(s.ref, job.shape, job.withLabels, shared);
       loaded.push(c);
     }
-    copyFlipped(c.image, job.shape, s.flips, images, i * vox);
+    applyAugment(c.image, job.shape, s.flips, images, i * vox, false);
     if (labels) {
       if (!c.label) throw new Error(`case ${c.id} has no label`);
-      copyFlipped(c.label, job.shape, s.flips, labels, i * vox);
+      applyAugment(c.label, job.shape, s.flips, labels, i * vox, true);
     }
     originalShapes.push(c.originalShape);
   });

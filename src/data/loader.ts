@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { NO_FLIPS, drawFlips, type Flips } from './augment.js';
+import { NO_FLIPS, drawAugment, type AugmentMode, type SampleAugment } from './augment.js';
 import { DataError } from './errors.js';
 import { runJob, type Job, type JobResult, type SampleSpec } from './jobs.js';
 import type { Shape3 } from './nifti.js';
@@ -25,6 +25,8 @@ export interface LoaderOptions {
   inputShape?: Shape3;
   /** Random flips of x and y (train mode only); default false, as the reference's --augment. */
   augment?: boolean;
+  /** What augment applies: the reference's flips (default) or flips + spatial + intensity. */
+  augmentMode?: AugmentMode;
   /** Seed of the loader's Rng (default 0); ignored when `state` is given. */
   seed?: number;
   /** Resume: the `state()` saved from an earlier loader. */
@@ -60,7 +62,7 @@ export interface LoaderState {
 /** One planned batch slot. */
 interface Planned {
   ref: CaseRef;
-  flips: Flips;
+  flips: SampleAugment;
 }
 
 /** The compiled worker next to this module, when there is one (not under ts-jest, which runs .ts). */
@@ -76,6 +78,7 @@ export class Loader {
   readonly batchSize: number;
   readonly inputShape: Shape3;
   readonly augment: boolean;
+  readonly augmentMode: AugmentMode;
   readonly withLabels: boolean;
   /** Worker threads actually used (0 = in-thread). */
   readonly workerCount: number;
@@ -94,6 +97,7 @@ export class Loader {
     this.batchSize = opts.batchSize;
     this.inputShape = opts.inputShape ?? DEFAULT_INPUT_SHAPE;
     this.augment = this.mode === 'train' && (opts.augment ?? false);
+    this.augmentMode = opts.augmentMode ?? 'flips';
     this.withLabels = this.mode !== 'predict';
     this.cases = [...opts.cases];
     if (this.withLabels) {
@@ -154,7 +158,7 @@ export class Loader {
     const plan: Planned[][] = [];
     for (let b = 0; b < this.batchesPerEpoch; b++) {
       const idx = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
-      plan.push(idx.map((i) => ({ ref: this.cases[i], flips: this.augment ? drawFlips(this.rng) : NO_FLIPS })));
+      plan.push(idx.map((i) => ({ ref: this.cases[i], flips: this.augment ? drawAugment(this.rng, this.augmentMode) : NO_FLIPS })));
     }
     return plan;
   }

@@ -25,6 +25,8 @@ export interface RunOptions {
   optimizer: 'rmsprop' | 'adam' | 'sgd';
   loss: 'dice' | 'dice_ce';
   augment: boolean;
+  /** What --augment applies: 'flips' (the reference's) or 'full' (flips + spatial + intensity). */
+  augmentMode?: 'flips' | 'full';
   trainSplit: number;
   splitSeed?: number;
   seed: number;

@@ -177,7 +177,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
 
   // Every rank draws the same shuffled global batches and takes its own slice of each.
   const loader = new Loader({
-    cases: split.train, batchSize: o.batchSize * world, mode: 'train', inputShape: net.config.inputShape, augment: o.augment,
+    cases: split.train, batchSize: o.batchSize * world, mode: 'train', inputShape: net.config.inputShape, augment: o.augment, augmentMode: o.augmentMode,
     seed: o.seed, state: state.loader as LoaderState | undefined,
   });
   const perEpoch = loader.batchesPerEpoch;

@@ -21,6 +21,8 @@ export interface RunOptions {
   // training
   trainEpochs: number;
   baseLr: number;
+  /** Learning-rate schedule over the whole run: constant (the reference), poly (1 - t/T)^0.9, or cosine. */
+  lrSchedule?: 'constant' | 'poly' | 'cosine';
   momentum: number;
   optimizer: 'rmsprop' | 'adam' | 'sgd';
   loss: 'dice' | 'dice_ce';
@@ -53,6 +55,16 @@ export interface RunOptions {
   report: boolean;
   /** Print a progress bar (default: when stderr is a terminal). */
   progress?: boolean;
+}
+
+/** The learning rate at `step` of `total` steps under the run's schedule. */
+export function learningRate(o: Pick<RunOptions, 'baseLr' | 'lrSchedule'>, step: number, total: number): number {
+  const t = total > 0 ? Math.min(1, Math.max(0, step / total)) : 0;
+  switch (o.lrSchedule ?? 'constant') {
+    case 'poly': return o.baseLr * Math.pow(1 - t, 0.9);
+    case 'cosine': return o.baseLr * 0.5 * (1 + Math.cos(Math.PI * t));
+    default: return o.baseLr;
+  }
 }
 
 export const defaultRunOptions: Omit<RunOptions, 'dataDir' | 'modelDir' | 'batchSize'> = {

@@ -11,7 +11,7 @@ import { loadCheckpoint, saveCheckpoint, writeModelConfig, type TrainState } fro
 import { hasCheckpoint, modelConfigFile, modelFromDir, peakRssMb } from './common.js';
 import { softDiceOnCases } from './evaluate.js';
 import { VNet as VNetClass } from '../nn/index.js';
-import { RunError, type RunOptions } from './options.js';
+import { RunError, learningRate, type RunOptions } from './options.js';
 import { TcpCommunicator, initNccl, injectedFault, rankFromEnv, shardOf, type Communicator } from './parallel.js';
 import type { LogSink } from './log.js';
 
@@ -199,13 +199,16 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
       let sum = 0, count = 0, step = 0;
       for await (const batch of loader.epoch(epoch)) {
         const mine = shard(batch);
-        const loss = comm ? await parallelStep(net, opt, mine.images, mine.labels!, o.batchSize, o, comm, scaler) : trainStep(net, opt, batch.images, batch.labels!, batch.size, o, scaler);
+        const lr = learningRate(o, state.step, o.trainEpochs * perEpoch);
+        const so = { loss: o.loss, baseLr: lr };
+        const loss = comm ? await parallelStep(net, opt, mine.images, mine.labels!, o.batchSize, so, comm, scaler) : trainStep(net, opt, batch.images, batch.labels!, batch.size, so, scaler);
         if (!Number.isFinite(loss)) throw new RunError(`the loss became ${loss} at step ${state.step}; lower --base_lr`, 'VNET_E_DIVERGED');
         sum += loss; count++; step++;
         imagesDone += batch.size; // global images
         const rate = imagesDone / ((Date.now() - tStart) / 1000);
         if (state.step % o.logEvery === 0) {
-          log.log([state.step], scaler ? { total_loss: loss, loss_scale: scaler.scale } : { total_loss: loss });
+          const extra = { ...(scaler ? { loss_scale: scaler.scale } : {}), ...((o.lrSchedule ?? 'constant') !== 'constant' ? { learning_rate: lr } : {}) };
+          log.log([state.step], { total_loss: loss, ...extra });
           state.history.losses.push({ step: state.step, loss });
         }
         state.step++;

@@ -88,6 +88,23 @@ describe('CLI modes', () => {
     expect(fs.readdirSync(path.join(m3, 'predictions'))).toHaveLength(2);
   });
 
+  test('--augment_mode full and --lr_schedule poly train, and the decaying rate is logged', () => {
+    const m = path.join(tmpDir('model'), 'poly');
+    const log = path.join(path.dirname(m), 'log.json');
+    const r = runCli(['train', ...common, '--model_dir', m, '--train_epochs', '2', '--augment', '--augment_mode', 'full', '--lr_schedule', 'poly', '--base_lr', '1e-3', '--log_every', '1', '--log_dir', log]);
+    expect(r.code).toBe(0);
+    const recs = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l.slice(5)));
+    expect(recs.some((x) => x.step === 'PARAMETER' && x.data.augment_mode === 'full')).toBe(true);
+    const lrs = recs.filter((x) => Array.isArray(x.step) && 'learning_rate' in x.data).map((x) => x.data.learning_rate as number);
+    expect(lrs).toHaveLength(6); // 6 cases / batch 2 = 3 steps per epoch, 2 epochs
+    expect(lrs[0]).toBeCloseTo(1e-3, 9);
+    for (let i = 1; i < lrs.length; i++) expect(lrs[i]).toBeLessThan(lrs[i - 1]);
+    expect(lrs[5]).toBeCloseTo(1e-3 * Math.pow(1 / 6, 0.9), 9);
+    const bad = runCli(['train', ...common, '--model_dir', path.join(tmpDir('model'), 'x'), '--lr_schedule', 'step']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/lr_schedule/);
+  });
+
   test('a run killed with SIGKILL between epochs resumes from its latest checkpoint', async () => {
     const m = path.join(tmpDir('model'), 'k');
     const child = startCli(['train', ...common, '--model_dir', m, '--train_epochs', '50']);

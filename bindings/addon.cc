@@ -120,8 +120,7 @@ Napi::Value Zeros(const Napi::CallbackInfo& info) {
     if (dev == Device::CPU) {
       std::memset(t->storage->data, 0, t->nbytes());
     } else {
-      std::vector<uint8_t> z(t->nbytes(), 0);
-      copy_from_host(*t, z.data(), z.size());
+      cuda::memset_zero(t->storage->data, t->nbytes());  // on the stream: capturable
     }
     return describe(env, t);
   });
@@ -316,6 +315,61 @@ Napi::Value NcclAllReduce(const Napi::CallbackInfo& info) {
   });
 }
 
+// ncclAllReduceFlat(handles[], average): one all-reduce over one packed buffer.
+Napi::Value NcclAllReduceFlat(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsArray()) js_throw(env, "VNET_E_INVALID_ARG", "ncclAllReduceFlat(tensors[], average)");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<TensorPtr> keep;
+    std::vector<Tensor*> ts;
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      keep.push_back(get_tensor(env, arr.Get(i), "tensor"));
+      ts.push_back(keep.back().get());
+    }
+    cuda::nccl_all_reduce_flat(ts, info[1].IsBoolean() ? info[1].As<Napi::Boolean>().Value() : true);
+    return env.Undefined();
+  });
+}
+
+// copyFromHost(handle, data: TypedArray): overwrite an existing tensor (the same bytes).
+Napi::Value CopyFromHost(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    TensorPtr t = get_tensor(env, info[0], "tensor");
+    if (info.Length() < 2 || !info[1].IsTypedArray()) js_throw(env, "VNET_E_INVALID_ARG", "copyFromHost(tensor, data: TypedArray)");
+    Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+    copy_from_host(*t, static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength());
+    return env.Undefined();
+  });
+}
+
+// CUDA Graphs: graphBegin() -> id; graphEnd() -> id; graphAbort(); graphLaunch(id); graphDestroy(id).
+Napi::Value GraphBegin(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, cuda::graph_begin()); });
+}
+Napi::Value GraphEnd(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, cuda::graph_end()); });
+}
+Napi::Value GraphAbort(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    cuda::graph_abort();
+    return env.Undefined();
+  });
+}
+Napi::Value GraphLaunch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (!info[0].IsNumber()) js_throw(env, "VNET_E_INVALID_ARG", "graphLaunch(id)");
+    cuda::graph_launch(info[0].As<Napi::Number>().Int32Value());
+    return env.Undefined();
+  });
+}
+Napi::Value GraphDestroy(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    if (!info[0].IsNumber()) js_throw(env, "VNET_E_INVALID_ARG", "graphDestroy(id)");
+    cuda::graph_destroy(info[0].As<Napi::Number>().Int32Value());
+    return env.Undefined();
+  });
+}
+
 Napi::Value NcclBroadcast(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
     TensorPtr t = get_tensor(env, info[0], "tensor");
@@ -364,6 +418,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ncclInit", Napi::Function::New(env, NcclInit));
   exports.Set("ncclAllReduce", Napi::Function::New(env, NcclAllReduce));
   exports.Set("ncclBroadcast", Napi::Function::New(env, NcclBroadcast));
+  exports.Set("ncclAllReduceFlat", Napi::Function::New(env, NcclAllReduceFlat));
+  exports.Set("copyFromHost", Napi::Function::New(env, CopyFromHost));
+  exports.Set("graphBegin", Napi::Function::New(env, GraphBegin));
+  exports.Set("graphEnd", Napi::Function::New(env, GraphEnd));
+  exports.Set("graphAbort", Napi::Function::New(env, GraphAbort));
+  exports.Set("graphLaunch", Napi::Function::New(env, GraphLaunch));
+  exports.Set("graphDestroy", Napi::Function::New(env, GraphDestroy));
   exports.Set("ncclFinalize", Napi::Function::New(env, NcclFinalize));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache));
   return exports;

@@ -44,6 +44,13 @@ export interface NativeAddon {
   ncclUniqueId(): Uint8Array;
   ncclInit(rank: number, nranks: number, id: Uint8Array): void;
   ncclAllReduce(h: Handle, average?: boolean): void;
+  ncclAllReduceFlat(hs: Handle[], average?: boolean): void;
+  copyFromHost(h: Handle, data: Float32Array | Int32Array | Uint16Array): void;
+  graphBegin(): number;
+  graphEnd(): number;
+  graphAbort(): void;
+  graphLaunch(id: number): void;
+  graphDestroy(id: number): void;
   ncclBroadcast(h: Handle, root?: number): void;
   ncclFinalize(): void;
   emptyCache(): void;

@@ -93,10 +93,12 @@ __global__ void dice_fwd_finalize(const double* part, int slices, int64_t N, int
   loss[0] = float(total + ce_w * ce / double(N * V));
 }
 
-__global__ void dice_bwd_coefs(const float* stats, int64_t NC, int64_t N, double eps, double scale, float* coef_t,
-                               float* coef_0) {
+// The upstream gradient dL is read on the device (no host sync, so a CUDA Graph can hold it).
+__global__ void dice_bwd_coefs(const float* stats, const float* dL, int64_t NC, int64_t N, double eps, double scale_attr,
+                               float* coef_t, float* coef_0) {
   int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= NC) return;
+  double scale = scale_attr * double(dL[0]);
   double I = stats[2 * i], U = stats[2 * i + 1] + eps;
   coef_t[i] = float(-scale / double(N) * 2.0 / U);
   coef_0[i] = float(scale / double(N) * (2 * I + eps) / (U * U));
@@ -104,7 +106,9 @@ __global__ void dice_bwd_coefs(const float* stats, int64_t NC, int64_t N, double
 
 __global__ void dice_bwd_kernel(const float* __restrict__ probs, const int32_t* __restrict__ labels,
                                 const float* __restrict__ coef_t, const float* __restrict__ coef_0,
-                                float* __restrict__ dl, int64_t rows, int64_t V, int C, float ce_s) {
+                                float* __restrict__ dl, int64_t rows, int64_t V, int C, const float* __restrict__ dL,
+                                float ce_per_dL) {
+  const float ce_s = ce_per_dL * dL[0];
   int64_t stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < rows; r += stride) {
     int64_t n = r / V;
@@ -153,11 +157,12 @@ void dice_loss_bwd(const OpCall& c) {
   double eps = c.attrs->f("eps", 1e-6), ce_w = c.attrs->f("ce_weight", 0.0), scale = c.attrs->f("scale", 1.0);
   Scratch coefs(sizeof(float) * 2 * N * C);
   float *ct = coefs.get<float>(), *c0 = ct + N * C;
-  dice_bwd_coefs<<<unsigned((N * C + 63) / 64), 64, 0, stream()>>>(ptr<float>(c.in[2]), N * C, N, eps, scale, ct, c0);
+  dice_bwd_coefs<<<unsigned((N * C + 63) / 64), 64, 0, stream()>>>(ptr<float>(c.in[2]), ptr<float>(c.in[3]), N * C, N,
+                                                                   eps, scale, ct, c0);
   VNET_CUDA_LAUNCH_CHECK("dice_bwd_coefs");
   if (!V) return;
   dice_bwd_kernel<<<grid_for(N * V), kThreads, 0, stream()>>>(ptr<float>(c.in[0]), ptr<int32_t>(c.in[1]), ct, c0,
-                                                              ptr<float>(c.out[0]), N * V, V, int(C),
+                                                              ptr<float>(c.out[0]), N * V, V, int(C), ptr<float>(c.in[3]),
                                                               float(scale * ce_w / double(N * V)));
   VNET_CUDA_LAUNCH_CHECK("dice_bwd_kernel");
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "tensor.h"
 
@@ -17,12 +18,24 @@ void memcpy_d2d(void* dst, const void* src, size_t n);
 void synchronize();
 std::string doctor_json();               // driver, runtime, cuDNN, cuBLAS, NCCL, GPUs, as JSON
 void dev_empty_cache();                  // return the caching allocator's free blocks to the driver
+void memset_zero(void* p, size_t n);     // queued on the op stream (capturable, unlike an H2D copy)
+
+// CUDA Graphs (native/cuda/graph.cc): capture the ops queued between graph_begin and graph_end,
+// replay them with graph_launch. graph_abort closes a failed capture and drops it.
+int graph_begin();
+int graph_end();
+void graph_abort();
+void graph_launch(int id);
+void graph_destroy(int id);
+bool graph_capturing();
 
 // Data parallel over NCCL (native/cuda/comm.cc): rank 0 makes the id, the launcher's rendezvous
 // hands it to every rank.
 std::string nccl_unique_id();            // 128 bytes
 void nccl_init(int rank, int nranks, const std::string& unique_id);
 void nccl_all_reduce(Tensor& t, bool average);
+// One all-reduce over all of `ts` (same dtype), packed into one flat device buffer and back.
+void nccl_all_reduce_flat(const std::vector<Tensor*>& ts, bool average);
 void nccl_broadcast(Tensor& t, int root);
 void nccl_finalize();
 

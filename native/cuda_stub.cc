@@ -24,9 +24,17 @@ void memcpy_d2h(void*, const void*, size_t) { not_built(); }
 void memcpy_d2d(void*, const void*, size_t) { not_built(); }
 void synchronize() {}
 void dev_empty_cache() {}
+void memset_zero(void*, size_t) { not_built(); }
+int graph_begin() { not_built(); }
+int graph_end() { not_built(); }
+void graph_abort() {}
+void graph_launch(int) { not_built(); }
+void graph_destroy(int) {}
+bool graph_capturing() { return false; }
 std::string nccl_unique_id() { not_built(); }
 void nccl_init(int, int, const std::string&) { not_built(); }
 void nccl_all_reduce(Tensor&, bool) { not_built(); }
+void nccl_all_reduce_flat(const std::vector<Tensor*>&, bool) { not_built(); }
 void nccl_broadcast(Tensor&, int) { not_built(); }
 void nccl_finalize() {}
 

@@ -32,7 +32,7 @@ namespace vnet {
   X(split, 1, 2)             /* x (...,C) -> (...,Ca), (...,C-Ca); attr first */           \
   X(softmax, 1, 1)           /* over the last axis */                                      \
   X(dice_loss, 2, 3)         /* logits (N,...,C), labels i32 (N,...) -> loss (1), probs, stats (N,C,3) */ \
-  X(dice_loss_bwd, 3, 1)     /* probs, labels, stats -> dlogits; attr scale = dL */        \
+  X(dice_loss_bwd, 4, 1)     /* probs, labels, stats, dL (1) -> dlogits; attr scale multiplies dL */ \
   X(argmax, 1, 1)            /* x (...,C) -> i32 (...) */                                  \
   X(cast, 1, 1)              /* attr dtype */                                              \
   X(fill_uniform, 1, 0)      /* t* <- U(lo, hi), attr seed */                              \

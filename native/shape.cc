@@ -204,6 +204,8 @@ void infer_outputs(OpCall& c) {
       need_dtype(in[1], {DType::I32}, "labels");
       int64_t N = in[0]->dim(0), C = in[0]->dim(-1);
       VNET_CHECK(in[2]->shape == Shape({N, C, 2}), VNET_E_SHAPE, "stats must be (N,C,2)");
+      need_dtype(in[3], {DType::F32}, "dL");
+      VNET_CHECK(in[3]->numel() == 1, VNET_E_SHAPE, "dL must hold one value, got " + shape_str(in[3]->shape));
       out = {alloc_like(in[0]->shape, DType::F32, c)};
       return;
     }

@@ -70,6 +70,8 @@ if [ -f dist/src/cli/main.js ] && [ -f dist/src/runner/synthetic.js ]; then
     >/dev/null 2>&1 || echo "(could not write the synthetic dataset)"
   run vnet_train 80 "$NODE" dist/src/cli/main.js train --benchmark --device cuda --amp --data_dir "$DATA" \
     --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
+  run vnet_train_xla 70 "$NODE" dist/src/cli/main.js train --benchmark --device cuda --amp --xla --data_dir "$DATA" \
+    --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
   run vnet_predict 45 "$NODE" dist/src/cli/main.js predict --benchmark --device cuda --amp --data_dir "$DATA" \
     --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
 else
@@ -108,7 +110,7 @@ if (peak) rows.push(['matrix rate', peak[1]]);
 for (const l of cb.split('\n').filter((l) => / fprop | dgrad | wgrad /.test(l)).slice(0, 48)) rows.push(['conv', l.trim()]);
 const peer = read('peer.log').split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean);
 for (const p of peer) rows.push(['peer ' + p.peer, `${p.mode} batch ${p.batch} amp=${p.amp}: ${p.samples_per_s} samples/s, p50 ${p.p50_ms} ms`]);
-for (const m of ['vnet_train', 'vnet_predict']) {
+for (const m of ['vnet_train', 'vnet_train_xla', 'vnet_predict']) {
   const lines = read(m + '.log').trim().split('\n').filter((l) => l.trim());
   if (lines.length) for (const l of lines.slice(-3)) rows.push([m + ` (exit ${rc(m)})`, l.slice(0, 140)]);
 }

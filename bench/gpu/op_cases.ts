@@ -132,7 +132,7 @@ export const OP_CASES: OpCase[] = [
   {
     name: 'dice_loss_bwd', op: 'dice_loss_bwd',
     inputs: [{ shape: [2, 6, 5, 4, 3], kind: 'positive', lo: 0, hi: 1 }, { shape: [2, 6, 5, 4], kind: 'labels', classes: 3 },
-             { shape: [2, 3, 2], kind: 'positive', lo: 5, hi: 60 }],
+             { shape: [2, 3, 2], kind: 'positive', lo: 5, hi: 60 }, { shape: [1], kind: 'positive', lo: 0.5, hi: 2 }],
     attrs: { eps: 1e-6, ce_weight: 0.5, scale: 2 }, precisions: ['f32'], tol: { f32: 1e-5 },
   },
   {

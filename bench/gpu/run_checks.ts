@@ -3,9 +3,9 @@
 // PASS/FAIL line each. Exit status 1 when anything fails or no GPU is usable.
 import { native } from '../../bindings/native.js';
 import { runAll } from './op_cases.js';
-import { goldenVNet } from './golden.js';
+import { goldenVNet, graphVsEager } from './golden.js';
 
-function main(): number {
+async function main(): Promise<number> {
   const info = native.info();
   console.log(`vnet-native: cudaCompiled=${info.cudaCompiled} cudaAvailable=${info.cudaAvailable}` +
     (info.cudaUnavailableReason ? ` (${info.cudaUnavailableReason})` : ''));
@@ -25,6 +25,33 @@ function main(): number {
   for (const r of goldenVNet()) {
     if (!r.pass) fails++;
     console.log(`${r.pass ? 'PASS' : 'FAIL'} golden ${r.name} err=${r.err.toExponential(2)} tol=${r.tol}`);
+  }
+  // --xla: the captured training step replays like eager steps.
+  try {
+    for (const r of graphVsEager()) {
+      if (!r.pass) fails++;
+      console.log(`${r.pass ? 'PASS' : 'FAIL'} ${r.name} err=${r.err.toExponential(2)} tol=${r.tol}`);
+    }
+  } catch (e) {
+    fails++;
+    console.log(`FAIL graph capture: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  // NCCL with one rank: the flat all-reduce must pack and unpack every tensor unchanged.
+  try {
+    native.ncclInit(0, 1, native.ncclUniqueId());
+    const vals = [new Float32Array([1, 2, 3]), Float32Array.from({ length: 1000 }, (_, i) => i * 0.5), new Float32Array([-7])];
+    const ts = vals.map((v) => native.fromArray(v, [v.length], 'f32', 'cuda'));
+    native.ncclAllReduceFlat(ts.map((t) => t.handle), true);
+    native.ncclAllReduceFlat(ts.map((t) => t.handle), false);
+    let err = 0;
+    ts.forEach((t, i) => { const a = native.toArray(t.handle) as Float32Array; a.forEach((x, j) => { err = Math.max(err, Math.abs(x - vals[i][j])); }); });
+    for (const t of ts) native.dispose(t.handle);
+    native.ncclFinalize();
+    if (err !== 0) fails++;
+    console.log(`${err === 0 ? 'PASS' : 'FAIL'} nccl flat all-reduce (1 rank) err=${err}`);
+  } catch (e) {
+    fails++;
+    console.log(`FAIL nccl flat all-reduce: ${e instanceof Error ? e.message : String(e)}`);
   }
   // Memory must not grow over repeated ops once the caching allocator is warm.
   const x = native.fromArray(new Float32Array(2 * 16 * 16 * 16 * 16).fill(0.5), [2, 16, 16, 16, 16], 'f32', 'cuda');
@@ -50,4 +77,4 @@ function main(): number {
   return fails ? 1 : 0;
 }
 
-process.exitCode = main();
+main().then((rc) => { process.exitCode = rc; }, (e) => { console.log(`FAIL ${e instanceof Error ? e.stack : String(e)}`); process.exitCode = 1; });

@@ -64,7 +64,8 @@ void dice_loss_bwd(const OpCall& c) {
   const float* stats = c.in[2]->data<float>();
   float* dl = c.out[0]->data<float>();
   int64_t N = c.in[0]->dim(0), C = c.in[0]->dim(-1), V = c.in[0]->numel() / (N * C);
-  double eps = c.attrs->f("eps", 1e-6), ce_w = c.attrs->f("ce_weight", 0.0), scale = c.attrs->f("scale", 1.0);
+  double eps = c.attrs->f("eps", 1e-6), ce_w = c.attrs->f("ce_weight", 0.0);
+  double scale = c.attrs->f("scale", 1.0) * double(c.in[3]->data<float>()[0]);
   // dL/dp[b,v,c] = −(1/N)·(2·t/(U+ε) − (2I+ε)/(U+ε)²): per (b,c) a coefficient for t and a constant.
   std::vector<float> coef_t(N * C), coef_0(N * C);
   for (int64_t i = 0; i < N * C; i++) {

@@ -2,6 +2,11 @@
 // lists when released, so a training step reuses last step's memory without cudaMalloc. All
 // work runs on one stream, so a block freed after an op was queued can be handed to the next
 // op at once (stream order keeps them apart). On OOM the cache is emptied and the call retried.
+//
+// CUDA Graphs: while a capture is open (pool_begin), blocks are handed out from, and returned
+// to, that capture's private pool. Its addresses are baked into the graph, so nothing outside
+// the graph may reuse them while it exists; pool_release (graph destroyed) gives its free blocks
+// back to the shared lists, and blocks still live then go there when freed.
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -13,10 +18,19 @@ namespace vnet::cuda {
 
 namespace {
 
+using FreeLists = std::map<size_t, std::vector<void*>>;  // size class -> free blocks
+
+struct Block {
+  size_t cls;
+  int pool;  // 0: shared lists; otherwise a graph's private pool
+};
+
 struct Cache {
   std::mutex mu;
-  std::map<size_t, std::vector<void*>> free_lists;  // size class -> free blocks
-  std::unordered_map<void*, size_t> live;           // block -> size class
+  FreeLists free_lists;
+  std::unordered_map<void*, Block> live;
+  std::unordered_map<int, FreeLists> pools;  // graph pools that still exist
+  int capturing = 0;                          // pool of the open capture, 0 when none
   int64_t cached = 0;
 };
 
@@ -35,6 +49,14 @@ size_t size_class(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+void* take(FreeLists& lists, size_t cls) {
+  auto it = lists.find(cls);
+  if (it == lists.end() || it->second.empty()) return nullptr;
+  void* p = it->second.back();
+  it->second.pop_back();
+  return p;
+}
+
 void release_all_locked(Cache& c) {
   for (auto& kv : c.free_lists)
     for (void* p : kv.second) cudaFree(p);
@@ -48,19 +70,19 @@ void* dev_alloc(size_t bytes) {
   Cache& c = cache();
   size_t cls = size_class(bytes);
   std::lock_guard<std::mutex> lock(c.mu);
-  auto it = c.free_lists.find(cls);
-  if (it != c.free_lists.end() && !it->second.empty()) {
-    void* p = it->second.back();
-    it->second.pop_back();
+  const int pool = c.capturing;
+  void* p = pool ? take(c.pools[pool], cls) : nullptr;
+  if (!p) p = take(c.free_lists, cls);
+  if (p) {
     c.cached -= int64_t(cls);
-    c.live[p] = cls;
+    c.live[p] = Block{cls, pool};
     return p;
   }
-  void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, cls);
-  if (e == cudaErrorMemoryAllocation) {
+  if (e == cudaErrorMemoryAllocation && !pool) {
     cudaGetLastError();
     // Pending work may still use cached blocks: wait for it, then give them back and retry.
+    // (Not while capturing: a capture may not synchronise.)
     cudaStreamSynchronize(stream());
     release_all_locked(c);
     e = cudaMalloc(&p, cls);
@@ -75,7 +97,7 @@ void* dev_alloc(size_t bytes) {
                       " MiB in live tensors)";
     throw VnetError(e == cudaErrorMemoryAllocation ? ErrorCode::VNET_E_OOM : ErrorCode::VNET_E_CUDA, msg);
   }
-  c.live[p] = cls;
+  c.live[p] = Block{cls, pool};
   return p;
 }
 
@@ -85,10 +107,37 @@ void dev_free(void* p, size_t) {
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.live.find(p);
   if (it == c.live.end()) return;  // not ours: ignore rather than corrupt the lists
-  size_t cls = it->second;
+  Block b = it->second;
   c.live.erase(it);
-  c.free_lists[cls].push_back(p);
-  c.cached += int64_t(cls);
+  auto pool = b.pool ? c.pools.find(b.pool) : c.pools.end();
+  if (pool != c.pools.end()) pool->second[b.cls].push_back(p);
+  else c.free_lists[b.cls].push_back(p);
+  c.cached += int64_t(b.cls);
+}
+
+void pool_begin(int pool) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  VNET_CHECK(!c.capturing, VNET_E_INVALID_ARG, "a CUDA Graph capture is already open");
+  c.pools[pool];
+  c.capturing = pool;
+}
+
+void pool_end() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.capturing = 0;
+}
+
+void pool_release(int pool) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  auto it = c.pools.find(pool);
+  if (it == c.pools.end()) return;
+  for (auto& kv : it->second)
+    for (void* p : kv.second) c.free_lists[kv.first].push_back(p);
+  c.pools.erase(it);
+  if (c.capturing == pool) c.capturing = 0;
 }
 
 int64_t dev_cached_bytes() {
@@ -100,6 +149,7 @@ int64_t dev_cached_bytes() {
 void dev_empty_cache() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
+  if (c.capturing) return;  // cudaFree would break the open capture
   if (!c.free_lists.empty()) cudaStreamSynchronize(stream());
   release_all_locked(c);
 }

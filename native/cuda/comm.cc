@@ -65,6 +65,35 @@ void nccl_all_reduce(Tensor& t, bool average) {
         "ncclAllReduce");
 }
 
+// The flat buffer stays allocated between steps (the same size every step).
+void nccl_all_reduce_flat(const std::vector<Tensor*>& ts, bool average) {
+  VNET_CHECK(g_comm, VNET_E_INVALID_ARG, "NCCL all-reduce before nccl_init");
+  if (ts.empty()) return;
+  DType dt = ts[0]->dtype;
+  size_t total = 0;
+  for (Tensor* t : ts) {
+    VNET_CHECK(t->device == Device::CUDA, VNET_E_DEVICE, "NCCL all-reduce needs CUDA tensors");
+    VNET_CHECK(t->dtype == dt, VNET_E_DTYPE, "a flat all-reduce needs tensors of one dtype");
+    total += t->nbytes();
+  }
+  static Scratch flat;
+  if (flat.bytes() < total) flat = Scratch(total);
+  uint8_t* base = flat.get<uint8_t>();
+  size_t off = 0;
+  for (Tensor* t : ts) {
+    memcpy_d2d(base + off, t->storage->data, t->nbytes());
+    off += t->nbytes();
+  }
+  check(nccl().ncclAllReduce(base, base, total / size_t(dtype_size(dt)), nccl_type(dt),
+                             average ? nccl::ncclAvg : nccl::ncclSum, g_comm, stream()),
+        "ncclAllReduce");
+  off = 0;
+  for (Tensor* t : ts) {
+    memcpy_d2d(t->storage->data, base + off, t->nbytes());
+    off += t->nbytes();
+  }
+}
+
 void nccl_broadcast(Tensor& t, int root) {
   VNET_CHECK(g_comm, VNET_E_INVALID_ARG, "NCCL broadcast before nccl_init");
   VNET_CHECK(t.device == Device::CUDA, VNET_E_DEVICE, "NCCL broadcast needs a CUDA tensor");

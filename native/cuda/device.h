@@ -26,6 +26,11 @@ void* dev_alloc(size_t bytes);
 void dev_free(void* p, size_t bytes);
 int64_t dev_cached_bytes();
 void dev_empty_cache();
+// Private pools for CUDA Graph captures (graph.cc): allocations between pool_begin and pool_end
+// come from pool `id`, which stays reserved until pool_release.
+void pool_begin(int id);
+void pool_end();
+void pool_release(int id);
 
 // Scratch memory for one op, returned to the cache when the op has been queued (reuse is safe
 // because every op runs on the same stream).

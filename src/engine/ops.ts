@@ -3,7 +3,7 @@
 // (kd, kh, kw, Cin, Cout).
 import { native, type Attrs } from '../../bindings/native.js';
 import { backward as tapeBackward, record } from './tape.js';
-import { Tensor, VnetError, fromNative, tensor, type DType } from './tensor.js';
+import { Tensor, VnetError, fromNative, tensor, zeros, type DType } from './tensor.js';
 
 /** Per-op call counts and milliseconds, collected while profiling is on (CPU ops are synchronous). */
 export const opProfile = {
@@ -203,7 +203,8 @@ export function diceLoss(logits: Tensor, labels: Tensor, opts: DiceLossOpts = {}
   const ceWeight = opts.ceWeight ?? 0;
   const [loss, probs, stats] = runOp('dice_loss', [logits, labels], { eps, ce_weight: ceWeight });
   record(loss, 'diceLoss', [logits], (dl) => {
-    const g = one('dice_loss_bwd', [probs, labels, stats], { eps, ce_weight: ceWeight, scale: dl.item() });
+    // dL stays on the device (no host read), so the whole backward can be captured as a CUDA Graph.
+    const g = one('dice_loss_bwd', [probs, labels, stats, dl], { eps, ce_weight: ceWeight });
     return [logits.dtype === 'f32' ? g : castNoGrad(g, logits.dtype)];
   });
   return { loss, probs, stats };
@@ -215,9 +216,19 @@ function castNoGrad(g: Tensor, dtype: DType): Tensor {
   return c;
 }
 
-/** Back-propagates a scalar (seed `gradScale`, default 1) into every leaf's .grad. */
-export function backward(root: Tensor, gradScale = 1): void {
-  const seed = tensor(new Float32Array(root.size).fill(gradScale), root.shape, { device: root.device });
+/**
+ * Back-propagates a scalar into every leaf's .grad. The seed is `gradScale` (default 1), or a
+ * tensor of root's shape whose values are read on the device (a CUDA Graph replays it with
+ * whatever it holds then, e.g. the current loss scale).
+ */
+export function backward(root: Tensor, gradScale: number | Tensor = 1): void {
+  if (typeof gradScale !== 'number') {
+    tapeBackward(root, gradScale, (a, b) => one('add', [a, b]));
+    return;
+  }
+  // Made on the device (zeros + fill), never copied from the host, for the same reason.
+  const seed = zeros(root.shape, { device: root.device, dtype: root.dtype });
+  if (gradScale !== 0) runOp('fill_const', [seed], { value: gradScale });
   try {
     tapeBackward(root, seed, (a, b) => one('add', [a, b]));
   } finally {

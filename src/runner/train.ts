@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as E from '../engine/index.js';
 import { Loader, makeSplit, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
 import { LossScaler, makeOptimizer } from '../optim/index.js';
+import { CapturedStep } from './graph.js';
 import type { VNet } from '../nn/index.js';
 import { benchStats, formatBench, type BenchStats } from './benchmark.js';
 import { loadCheckpoint, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
@@ -72,8 +73,9 @@ export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimiz
     return value;
   });
   if (comm.nccl) {
-    // On GPUs the gradients stay on the device: NCCL averages each in place.
-    for (const p of params) if (p.grad) E.native.ncclAllReduce(p.grad.handle, true);
+    // On GPUs the gradients stay on the device: one NCCL all-reduce averages them, packed
+    // into one flat buffer.
+    E.native.ncclAllReduceFlat(params.filter((p) => p.grad).map((p) => p.grad!.handle), true);
     const l = new Float32Array([loss]);
     await comm.allReduceMean(l);
     E.tidy(() => {
@@ -102,6 +104,53 @@ export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimiz
   });
   net.store.zeroGrad();
   return flat[total];
+}
+
+/**
+ * --xla on a GPU: after one eager step, the forward and backward are captured as a CUDA Graph
+ * and replayed (graph.ts); the optimizer, AMP unscale and the NCCL all-reduce stay eager. If
+ * the capture fails the run goes on eagerly and says why.
+ */
+class GraphStepper {
+  private captured?: CapturedStep;
+  private eagerSteps = 0;
+  private failed = false;
+
+  constructor(private readonly net: VNet, private readonly opt: ReturnType<typeof makeOptimizer>, private readonly batch: number,
+    private readonly log: LogSink, private readonly scaler?: LossScaler, private readonly comm?: Communicator) {}
+
+  /** The loss, or undefined when this step must run eagerly (the caller does it). */
+  async step(images: Float32Array, labels: Int32Array, n: number, o: Pick<RunOptions, 'loss' | 'baseLr'>): Promise<number | undefined> {
+    if (this.failed || n !== this.batch) return undefined;
+    if (!this.captured) {
+      if (this.eagerSteps++ < 1) return undefined;
+      try {
+        this.captured = CapturedStep.capture(this.net, n, o);
+        this.log.info('--xla: the training step is captured as a CUDA Graph and replayed');
+      } catch (e) {
+        this.failed = true;
+        this.log.info(`--xla: CUDA Graph capture failed (${e instanceof Error ? e.message : String(e)}); training eagerly`);
+        return undefined;
+      }
+    }
+    const { net, opt, scaler, comm } = this;
+    let loss = this.captured.run(images, labels, scaler ? scaler.scale : 1);
+    if (comm?.nccl) {
+      E.native.ncclAllReduceFlat(this.captured.gradients.map((g) => g.handle), true);
+      const l = new Float32Array([loss]);
+      await comm.allReduceMean(l);
+      loss = l[0];
+    }
+    E.tidy(() => {
+      if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, o.baseLr);
+    });
+    return loss;
+  }
+
+  dispose(): void {
+    this.captured?.dispose();
+    this.captured = undefined;
+  }
 }
 
 /** Every parameter and buffer of rank 0, copied to all ranks. */
@@ -184,11 +233,17 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   log.info(`training on ${device}${world > 1 ? ` x ${world} ranks` : ''}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}${world > 1 ? ` per rank (global ${o.batchSize * world})` : ''}, ${perEpoch} steps per epoch`);
   const vox = net.config.inputShape.reduce((a, b) => a * b, 1);
   const shard = (b: { images: Float32Array; labels?: Int32Array }) => (world === 1 ? b : shardOf(b, rank, o.batchSize, vox));
+  const graphs = o.xla && device === 'cuda' ? new GraphStepper(net, opt, o.batchSize, log, scaler, comm) : undefined;
+  const anyStep = async (images: Float32Array, labels: Int32Array, n: number, so: Pick<RunOptions, 'loss' | 'baseLr'>): Promise<number> => {
+    const g = graphs ? await graphs.step(images, labels, n, so) : undefined;
+    if (g !== undefined) return g;
+    return comm ? parallelStep(net, opt, images, labels, n, so, comm, scaler) : trainStep(net, opt, images, labels, n, so, scaler);
+  };
   try {
     if (o.benchmark) {
       const step = (b: { images: Float32Array; labels?: Int32Array; size: number }) => {
         const mine = shard(b);
-        return comm ? parallelStep(net, opt, mine.images, mine.labels!, o.batchSize, o, comm, scaler) : Promise.resolve(trainStep(net, opt, b.images, b.labels!, b.size, o, scaler));
+        return anyStep(mine.images, mine.labels!, world > 1 ? o.batchSize : b.size, o);
       };
       const bench = await benchmarkTrain(o, loader, log, step, world, writer);
       return { state, split: ids(split), bench, peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
@@ -201,7 +256,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
         const mine = shard(batch);
         const lr = learningRate(o, state.step, o.trainEpochs * perEpoch);
         const so = { loss: o.loss, baseLr: lr };
-        const loss = comm ? await parallelStep(net, opt, mine.images, mine.labels!, o.batchSize, so, comm, scaler) : trainStep(net, opt, batch.images, batch.labels!, batch.size, so, scaler);
+        const loss = await anyStep(mine.images, mine.labels!, world > 1 ? o.batchSize : batch.size, so);
         if (!Number.isFinite(loss)) throw new RunError(`the loss became ${loss} at step ${state.step}; lower --base_lr`, 'VNET_E_DIVERGED');
         sum += loss; count++; step++;
         imagesDone += batch.size; // global images
@@ -238,6 +293,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
     if (writer) await saveCheckpoint(o.modelDir, 'final', net, opt, state);
     return { state, split: ids(split), peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
   } finally {
+    graphs?.dispose();
     comm?.close();
     await loader.close();
     opt.dispose();

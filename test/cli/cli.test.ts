@@ -105,6 +105,18 @@ describe('CLI modes', () => {
     expect(bad.stderr).toMatch(/lr_schedule/);
   });
 
+  test('--preset fills the flags the command line lacks; given flags win', () => {
+    const m = path.join(tmpDir('model'), 'preset');
+    const log = path.join(path.dirname(m), 'log.json');
+    const r = runCli(['train', '--data_dir', data, ...SMALL_NET, '--model_dir', m, '--preset', 'best', '--train_epochs', '1', '--train_split', '0.67', '--log_dir', log]);
+    expect(r.code).toBe(0);
+    const params = Object.assign({}, ...fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l.slice(5))).filter((x) => x.step === 'PARAMETER').map((x) => x.data));
+    expect(params).toMatchObject({ batch_size: 2, loss: 'dice_ce', optimizer: 'adam', lr_schedule: 'poly', augment: true, augment_mode: 'full', train_epochs: 1, train_split: 0.67, input_shape: [16, 16, 16] });
+    const bad = runCli(['train', '--data_dir', data, '--model_dir', path.join(tmpDir('model'), 'x'), '--preset', 'fastest']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/preset/);
+  });
+
   test('a run killed with SIGKILL between epochs resumes from its latest checkpoint', async () => {
     const m = path.join(tmpDir('model'), 'k');
     const child = startCli(['train', ...common, '--model_dir', m, '--train_epochs', '50']);

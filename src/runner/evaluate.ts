@@ -95,7 +95,7 @@ export async function evaluateCases(net: VNet, cases: CaseRef[], labels: Labels,
   fs.mkdirSync(outDir, { recursive: true });
   const file = path.join(outDir, 'summary.json');
   writeFileAtomicSync(file, JSON.stringify(summary, null, 2) + '\n');
-  return { summary, table: formatSummaryTable(summary, labels, soft), file, overlays };
+  return { summary, table: formatSummaryTable(summary, labels, soft, net.config.inputShape), file, overlays };
 }
 
 /** Predicts every case and writes `<outDir>/<id>.nii.gz` at the input's shape and geometry. */

@@ -276,12 +276,13 @@ const fmt = (x: number | undefined, digits: number) => (x === undefined ? '-' : 
 
 /**
  * A fixed-width text table: one row per foreground class and a foreground-mean row, with hard Dice,
- * HD95 (mm) and, when given, the soft Dice at the 32³ training resolution (keyed by class value
- * or by class name).
+ * HD95 (mm) and, when given, the soft Dice at the network's input shape (keyed by class value
+ * or by class name; `inputShape` names the column, 32³ by default).
  */
-export function formatSummaryTable(summary: Summary, labels: readonly { value: number; name: string }[], softDice?: Record<string, number>): string {
+export function formatSummaryTable(summary: Summary, labels: readonly { value: number; name: string }[], softDice?: Record<string, number>, inputShape: readonly number[] = [32, 32, 32]): string {
   const fg = labels.filter((l) => l.value !== 0);
-  const head = ['class', 'Dice', 'HD95 (mm)', ...(softDice ? ['soft Dice @32³'] : [])];
+  const at = inputShape.every((v) => v === inputShape[0]) ? `${inputShape[0]}³` : inputShape.join('x');
+  const head = ['class', 'Dice', 'HD95 (mm)', ...(softDice ? [`soft Dice @${at}`] : [])];
   const rows: string[][] = fg.map((l) => {
     const m = summary.mean[String(l.value)];
     const soft = softDice ? [fmt(softDice[String(l.value)] ?? softDice[l.name], 4)] : [];

@@ -186,5 +186,6 @@ describe('summarize', () => {
     expect(lines[3]).toMatch(/^2 Posterior\s+1\.0000\s+0\.00\s+0\.7900$/);
     expect(lines[4]).toMatch(/^foreground mean\s+0\.9167\s+\S+\s+0\.8000$/);
     expect(formatSummaryTable(s, labels)).not.toContain('soft');
+    expect(formatSummaryTable(s, labels, { 1: 0.8 }, [32, 48, 32]).split('\n')[0]).toMatch(/soft Dice @32x48x32$/);
   });
 });

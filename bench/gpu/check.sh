@@ -15,7 +15,7 @@ mkdir -p "$LOGS"
 [ -f "$BUNDLE" ] || { echo "no bundle at $BUNDLE (run bench/gpu/prepare.sh on the CPU machine)"; exit 2; }
 tar -xJf "$BUNDLE" -C "$WORK" || { echo "could not unpack $BUNDLE"; exit 2; }
 B="$WORK/vnet"
-trap 'rm -rf "$B" "$WORK/data" "$WORK"/m_train' EXIT  # keep only the logs
+trap 'rm -rf "$B" "$WORK/data" "$WORK/data24" "$WORK"/m_train "$WORK"/m_dice_*' EXIT  # keep only the logs
 NODE="$B/bin/node"
 export VNET_ADDON="$B/build/Release/vnet_native.node"
 cd "$B"
@@ -70,10 +70,20 @@ if [ -f dist/src/cli/main.js ] && [ -f dist/src/runner/synthetic.js ]; then
     >/dev/null 2>&1 || echo "(could not write the synthetic dataset)"
   run vnet_train 80 "$NODE" dist/src/cli/main.js train --benchmark --device cuda --amp --data_dir "$DATA" \
     --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
-  run vnet_train_xla 70 "$NODE" dist/src/cli/main.js train --benchmark --device cuda --amp --xla --data_dir "$DATA" \
+  run vnet_train_xla 60 "$NODE" dist/src/cli/main.js train --benchmark --device cuda --amp --xla --data_dir "$DATA" \
     --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
   run vnet_predict 45 "$NODE" dist/src/cli/main.js predict --benchmark --device cuda --amp --data_dir "$DATA" \
     --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
+  # AMP against fp32: the demo's short recipe on 24 synthetic cases, hard Dice of each.
+  DATA24="$WORK/data24"
+  "$NODE" --input-type=module -e "import { writeSyntheticDataset } from '$B/dist/src/runner/synthetic.js'; writeSyntheticDataset('$DATA24', { cases: 24, testCases: 2 });" \
+    >/dev/null 2>&1 || echo "(could not write the 24-case synthetic dataset)"
+  for p in fp32 amp; do
+    flag=""; [ "$p" = amp ] && flag="--amp"
+    run "dice_$p" 50 "$NODE" dist/src/cli/main.js train_and_evaluate --device cuda $flag --data_dir "$DATA24" \
+      --model_dir "$WORK/m_dice_$p" --batch_size 2 --train_epochs 12 --optimizer adam --base_lr 1e-3 --bn_momentum 0.9 \
+      --augment --train_split 0.75 --report false --progress false
+  done
 else
   echo; echo "===== vnet: no CLI in this bundle (conv-only)"
 fi
@@ -86,9 +96,9 @@ if [ -n "$PY" ] && [ -f torch_vnet.py ]; then
 fi
 echo
 echo "================ summary ($(( $(date +%s) - START )) s) ================"
-"$NODE" - "$LOGS" <<'JSEOF'
+"$NODE" - "$LOGS" "$WORK" <<'JSEOF'
 const fs = require('fs'), path = require('path');
-const logs = process.argv[2];
+const logs = process.argv[2], work = process.argv[3];
 const read = (n) => { try { return fs.readFileSync(path.join(logs, n), 'utf8'); } catch { return ''; } };
 const rc = (n) => read(n + '.rc').trim() || 'not run';
 const rows = [];
@@ -113,6 +123,12 @@ for (const p of peer) rows.push(['peer ' + p.peer, `${p.mode} batch ${p.batch} a
 for (const m of ['vnet_train', 'vnet_train_xla', 'vnet_predict']) {
   const lines = read(m + '.log').trim().split('\n').filter((l) => l.trim());
   if (lines.length) for (const l of lines.slice(-3)) rows.push([m + ` (exit ${rc(m)})`, l.slice(0, 140)]);
+}
+const dice = (p) => { try { return JSON.parse(fs.readFileSync(path.join(work, `m_dice_${p}`, 'eval', 'summary.json'), 'utf8')).foreground_mean.Dice; } catch { return undefined; } };
+{
+  const [a, b] = [dice('fp32'), dice('amp')];
+  const ok = a !== undefined && b !== undefined && Math.abs(a - b) <= 0.05;
+  rows.push(['AMP vs fp32 Dice', a === undefined || b === undefined ? `missing (exit ${rc('dice_fp32')} / ${rc('dice_amp')})` : `${ok ? 'PASS' : 'FAIL'} fp32 ${a.toFixed(4)}, amp ${b.toFixed(4)} (|diff| <= 0.05)`]);
 }
 const w = Math.max(...rows.map((r) => r[0].length));
 for (const [k, v] of rows) console.log(k.padEnd(w) + '  ' + v);

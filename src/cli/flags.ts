@@ -41,6 +41,7 @@ export const runFlags: Record<string, Flag> = {
   log_every: { group: 'Output:', type: 'number', default: d.logEvery, describe: 'log the loss every N steps' },
   log_dir: { group: 'Output:', type: 'string', describe: 'DLLL JSON log: a file path (as the reference), or a folder for log.json' },
   output_dir: { group: 'Output:', type: 'string', describe: 'where predict writes masks (default <model_dir>/predictions)' },
+  tta: { group: 'Output:', type: 'boolean', default: false, describe: 'evaluate / predict with test-time augmentation: the mean of the x/y-flipped predictions (4x the passes)' },
   report: { group: 'Output:', type: 'boolean', default: true, describe: 'write report.html after evaluation' },
   benchmark: { group: 'Execution:', type: 'boolean', default: false, describe: 'time steps instead of training / predicting' },
   warmup_steps: { group: 'Execution:', type: 'number', default: d.warmupSteps, describe: 'untimed steps before timing (--benchmark)' },
@@ -76,7 +77,7 @@ export const PRESETS: Record<string, { describe: string; flags: Record<string, s
     describe: 'our recommendation for the best accuracy in about an hour of CPU training (see the README)',
     flags: {
       batch_size: '2', input_shape: ['32', '48', '32'], loss: 'dice_ce', optimizer: 'adam', base_lr: '5e-4', lr_schedule: 'poly',
-      train_epochs: '55', augment: true, augment_mode: 'full', train_split: '0.9',
+      train_epochs: '55', augment: true, augment_mode: 'full', train_split: '0.9', tta: true,
     },
   },
 };
@@ -140,6 +141,7 @@ export function toRunOptions(a: Record<string, unknown>): RunOptions {
     loss: a.loss as RunOptions['loss'],
     augment: a.augment as boolean,
     augmentMode: a.augment_mode as RunOptions['augmentMode'],
+    tta: a.tta as boolean,
     trainSplit: a.train_split as number,
     splitSeed: a.split_seed as number | undefined,
     seed: a.seed as number,

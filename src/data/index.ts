@@ -21,8 +21,8 @@ export { argmaxChannels, resampleLinear, resampleNearest, restoreLabels, type Ou
 export { DEFAULT_INPUT_SHAPE, prepareCase, preprocessImage, preprocessLabel, zscoreInPlace, type CaseRef, type PreparedCase } from './preprocess.js';
 /** The seeded generator behind every random draw. */
 export { Rng, type RngState } from './rng.js';
-/** Flips of x and y. */
-export { NO_FLIPS, copyFlipped, drawFlips, flipVolume, type Flips } from './augment.js';
+/** Augmentation: the reference's flips of x and y, and the full mode's extras. */
+export { NO_FLIPS, AUGMENT_MODES, applyAugment, copyFlipped, drawAugment, drawFlips, flipVolume, type AugmentMode, type Flips, type SampleAugment } from './augment.js';
 /** Train / eval split and its record in the model folder. */
 export { SPLIT_FILE, makeSplit, readSplit, writeSplit, type Split, type SplitFile, type SplitOptions } from './split.js';
 /** Batches in worker threads. */

@@ -4,20 +4,38 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, readNiftiHeader, readNiftiLabels, restoreLabels, writeFileAtomicSync, writeMask, type Batch, type CaseRef } from '../data/index.js';
+import { Loader, copyFlipped, readNiftiHeader, readNiftiLabels, restoreLabels, writeFileAtomicSync, writeMask, type Batch, type CaseRef } from '../data/index.js';
 import type { VNet } from '../nn/index.js';
 import { formatSummaryTable, summarize, type CaseInput } from './metrics.js';
 
-/** Softmax probabilities (n, D, H, W, C) for a batch, with the tape off. */
-export function predictProbs(net: VNet, batch: Pick<Batch, 'images' | 'size'>): Float32Array {
+/**
+ * Softmax probabilities (n, D, H, W, C) for a batch, with the tape off. With `tta` the batch also
+ * runs flipped along x, y and both (the flips training augments with), and the four results,
+ * flipped back, are averaged (test-time augmentation; 4x the forward passes).
+ */
+export function predictProbs(net: VNet, batch: Pick<Batch, 'images' | 'size'>, opts: { tta?: boolean } = {}): Float32Array {
   const [D, H, W] = net.config.inputShape;
   const training = net.training;
   net.training = false;
+  const once = (images: Float32Array) => E.noGrad(() => E.tidy(() => {
+    const x = E.tensor(images, [batch.size, D, H, W, 1], { device: net.store.device });
+    return E.softmax(net.forward(x)).toArray() as Float32Array;
+  }));
   try {
-    return E.noGrad(() => E.tidy(() => {
-      const x = E.tensor(batch.images, [batch.size, D, H, W, 1], { device: net.store.device });
-      return E.softmax(net.forward(x)).toArray() as Float32Array;
-    }));
+    const plain = once(batch.images);
+    if (!opts.tta) return plain;
+    const vox = D * H * W, C = plain.length / (batch.size * vox);
+    const sum = Float64Array.from(plain);
+    const flipped = new Float32Array(batch.images.length);
+    const back = new Float32Array(plain.length);
+    for (const flips of [{ flipX: true, flipY: false }, { flipX: false, flipY: true }, { flipX: true, flipY: true }]) {
+      for (let s = 0; s < batch.size; s++) copyFlipped(batch.images.subarray(s * vox, (s + 1) * vox), [D, H, W], flips, flipped, s * vox);
+      const p = once(flipped);
+      // A flip of D or H moves whole (W, C) rows, so the probabilities flip back as (D, H, W*C).
+      for (let s = 0; s < batch.size; s++) copyFlipped(p.subarray(s * vox * C, (s + 1) * vox * C), [D, H, W * C], flips, back, s * vox * C);
+      for (let i = 0; i < sum.length; i++) sum[i] += back[i];
+    }
+    return Float32Array.from(sum, (v) => v / 4);
   } finally {
     net.training = training;
   }
@@ -65,8 +83,11 @@ export interface EvalResult {
   overlays: { id: string; shape: [number, number, number]; image: Float32Array; label: Int32Array; pred: Int32Array }[];
 }
 
-/** Full evaluation: soft Dice at the input shape and hard Dice / HD95 at native resolution. */
-export async function evaluateCases(net: VNet, cases: CaseRef[], labels: Labels, batchSize: number, outDir: string): Promise<EvalResult> {
+/**
+ * Full evaluation: soft Dice at the input shape and hard Dice / HD95 at native resolution.
+ * `tta`: average over x/y flips (predictProbs).
+ */
+export async function evaluateCases(net: VNet, cases: CaseRef[], labels: Labels, batchSize: number, outDir: string, opts: { tta?: boolean } = {}): Promise<EvalResult> {
   const loader = new Loader({ cases, batchSize, mode: 'eval', inputShape: net.config.inputShape, workers: 0 });
   const C = labels.length, sums = new Float64Array(C);
   const perCase: CaseInput[] = [];
@@ -74,7 +95,7 @@ export async function evaluateCases(net: VNet, cases: CaseRef[], labels: Labels,
   const byId = new Map(cases.map((c) => [c.id, c]));
   try {
     for await (const b of loader.epoch(0)) {
-      const probs = predictProbs(net, b);
+      const probs = predictProbs(net, b, opts);
       softDice(probs, b.labels!, b.size, C).forEach((d) => d.forEach((v, c) => (sums[c] += v)));
       const vox = b.images.length / b.size;
       for (let s = 0; s < b.size; s++) {
@@ -99,14 +120,14 @@ export async function evaluateCases(net: VNet, cases: CaseRef[], labels: Labels,
 }
 
 /** Predicts every case and writes `<outDir>/<id>.nii.gz` at the input's shape and geometry. */
-export async function predictCases(net: VNet, cases: CaseRef[], nClasses: number, batchSize: number, outDir: string, onCase?: (id: string, file: string) => void): Promise<string[]> {
+export async function predictCases(net: VNet, cases: CaseRef[], nClasses: number, batchSize: number, outDir: string, onCase?: (id: string, file: string) => void, opts: { tta?: boolean } = {}): Promise<string[]> {
   const loader = new Loader({ cases, batchSize, mode: 'predict', inputShape: net.config.inputShape, workers: 0 });
   const byId = new Map(cases.map((c) => [c.id, c]));
   const files: string[] = [];
   fs.mkdirSync(outDir, { recursive: true });
   try {
     for await (const b of loader.epoch(0)) {
-      const probs = predictProbs(net, b);
+      const probs = predictProbs(net, b, opts);
       const vox = b.images.length / b.size;
       for (let s = 0; s < b.size; s++) {
         const ref = readNiftiHeader(byId.get(b.ids[s])!.image);

@@ -49,6 +49,8 @@ export interface RunOptions {
   /** Only deterministic cuDNN algorithms. */
   deterministic?: boolean;
   threads?: number;
+  /** Test-time augmentation in evaluate / predict: average over x/y flips (4x the passes). */
+  tta?: boolean;
   // outputs
   logDir?: string;
   outputDir?: string;

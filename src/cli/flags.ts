@@ -24,7 +24,7 @@ export const runFlags: Record<string, Flag> = {
   data_normalization: { group: 'Data:', type: 'string', choices: ['zscore'], default: 'zscore', describe: 'per-volume z-score after resampling' },
   resize_interpolator: { group: 'Data:', type: 'string', choices: ['linear'], default: 'linear', describe: 'image resampling (labels: nearest)' },
   augment: { group: 'Data:', type: 'boolean', default: d.augment, describe: 'augment training samples (what: --augment_mode)' },
-  augment_mode: { group: 'Data:', type: 'string', choices: ['flips', 'full'], default: 'flips', describe: 'flips: random flips of x and y (p = 0.5 each), the reference; full: also small rotations, scaling, intensity and noise' },
+  augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only' },
   train_split: { group: 'Data:', type: 'number', default: d.trainSplit, describe: 'fraction of the training cases used to train; the rest evaluates' },
   split_seed: { group: 'Data:', type: 'number', describe: 'shuffle before splitting (default: the first N in dataset.json order, as the reference)' },
   seed: { group: 'Training:', type: 'number', default: d.seed, describe: 'seed for initialisation, shuffling and augmentation' },
@@ -70,7 +70,7 @@ export class UsageError extends Error {}
  */
 export const PRESETS: Record<string, { describe: string; flags: Record<string, string | string[] | boolean> }> = {
   reference: {
-    describe: 'the reference\'s published accuracy recipe: batch 2, RMSProp 1e-4, 80 epochs, flips, 90/10 split',
+    describe: 'the reference\'s published accuracy recipe: batch 2, RMSProp 1e-4, 80 epochs, augmentation, 90/10 split',
     flags: { batch_size: '2', base_lr: '1e-4', train_epochs: '80', augment: true, train_split: '0.9' },
   },
   best: {

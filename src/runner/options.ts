@@ -27,7 +27,7 @@ export interface RunOptions {
   optimizer: 'rmsprop' | 'adam' | 'sgd';
   loss: 'dice' | 'dice_ce';
   augment: boolean;
-  /** What --augment applies: 'flips' (the reference's) or 'full' (flips + spatial + intensity). */
+  /** What --augment applies: 'full' (default: flips + spatial + intensity) or 'flips' (the reference's). */
   augmentMode?: 'flips' | 'full';
   trainSplit: number;
   splitSeed?: number;
@@ -80,6 +80,7 @@ export const defaultRunOptions: Omit<RunOptions, 'dataDir' | 'modelDir' | 'batch
   optimizer: 'rmsprop',
   loss: 'dice',
   augment: false,
+  augmentMode: 'full',
   trainSplit: 1.0,
   seed: 0,
   logEvery: 10,

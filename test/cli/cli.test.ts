@@ -88,13 +88,13 @@ describe('CLI modes', () => {
     expect(fs.readdirSync(path.join(m3, 'predictions'))).toHaveLength(2);
   });
 
-  test('--augment_mode full and --lr_schedule poly train, and the decaying rate is logged', () => {
+  test('--augment_mode flips and --lr_schedule poly train, and the decaying rate is logged', () => {
     const m = path.join(tmpDir('model'), 'poly');
     const log = path.join(path.dirname(m), 'log.json');
-    const r = runCli(['train', ...common, '--model_dir', m, '--train_epochs', '2', '--augment', '--augment_mode', 'full', '--lr_schedule', 'poly', '--base_lr', '1e-3', '--log_every', '1', '--log_dir', log]);
+    const r = runCli(['train', ...common, '--model_dir', m, '--train_epochs', '2', '--augment', '--augment_mode', 'flips', '--lr_schedule', 'poly', '--base_lr', '1e-3', '--log_every', '1', '--log_dir', log]);
     expect(r.code).toBe(0);
     const recs = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l.slice(5)));
-    expect(recs.some((x) => x.step === 'PARAMETER' && x.data.augment_mode === 'full')).toBe(true);
+    expect(recs.some((x) => x.step === 'PARAMETER' && x.data.augment_mode === 'flips')).toBe(true);
     const lrs = recs.filter((x) => Array.isArray(x.step) && 'learning_rate' in x.data).map((x) => x.data.learning_rate as number);
     expect(lrs).toHaveLength(6); // 6 cases / batch 2 = 3 steps per epoch, 2 epochs
     expect(lrs[0]).toBeCloseTo(1e-3, 9);

@@ -28,7 +28,10 @@ export function rankFromEnv(env = process.env): RankInfo | undefined {
 
 // Frames: [u32 byteLength][payload], payload a Float32Array's bytes.
 class FramedSocket {
-  private buf = Buffer.alloc(0);
+  // Received chunks, kept as a list: concatenating on every chunk would copy a 14 MB gradient
+  // frame hundreds of times.
+  private chunks: Buffer[] = [];
+  private queued = 0;
   private waiters: ((b: Buffer) => void)[] = [];
   private failed?: Error;
   private failWaiters: ((e: Error) => void)[] = [];
@@ -36,7 +39,8 @@ class FramedSocket {
   constructor(readonly sock: net.Socket, readonly peer: string) {
     sock.setNoDelay(true);
     sock.on('data', (d) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.chunks.push(d);
+      this.queued += d.length;
       this.drain();
     });
     const fail = (why: string) => {
@@ -49,12 +53,37 @@ class FramedSocket {
     sock.on('close', () => fail('connection closed (did that rank exit?)'));
   }
 
+  /** The first `n` queued bytes as one buffer, removed from the queue. */
+  private take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.chunks[0];
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.queued -= n;
+    return out;
+  }
+
+  private peekLength(): number {
+    if (this.chunks[0].length >= 4) return this.chunks[0].readUInt32LE(0);
+    const head = this.take(4);
+    this.chunks.unshift(head);
+    this.queued += 4;
+    return head.readUInt32LE(0);
+  }
+
   private drain(): void {
-    while (this.waiters.length && this.buf.length >= 4) {
-      const n = this.buf.readUInt32LE(0);
-      if (this.buf.length < 4 + n) return;
-      const frame = Buffer.from(this.buf.subarray(4, 4 + n));
-      this.buf = this.buf.subarray(4 + n);
+    while (this.waiters.length && this.queued >= 4) {
+      const n = this.peekLength();
+      if (this.queued < 4 + n) return;
+      this.take(4);
+      const frame = this.take(n);
+      this.failWaiters.shift();
       this.waiters.shift()!(frame);
     }
   }
@@ -88,7 +117,7 @@ export interface Communicator {
   allReduceMean(buf: Float32Array): Promise<void>;
   /** Copies rank 0's `buf` to every rank, in place. */
   broadcast(buf: Float32Array): Promise<void>;
-  close(): void;
+  close(): Promise<void> | void;
 }
 
 /** A star all-reduce over TCP: rank 0 sums and sends back. Enough for CPU ranks on one host. */
@@ -173,8 +202,13 @@ export class TcpCommunicator implements Communicator {
     else buf.set(asFloats(await this.peers[0].recv()));
   }
 
-  close(): void {
-    for (const p of this.peers) p.sock.destroy();
+  /** Flushes what is still being sent (the last all-reduce's result), then closes. */
+  async close(): Promise<void> {
+    await Promise.all(this.peers.map((p) => new Promise<void>((resolve) => {
+      if (p.sock.destroyed) return resolve();
+      const t = setTimeout(() => { p.sock.destroy(); resolve(); }, 10_000);
+      p.sock.end(() => { clearTimeout(t); resolve(); });
+    })));
     this.server?.close();
   }
 }

@@ -294,7 +294,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
     return { state, split: ids(split), peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     graphs?.dispose();
-    comm?.close();
+    await comm?.close();
     await loader.close();
     opt.dispose();
     net.dispose();

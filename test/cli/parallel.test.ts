@@ -67,3 +67,13 @@ test('--gpus 2 without GPUs (or NCCL) is a clear error before anything starts', 
   expect(r.stderr).toMatch(/--gpus 2/);
   expect(fs.existsSync(m)).toBe(false);
 });
+
+test('train --benchmark with 2 CPU ranks ends cleanly: rank 0 flushes the last all-reduce before it closes', () => {
+  const root = tmpDir('dpbench');
+  // The full-size network: its 14 MB gradient frames are what a hasty close used to cut off.
+  const r = runCli(['train', '--data_dir', data, '--model_dir', path.join(root, 'b'), '--batch_size', '1', '--device', 'cpu', '--gpus', '2',
+    '--threads', '1', '--benchmark', '--warmup_steps', '1', '--benchmark_steps', '3', '--progress', 'false']);
+  expect(r.stderr).not.toMatch(/connection closed/);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/train \(2 ranks, global batch\) benchmark, batch 2, 3 timed steps/);
+});

@@ -33,7 +33,6 @@ int graph_begin() {
   std::lock_guard<std::mutex> lock(g_mu);
   VNET_CHECK(!g_open, VNET_E_INVALID_ARG, "a CUDA Graph capture is already open");
   cudaStream_t s = stream();
-  // Capture needs the stream idle of earlier eager work only logically; nothing to wait for.
   int id = g_next++;
   pool_begin(id);
   cudaError_t e = cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed);

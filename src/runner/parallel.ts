@@ -69,12 +69,10 @@ class FramedSocket {
     return out;
   }
 
+  /** The next frame's length; a header split across chunks is joined first (rare). */
   private peekLength(): number {
-    if (this.chunks[0].length >= 4) return this.chunks[0].readUInt32LE(0);
-    const head = this.take(4);
-    this.chunks.unshift(head);
-    this.queued += 4;
-    return head.readUInt32LE(0);
+    if (this.chunks[0].length < 4) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0].readUInt32LE(0);
   }
 
   private drain(): void {

@@ -36,6 +36,11 @@ export interface TrainResult {
   seconds: number;
 }
 
+/** The optimizer step on the current gradients; with AMP, unscaled first and skipped on overflow. */
+function update(net: VNet, opt: ReturnType<typeof makeOptimizer>, lr: number, scaler?: LossScaler): void {
+  if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, lr);
+}
+
 /**
  * One optimisation step on a batch; returns the loss. With a loss scaler (AMP) the backward
  * pass is scaled, and a step whose gradients overflow is skipped (the weights stay untouched).
@@ -49,7 +54,7 @@ export function trainStep(net: VNet, opt: ReturnType<typeof makeOptimizer>, imag
     const { loss } = E.diceLoss(net.forward(x), y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
     const value = loss.item();
     E.backward(loss, scaler ? scaler.scale : 1);
-    if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, o.baseLr);
+    update(net, opt, o.baseLr, scaler);
     net.store.zeroGrad();
     return value;
   });
@@ -78,9 +83,7 @@ export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimiz
     E.native.ncclAllReduceFlat(params.filter((p) => p.grad).map((p) => p.grad!.handle), true);
     const l = new Float32Array([loss]);
     await comm.allReduceMean(l);
-    E.tidy(() => {
-      if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, o.baseLr);
-    });
+    E.tidy(() => update(net, opt, o.baseLr, scaler));
     net.store.zeroGrad();
     return l[0];
   }
@@ -99,9 +102,7 @@ export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimiz
     p.grad = E.keep(E.tensor(flat.subarray(off, off + p.size), p.shape, { device }));
     off += p.size;
   }
-  E.tidy(() => {
-    if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, o.baseLr);
-  });
+  E.tidy(() => update(net, opt, o.baseLr, scaler));
   net.store.zeroGrad();
   return flat[total];
 }
@@ -141,9 +142,7 @@ class GraphStepper {
       await comm.allReduceMean(l);
       loss = l[0];
     }
-    E.tidy(() => {
-      if (!scaler || scaler.update(scaler.unscale(net.parameters))) opt.step(net.parameters, o.baseLr);
-    });
+    E.tidy(() => update(net, opt, o.baseLr, scaler));
     return loss;
   }
 

@@ -1,20 +1,26 @@
 // The golden V-Net check, CPU against CUDA (bench/gpu/golden.ts); skipped with the reason
 // printed where no GPU is usable, and run by bench/gpu/check.sh on the GPU machine.
 import { native } from '../bindings/native.js';
-import { goldenVNet, graphVsEager } from '../bench/gpu/golden.js';
+import { goldenVNet, graphVsEager, type GoldenResult } from '../bench/gpu/golden.js';
 import * as E from '../src/engine/index.js';
 import { VNet } from '../src/nn/index.js';
 import { CapturedStep } from '../src/runner/graph.js';
 
 const info = native.info();
 
+/** True (after printing why) where no GPU can run the check. */
+function noGpu(): boolean {
+  if (info.cudaAvailable) return false;
+  console.log(`skipped: no CUDA device (${info.cudaUnavailableReason ?? 'unknown'})`);
+  return true;
+}
+
+/** The failed checks of a harness, one line each. */
+const failures = (res: GoldenResult[]) => res.filter((r) => !r.pass).map((r) => `${r.name}: ${r.err.toExponential(2)} > ${r.tol}`);
+
 test('small V-Net: loss, every gradient by name and weights after RMSProp steps match CPU', () => {
-  if (!info.cudaAvailable) {
-    console.log(`skipped: no CUDA device (${info.cudaUnavailableReason ?? 'unknown'})`);
-    return;
-  }
-  const bad = goldenVNet().filter((r) => !r.pass).map((r) => `${r.name}: ${r.err.toExponential(2)} > ${r.tol}`);
-  expect(bad).toEqual([]);
+  if (noGpu()) return;
+  expect(failures(goldenVNet())).toEqual([]);
 });
 
 test('the golden harness itself: CPU against CPU agrees exactly', () => {
@@ -24,12 +30,8 @@ test('the golden harness itself: CPU against CPU agrees exactly', () => {
 });
 
 test('--xla CUDA Graph: replaying the captured step equals eager steps, and frees its memory', () => {
-  if (!info.cudaAvailable) {
-    console.log(`skipped: no CUDA device (${info.cudaUnavailableReason ?? 'unknown'})`);
-    return;
-  }
-  const bad = graphVsEager().filter((r) => !r.pass).map((r) => `${r.name}: ${r.err.toExponential(2)} > ${r.tol}`);
-  expect(bad).toEqual([]);
+  if (noGpu()) return;
+  expect(failures(graphVsEager())).toEqual([]);
 });
 
 test('graph capture of a CPU model is a clear error that leaves nothing open', () => {

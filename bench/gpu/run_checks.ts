@@ -3,7 +3,7 @@
 // PASS/FAIL line each. Exit status 1 when anything fails or no GPU is usable.
 import { native } from '../../bindings/native.js';
 import { runAll } from './op_cases.js';
-import { goldenVNet, graphVsEager } from './golden.js';
+import { goldenVNet, graphVsEager, type GoldenResult } from './golden.js';
 
 async function main(): Promise<number> {
   const info = native.info();
@@ -22,16 +22,14 @@ async function main(): Promise<number> {
     console.log(`${tag} ${r.name.padEnd(22)} ${r.precision} err=${r.err.toExponential(2)} tol=${r.tol}` +
       (r.detail ? `  ${r.detail}` : ''));
   }
-  for (const r of goldenVNet()) {
+  const report = (prefix: string, r: GoldenResult) => {
     if (!r.pass) fails++;
-    console.log(`${r.pass ? 'PASS' : 'FAIL'} golden ${r.name} err=${r.err.toExponential(2)} tol=${r.tol}`);
-  }
+    console.log(`${r.pass ? 'PASS' : 'FAIL'} ${prefix}${r.name} err=${r.err.toExponential(2)} tol=${r.tol}`);
+  };
+  for (const r of goldenVNet()) report('golden ', r);
   // --xla: the captured training step replays like eager steps.
   try {
-    for (const r of graphVsEager()) {
-      if (!r.pass) fails++;
-      console.log(`${r.pass ? 'PASS' : 'FAIL'} ${r.name} err=${r.err.toExponential(2)} tol=${r.tol}`);
-    }
+    for (const r of graphVsEager()) report('', r);
   } catch (e) {
     fails++;
     console.log(`FAIL graph capture: ${e instanceof Error ? e.message : String(e)}`);

@@ -8,6 +8,6 @@ export { RMSProp, Adam, SGD, makeOptimizer, type Optimizer } from './optim/index
 export * as data from './data/index.js';
 export {
   runMode, withDefaults, train, trainStep, evaluateCases, predictCases, predictProbs, softDice,
-  saveCheckpoint, loadCheckpoint, MODES, defaultRunOptions, RunError,
-  type Mode, type RunOptions, type RunHooks, type RunResult, type StepInfo,
+  saveCheckpoint, loadCheckpoint, loadModel, MODES, defaultRunOptions, RunError,
+  type Mode, type RunOptions, type LoadedModel, type LoadModelOptions, type RunHooks, type RunResult, type StepInfo,
 } from './runner/index.js';

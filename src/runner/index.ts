@@ -6,3 +6,4 @@ export { evaluateCases, predictCases, predictProbs, softDice, type EvalResult } 
 export { saveCheckpoint, loadCheckpoint, readModelConfig, type TrainState } from './checkpoint.js';
 export { benchStats, type BenchStats } from './benchmark.js';
 export { RunLogger, type LogSink } from './log.js';
+export { loadModel, type LoadedModel, type LoadModelOptions } from './model.js';

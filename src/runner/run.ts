@@ -5,8 +5,9 @@ import path from 'node:path';
 import * as E from '../engine/index.js';
 import { Loader, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
 import { benchStats, formatBench, type BenchStats } from './benchmark.js';
-import { loadCheckpoint, type CheckpointName } from './checkpoint.js';
-import { checkOptions, modelFromDir, openDataset, peakRssMb, setupDevice } from './common.js';
+import type { CheckpointName } from './checkpoint.js';
+import { loadModel } from './model.js';
+import { checkOptions, checkStoredConfig, openDataset, peakRssMb, setupDevice } from './common.js';
 import { evaluateCases, predictCases, predictProbs, type EvalResult } from './evaluate.js';
 import { RunLogger, type LogSink } from './log.js';
 import { rankFromEnv } from './parallel.js';
@@ -69,17 +70,9 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
 }
 
 async function loadTrained(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, hooks: RunHooks, prefer: CheckpointName[]): Promise<VNet> {
-  const { net } = modelFromDir(opts, spec, device, hooks.modelFlagsGiven ?? false);
-  const name = prefer.find((n) => fs.existsSync(path.join(opts.modelDir, `${n}.safetensors`)));
-  if (!name) {
-    net.dispose();
-    throw new RunError(`no checkpoint in ${opts.modelDir} (looked for ${prefer.map((n) => `${n}.safetensors`).join(', ')})`, 'VNET_E_NO_CHECKPOINT');
-  }
-  await loadCheckpoint(opts.modelDir, name, net);
-  net.training = false;
-  if (opts.amp) net.precision = 'f16';
-  net.fused = opts.xla;
-  return net;
+  // Refuses a stored model whose config disagrees with the model flags given.
+  if (hooks.modelFlagsGiven) checkStoredConfig(opts, spec);
+  return (await loadModel(opts.modelDir, { device, amp: opts.amp, xla: opts.xla, prefer })).net;
 }
 
 function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ADDON_FILE, checkPrebuilt, type PrebuiltManifest } from './prebuilt.js';
 
 export type DType = 'f32' | 'f16' | 'i32';
 export type DeviceName = 'cpu' | 'cuda';
@@ -35,7 +36,7 @@ export interface NativeAddon {
   run(op: string, inputs: Handle[], attrs?: Attrs): NativeTensor[];
   memory(): Record<DeviceName, DeviceMemory>;
   ops(): { name: string; inputs: number; outputs: number; cpu: boolean; cuda: boolean }[];
-  info(): { threads: number; isa: string; cudaCompiled: boolean; cudaAvailable: boolean; cudaUnavailableReason?: string };
+  info(): { threads: number; isa: string; isaCompiled: string; cudaCompiled: boolean; cudaArchs: string; cudaAvailable: boolean; cudaUnavailableReason?: string };
   setNumThreads(n: number): void;
   sync(): void;
   doctor(): string;
@@ -54,21 +55,54 @@ export interface NativeAddon {
   ncclBroadcast(h: Handle, root?: number): void;
   ncclFinalize(): void;
   emptyCache(): void;
+  /** Times one conv3d_* call per algorithm (the engine's only, or all with `all`); see native/conv_bench.h. */
+  convBench(op: string, inputs: Handle[], attrs: Attrs, opts: ConvBenchOptions): ConvBenchResult[];
+  /** The portable CPU reference loops (f32 CPU tensors): the benchmark's correctness oracle. */
+  convReference(op: string, inputs: Handle[], attrs: Attrs): NativeTensor;
+  /** GFLOP/s peaks of the GPU (SM count x maximum clock x a per-SM rate by compute capability). */
+  gpuPeak(): { name: string; computeCapability: string; sms: number; clockMHz: number; fp32: number; tf32: number; fp16: number };
 }
 
-function findAddon(): string {
+export interface ConvBenchOptions { warmup?: number; minReps?: number; minMs?: number; maxReps?: number; all?: boolean }
+export interface ConvBenchResult { algo: string; chosen: boolean; ms: number[]; out?: NativeTensor; error?: string }
+
+/** Where the addon was loaded from, for `vnet-native --version` and error reports. */
+export interface AddonSource {
+  path: string;
+  kind: 'VNET_ADDON' | 'source build' | 'prebuilt';
+  manifest?: PrebuiltManifest;
+}
+
+// Order: $VNET_ADDON, a source build (build/Release: this repository, or a package built from
+// source at install), then the prebuilt shipped in the package when it fits this machine.
+function findAddon(): AddonSource {
   const here = dirname(fileURLToPath(import.meta.url));
   // Source tree (bindings/) and compiled tree (dist/bindings/) both sit below the package root.
   const roots = [resolve(here, '..'), resolve(here, '..', '..')];
   const tried: string[] = [];
-  if (process.env.VNET_ADDON) tried.push(resolve(process.env.VNET_ADDON));
-  for (const r of roots) tried.push(join(r, 'build', 'Release', 'vnet_native.node'));
-  for (const p of tried) if (existsSync(p)) return p;
+  const env = process.env.VNET_ADDON;
+  if (env) {
+    if (existsSync(resolve(env))) return { path: resolve(env), kind: 'VNET_ADDON' };
+    tried.push(`${resolve(env)} ($VNET_ADDON: no such file)`);
+  }
+  for (const r of roots) {
+    const p = join(r, 'build', 'Release', ADDON_FILE);
+    if (existsSync(p)) return { path: p, kind: 'source build' };
+  }
+  const root = roots.find((r) => existsSync(join(r, 'package.json'))) ?? roots[1];
+  tried.push(`${join(root, 'build', 'Release', ADDON_FILE)} (a source build: none)`);
+  const pre = checkPrebuilt(root);
+  if (pre.ok) return { path: pre.path, kind: 'prebuilt', manifest: pre.manifest };
+  tried.push(`${pre.path} (${pre.reason})`);
+  const how = existsSync(join(root, 'src', 'index.ts'))
+    ? 'run `npm run build`'
+    : `build it from source with \`node ${join(root, 'scripts', 'install.js')}\` (needs cmake and a C++ compiler)`;
   throw Object.assign(
-    new Error(`vnet-native: the native addon is not built (looked in ${tried.join(', ')}); run \`npm run build\``),
+    new Error(`vnet-native: the native addon is not built. Looked for: ${tried.join('; ')}. To fix: ${how}`),
     { code: 'VNET_E_NOT_BUILT' },
   );
 }
 
 const require = createRequire(import.meta.url);
-export const native: NativeAddon = require(findAddon()) as NativeAddon;
+export const addonSource: AddonSource = findAddon();
+export const native: NativeAddon = require(addonSource.path) as NativeAddon;

@@ -8,6 +8,8 @@ import { MODES, runMode, RunError, type Mode } from '../runner/index.js';
 import { checkOptions, checkParallel } from '../runner/common.js';
 import { launchRanks, rankFromEnv } from '../runner/parallel.js';
 import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
+import { versionText } from './version.js';
+import { exportModelDir, parseBatch, ONNX_OPSETS } from '../export/onnx.js';
 
 const MODE_HELP: Record<Mode, string> = {
   train: 'train a V-Net on the dataset (checkpoints in --model_dir)',
@@ -69,6 +71,7 @@ export function buildCli(rawArgv: string[]): Argv {
     .help()
     .alias('h', 'help')
     .version(false)
+    .option('version', { type: 'boolean', describe: 'print the package version, the addon build (CPU kernels, CUDA architectures, where it loaded from) and the Node version' })
     .wrap(Math.min(110, process.stdout.columns ?? 100));
   for (const mode of MODES) {
     cli = cli.command(mode, MODE_HELP[mode], (y) => y.options(flags).example(EXAMPLES.filter((e) => e[0].includes(mode))), async (a) => {
@@ -102,6 +105,18 @@ export function buildCli(rawArgv: string[]): Argv {
       url: { type: 'string', describe: 'mirror URL of Task04_Hippocampus.tar' },
       sha256: { type: 'string', describe: 'expected checksum of the tar' },
     }), (a) => cmdDownload(a.data_dir as string, a.url as string | undefined, a.sha256 as string | undefined))
+    .command('export', 'write the trained model as ONNX (onnxruntime, TensorRT, OpenVINO, ...), with how to feed it in its metadata', (y) => y.options({
+      model_dir: { type: 'string', describe: 'the trained model (config.json + checkpoint)', demandOption: true, alias: 'model-dir' },
+      output: { type: 'string', describe: 'the .onnx file (default <model_dir>/model.onnx)' },
+      opset: { type: 'number', default: ONNX_OPSETS.default, describe: `ONNX opset (${ONNX_OPSETS.min}-${ONNX_OPSETS.max})` },
+      batch: { type: 'string', default: 'dynamic', describe: "batch size: 'dynamic' or a fixed N" },
+      layout: { choices: ['ndhwc', 'ncdhw'] as const, default: 'ndhwc' as const, describe: "the input's (and output's) layout" },
+      probabilities: { type: 'boolean', describe: 'output softmax probabilities (the default)', conflicts: 'logits' },
+      logits: { type: 'boolean', describe: 'output logits instead of probabilities' },
+    }), async (a) => {
+      const r = await exportModelDir(a.model_dir, { file: a.output, opset: a.opset, batch: parseBatch(a.batch), layout: a.layout, output: a.logits ? 'logits' : 'probabilities' });
+      process.stdout.write(`wrote ${r.file} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)\n`);
+    })
     .example(EXAMPLES)
     .fail((msg, err) => {
       if (err) throw err;
@@ -120,6 +135,10 @@ function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<
 
 export async function main(argv = hideBin(process.argv)): Promise<number> {
   try {
+    if (argv.length === 1 && argv[0] === '--version') {
+      process.stdout.write(versionText());
+      return 0;
+    }
     await buildCli(argv).parseAsync();
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {

@@ -8,6 +8,7 @@ import { MODES, runMode, RunError, type Mode } from '../runner/index.js';
 import { checkOptions, checkParallel } from '../runner/common.js';
 import { launchRanks, rankFromEnv } from '../runner/parallel.js';
 import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
+import { cmdServe } from '../serve/command.js';
 import { versionText } from './version.js';
 import { exportModelDir, parseBatch, ONNX_OPSETS } from '../export/onnx.js';
 
@@ -117,6 +118,20 @@ export function buildCli(rawArgv: string[]): Argv {
       const r = await exportModelDir(a.model_dir, { file: a.output, opset: a.opset, batch: parseBatch(a.batch), layout: a.layout, output: a.logits ? 'logits' : 'probabilities' });
       process.stdout.write(`wrote ${r.file} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)\n`);
     })
+    .command('serve', 'a segmentation service over HTTP: POST a .nii / .nii.gz to /predict, get the mask (.nii.gz); /health, /info, /metrics', (y) => y.options({
+      model_dir: { type: 'string', describe: 'the trained model (config.json + checkpoint)', demandOption: true, alias: 'model-dir' },
+      host: { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0: every interface)' },
+      port: { type: 'number', default: 8080, describe: 'port (0: any free one, printed at start)' },
+      device: runFlags.device, tta: runFlags.tta, amp: runFlags.amp, xla: runFlags.xla, threads: runFlags.threads,
+      max_batch: { type: 'number', default: 8, describe: 'most requests run as one forward pass (1: no dynamic batching)', alias: 'max-batch' },
+      batch_window_ms: { type: 'number', default: 5, describe: 'how long a ready request waits for others to share its batch', alias: 'batch-window-ms' },
+      max_queue: { type: 'number', default: 64, describe: 'requests accepted at once; beyond, 503 with Retry-After', alias: 'max-queue' },
+      max_body_mb: { type: 'number', default: 64, describe: 'largest request body (413 beyond)', alias: 'max-body-mb' },
+      workers: { type: 'number', describe: 'preprocessing worker threads (default min(2, cores - 1))' },
+    }), (a) => cmdServe({
+      modelDir: a.model_dir, host: a.host, port: a.port, device: a.device as 'cpu' | 'cuda' | undefined, tta: a.tta as boolean, amp: a.amp as boolean, xla: a.xla as boolean,
+      threads: a.threads as number | undefined, maxBatch: a.max_batch, batchWindowMs: a.batch_window_ms, maxQueue: a.max_queue, maxBodyMb: a.max_body_mb, workers: a.workers,
+    }))
     .example(EXAMPLES)
     .fail((msg, err) => {
       if (err) throw err;

@@ -2,8 +2,9 @@
 // preprocess cases, and assemble a batch (with the flips the main thread already drew).
 import { applyAugment, type SampleAugment } from './augment.js';
 import { isDataError } from './errors.js';
-import type { Shape3 } from './nifti.js';
-import { prepareCase, type CaseRef, type PreparedCase } from './preprocess.js';
+import { readNifti, type Shape3 } from './nifti.js';
+import type { NiftiHeader } from './nifti-header.js';
+import { preprocessImage, prepareCase, type CaseRef, type PreparedCase } from './preprocess.js';
 
 /** One batch slot: the case, its cached arrays when the main thread has them, its augmentation. */
 export interface SampleSpec {
@@ -28,7 +29,16 @@ export interface LoadJob {
   refs: CaseRef[];
 }
 
-export type Job = BatchJob | LoadJob;
+/** Read one image (a path, or the bytes of a .nii / .nii.gz) and preprocess it for inference. */
+export interface DecodeJob {
+  kind: 'decode';
+  shape: Shape3;
+  src: string | Uint8Array;
+  /** Names the image in errors when `src` is bytes. */
+  name?: string;
+}
+
+export type Job = BatchJob | LoadJob | DecodeJob;
 
 /** A job's result; `loaded` are the cases preprocessed by this job, for the main thread's cache. */
 export interface JobResult {
@@ -36,6 +46,8 @@ export interface JobResult {
   labels?: Int32Array;
   originalShapes?: Shape3[];
   loaded: PreparedCase[];
+  /** decode: the image's header (a mask reuses it), its number of volumes and the time taken. */
+  decoded?: { header: NiftiHeader; headerBytes: Uint8Array; volumes: number; ms: number };
 }
 
 /** Error fields that survive postMessage. */
@@ -54,6 +66,12 @@ function load(ref: CaseRef, shape: Shape3, withLabels: boolean, shared: boolean)
  * so the main thread caches them without a copy.
  */
 export function runJob(job: Job, shared: boolean): JobResult {
+  if (job.kind === 'decode') {
+    const t0 = performance.now();
+    const img = readNifti(job.src, job.name);
+    const images = preprocessImage(img.data, img.shape, job.shape);
+    return { images, originalShapes: [img.shape], loaded: [], decoded: { header: img.header, headerBytes: img.headerBytes, volumes: img.volumes, ms: performance.now() - t0 } };
+  }
   if (job.kind === 'load') return { loaded: job.refs.map((r) => load(r, job.shape, job.withLabels, shared)) };
   const vox = job.shape[0] * job.shape[1] * job.shape[2];
   const n = job.samples.length;

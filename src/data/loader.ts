@@ -66,7 +66,7 @@ interface Planned {
 }
 
 /** The compiled worker next to this module, when there is one (not under ts-jest, which runs .ts). */
-function workerScript(): URL | undefined {
+export function workerScript(): URL | undefined {
   if (!import.meta.url.endsWith('.js')) return undefined;
   const u = new URL('./worker.js', import.meta.url);
   return fs.existsSync(fileURLToPath(u)) ? u : undefined;

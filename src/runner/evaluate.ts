@@ -1,10 +1,10 @@
 // Evaluation and prediction: forward passes with batch norm in inference mode, the reference's
 // soft Dice at the network's input shape, hard Dice and HD95 at native resolution, and masks
-// written back at each case's original shape and geometry.
+// written back at each case's original shape and geometry (predictCases, in predict.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, copyFlipped, readNiftiHeader, readNiftiLabels, restoreLabels, writeFileAtomicSync, writeMask, type Batch, type CaseRef } from '../data/index.js';
+import { Loader, copyFlipped, readNiftiLabels, restoreLabels, writeFileAtomicSync, type Batch, type CaseRef } from '../data/index.js';
 import type { VNet } from '../nn/index.js';
 import { formatSummaryTable, summarize, type CaseInput } from './metrics.js';
 
@@ -117,29 +117,4 @@ export async function evaluateCases(net: VNet, cases: CaseRef[], labels: Labels,
   const file = path.join(outDir, 'summary.json');
   writeFileAtomicSync(file, JSON.stringify(summary, null, 2) + '\n');
   return { summary, table: formatSummaryTable(summary, labels, soft, net.config.inputShape), file, overlays };
-}
-
-/** Predicts every case and writes `<outDir>/<id>.nii.gz` at the input's shape and geometry. */
-export async function predictCases(net: VNet, cases: CaseRef[], nClasses: number, batchSize: number, outDir: string, onCase?: (id: string, file: string) => void, opts: { tta?: boolean } = {}): Promise<string[]> {
-  const loader = new Loader({ cases, batchSize, mode: 'predict', inputShape: net.config.inputShape, workers: 0 });
-  const byId = new Map(cases.map((c) => [c.id, c]));
-  const files: string[] = [];
-  fs.mkdirSync(outDir, { recursive: true });
-  try {
-    for await (const b of loader.epoch(0)) {
-      const probs = predictProbs(net, b, opts);
-      const vox = b.images.length / b.size;
-      for (let s = 0; s < b.size; s++) {
-        const ref = readNiftiHeader(byId.get(b.ids[s])!.image);
-        const mask = restoreLabels(probs.subarray(s * vox * nClasses, (s + 1) * vox * nClasses), b.shape, nClasses, ref.shape);
-        const file = path.join(outDir, `${b.ids[s]}.nii.gz`);
-        await writeMask(file, ref, mask);
-        files.push(file);
-        onCase?.(b.ids[s], file);
-      }
-    }
-  } finally {
-    await loader.close();
-  }
-  return files;
 }

@@ -2,7 +2,8 @@
 export { MODES, defaultRunOptions, learningRate, modelConfig, RunError, type Mode, type RunOptions, type ModelConfigFile } from './options.js';
 export { runMode, withDefaults, type RunHooks, type RunResult } from './run.js';
 export { train, trainStep, type TrainCallbacks, type TrainResult, type StepInfo } from './train.js';
-export { evaluateCases, predictCases, predictProbs, softDice, type EvalResult } from './evaluate.js';
+export { evaluateCases, predictProbs, softDice, type EvalResult } from './evaluate.js';
+export { predictCases } from './predict.js';
 export { saveCheckpoint, loadCheckpoint, readModelConfig, type TrainState } from './checkpoint.js';
 export { benchStats, type BenchStats } from './benchmark.js';
 export { RunLogger, type LogSink } from './log.js';

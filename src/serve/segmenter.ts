@@ -1,0 +1,250 @@
+// End-to-end inference with one trained model: NIfTI bytes (or a path) in, a mask in the input's
+// shape and geometry out, with per-class voxel counts and volumes. The one inference path: the
+// predict mode and the HTTP server both go through it. Reading and preprocessing run in the data
+// worker pool; cases that are ready together run as one batch (up to `batchSize`, after waiting
+// at most `batchWindowMs` for company); the inverse resampling, argmax and gzip follow per case.
+import fs from 'node:fs';
+import os from 'node:os';
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import type * as E from '../engine/index.js';
+import { encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
+import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
+import { workerScript } from '../data/loader.js';
+import { WorkerPool } from '../data/pool.js';
+import type { VNet, VNetConfig } from '../nn/index.js';
+import { predictProbs } from '../runner/evaluate.js';
+import { loadModel } from '../runner/model.js';
+import { RunError } from '../runner/options.js';
+
+const gzip = promisify(zlib.gzip);
+
+export interface SegmenterOptions {
+  modelDir: string;
+  device?: E.DeviceName;
+  /** Test-time augmentation: the mean over x/y flips (4x the forward passes). */
+  tta?: boolean;
+  /** Most cases in one forward pass (default 8). */
+  batchSize?: number;
+  amp?: boolean;
+  xla?: boolean;
+  /** How long a lone ready case waits for others to share its batch (default 0: same tick only). */
+  batchWindowMs?: number;
+  /** Preprocessing worker threads (default min(2, cpus - 1); 0 = in this thread). */
+  workers?: number;
+  /** Refuse volumes that are not 3-D (dims past the third other than 1); predict keeps the last volume instead. */
+  only3d?: boolean;
+}
+
+export interface ClassStat { value: number; name: string; voxels: number; volumeMm3: number }
+
+export interface Segmentation {
+  /** The mask as .nii.gz bytes, with the input's header (shape, spacing, orientation). */
+  mask: Uint8Array;
+  shape: Shape3;
+  spacing: [number, number, number];
+  labels: ClassStat[];
+  /** Cases in the forward pass this one ran in. */
+  batchSize: number;
+  timings: { decodeMs: number; queueMs: number; inferMs: number; encodeMs: number; totalMs: number };
+}
+
+export interface SegmenterInfo {
+  modelDir?: string;
+  checkpoint?: string;
+  device: E.DeviceName;
+  tta: boolean;
+  amp: boolean;
+  maxBatch: number;
+  batchWindowMs: number;
+  workers: number;
+  model: VNetConfig;
+  labels: { value: number; name: string }[];
+}
+
+/** A bad input to segment (what the server answers with a 4xx). */
+export class SegmentError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'SegmentError';
+  }
+}
+
+interface Prepared { name?: string; image: Float32Array; shape: Shape3; header: NiftiHeader; headerBytes: Uint8Array; decodeMs: number; t0: number }
+interface Waiting { prep: Prepared; ready: number; resolve: (s: Segmentation) => void; reject: (e: Error) => void }
+
+/** mm per unit of NIfTI xyzt_units (unknown counts as mm, as most tools do). */
+const UNIT_MM: Record<number, number> = { 0: 1, 1: 1000, 2: 1, 3: 0.001 };
+
+export class Segmenter {
+  readonly info: SegmenterInfo;
+  /** Called after every forward pass with its size and duration (the server's metrics). */
+  onBatch?: (size: number, ms: number) => void;
+  private pool?: WorkerPool;
+  private queue: Waiting[] = [];
+  private timer?: NodeJS.Timeout;
+  private inFlight = 0;
+  private closed = false;
+  private drained: (() => void)[] = [];
+  private readonly ownNet: boolean;
+  private readonly only3d: boolean;
+
+  /** Around an already loaded net; `ownNet` makes dispose() free it. */
+  constructor(readonly net: VNet, labels: { value: number; name: string }[], o: Omit<SegmenterOptions, 'modelDir'> & { modelDir?: string; checkpoint?: string; ownNet?: boolean } = {}) {
+    const maxBatch = o.batchSize ?? 8;
+    if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RunError(`batch size must be a positive integer, got ${maxBatch}`, 'VNET_E_BAD_FLAG');
+    const want = o.workers ?? Math.min(2, Math.max(1, os.availableParallelism() - 1));
+    const script = want > 0 ? workerScript() : undefined;
+    if (script) this.pool = new WorkerPool(script, want);
+    this.ownNet = o.ownNet ?? false;
+    this.only3d = o.only3d ?? false;
+    this.info = {
+      modelDir: o.modelDir, checkpoint: o.checkpoint, device: net.store.device, tta: o.tta ?? false, amp: o.amp ?? false,
+      maxBatch, batchWindowMs: o.batchWindowMs ?? 0, workers: this.pool?.size ?? 0, model: net.config, labels,
+    };
+  }
+
+  /** Cases accepted and not yet answered (reading, waiting for a batch, or finishing). */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Segment one image; concurrent calls share forward passes. */
+  async segment(src: Uint8Array | string, opts: { name?: string } = {}): Promise<Segmentation> {
+    this.enter();
+    try {
+      const prep = await this.prepare(src, opts.name);
+      return await new Promise<Segmentation>((resolve, reject) => {
+        this.queue.push({ prep, ready: performance.now(), resolve, reject });
+        this.schedule();
+      });
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Segment images as consecutive batches of `batchSize`, in order (what predict does); fails on the first bad one. */
+  async segmentBatch(srcs: (Uint8Array | string)[], opts: { names?: string[] } = {}): Promise<Segmentation[]> {
+    this.enter();
+    try {
+      const out: Segmentation[] = [];
+      const B = this.info.maxBatch;
+      const prepareChunk = (i: number) => Promise.all(srcs.slice(i, i + B).map((s, j) => this.prepare(s, opts.names?.[i + j])));
+      let next = prepareChunk(0);
+      for (let i = 0; i < srcs.length; i += B) {
+        const preps = await next;
+        // Reading the next chunk in the workers overlaps this chunk's forward pass.
+        if (i + B < srcs.length) { next = prepareChunk(i + B); next.catch(() => undefined); }
+        const now = performance.now();
+        const res = this.runBatch(preps.map((prep) => ({ prep, ready: now })));
+        out.push(...(await Promise.all(res.map((r) => (r instanceof Error ? Promise.reject(r) : r)))));
+      }
+      return out;
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** Stop taking cases, wait for those accepted, then free the workers (and the net when owned). */
+  async dispose(): Promise<void> {
+    this.closed = true;
+    if (this.inFlight > 0) await new Promise<void>((r) => this.drained.push(r));
+    await this.pool?.close();
+    this.pool = undefined;
+    if (this.ownNet) this.net.dispose();
+  }
+
+  private enter(): void {
+    if (this.closed) throw new SegmentError('VNET_E_CLOSED', 'the segmenter is disposed');
+    this.inFlight++;
+  }
+
+  private leave(): void {
+    if (--this.inFlight === 0) for (const r of this.drained.splice(0)) r();
+  }
+
+  private async prepare(src: Uint8Array | string, name?: string): Promise<Prepared> {
+    const t0 = performance.now();
+    // A copy of just this view, so the worker gets these bytes and not a larger pooled buffer.
+    const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name };
+    const res: JobResult = this.pool ? await this.pool.run(job) : runJob(job, false);
+    const d = res.decoded!;
+    const shape = res.originalShapes![0];
+    if (this.only3d && (d.header.dim[0] < 3 || d.volumes > 1)) {
+      throw new SegmentError('VNET_E_NOT_3D', `${name ?? 'the image'} is not a 3-D volume (dim = [${d.header.dim.slice(0, d.header.dim[0] + 1).join(', ')}])`);
+    }
+    return { name, image: res.images!, shape, header: d.header, headerBytes: d.headerBytes, decodeMs: d.ms, t0 };
+  }
+
+  private schedule(): void {
+    if (this.queue.length >= this.info.maxBatch) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      setImmediate(() => this.flush());
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => { this.timer = undefined; this.flush(); }, this.info.batchWindowMs);
+    }
+  }
+
+  private flush(): void {
+    const batch = this.queue.splice(0, this.info.maxBatch);
+    if (!batch.length) return;
+    const res = this.runBatch(batch);
+    batch.forEach((w, i) => { const r = res[i]; if (r instanceof Error) w.reject(r); else r.then(w.resolve, w.reject); });
+    if (this.queue.length) this.schedule();
+  }
+
+  /**
+   * One forward pass over `batch`, then each case's mask. If the pass fails (a native error), each
+   * case is retried alone so that only the one that fails gets the error.
+   */
+  private runBatch(batch: Pick<Waiting, 'prep' | 'ready'>[]): (Error | Promise<Segmentation>)[] {
+    const [D, H, W] = this.net.config.inputShape;
+    const vox = D * H * W, C = this.net.config.nClasses;
+    const start = performance.now();
+    const images = new Float32Array(batch.length * vox);
+    batch.forEach((w, i) => images.set(w.prep.image, i * vox));
+    let probs: Float32Array;
+    try {
+      probs = predictProbs(this.net, { images, size: batch.length }, { tta: this.info.tta });
+    } catch (e) {
+      if (batch.length === 1) return [e instanceof Error ? e : new Error(String(e))];
+      return batch.flatMap((w) => this.runBatch([w]));
+    }
+    const inferMs = performance.now() - start;
+    this.onBatch?.(batch.length, inferMs);
+    return batch.map((w, i) => this.finish(w.prep, probs.subarray(i * vox * C, (i + 1) * vox * C), { queueMs: start - w.ready, inferMs, batchSize: batch.length }));
+  }
+
+  private async finish(p: Prepared, probs: Float32Array, t: { queueMs: number; inferMs: number; batchSize: number }): Promise<Segmentation> {
+    const t1 = performance.now();
+    const C = this.net.config.nClasses;
+    const labels = restoreLabels(probs, this.net.config.inputShape, C, p.shape);
+    const counts = new Float64Array(C);
+    for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
+    // The same bytes writeMask produces: the input's header, level-6 gzip.
+    const mask = await gzip(encodeMask({ header: p.header, headerBytes: p.headerBytes, shape: p.shape }, labels), { level: 6 });
+    const spacing = p.header.pixdim.slice(1, 4).map(Math.abs) as [number, number, number];
+    const mm = UNIT_MM[p.header.xyztUnits & 7] ?? 1;
+    const voxelMm3 = spacing[0] * spacing[1] * spacing[2] * mm ** 3;
+    const names = this.info.labels;
+    const end = performance.now();
+    return {
+      mask: new Uint8Array(mask.buffer, mask.byteOffset, mask.byteLength), shape: p.shape, spacing, batchSize: t.batchSize,
+      labels: Array.from(counts, (v, c) => ({ value: c, name: names.find((l) => l.value === c)?.name ?? String(c), voxels: v, volumeMm3: v * voxelMm3 })),
+      timings: { decodeMs: p.decodeMs, queueMs: t.queueMs, inferMs: t.inferMs, encodeMs: end - t1, totalMs: end - p.t0 },
+    };
+  }
+}
+
+/** Load the trained model in `modelDir` once and answer segmentations with it; dispose() when done. */
+export async function createSegmenter(o: SegmenterOptions): Promise<Segmenter> {
+  if (!fs.existsSync(o.modelDir)) throw new RunError(`--model_dir ${o.modelDir} does not exist`, 'VNET_E_NO_CHECKPOINT');
+  const m = await loadModel(o.modelDir, { device: o.device, amp: o.amp, xla: o.xla });
+  try {
+    return new Segmenter(m.net, m.config.labels, { ...o, checkpoint: m.file, ownNet: true });
+  } catch (e) {
+    m.net.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,212 @@
+// The segmentation service on node:http (no framework: five routes do not need one):
+// POST /predict, GET /health, /info, /metrics. Every bad request gets a JSON { error, code }
+// with a 4xx status and leaves the server serving; shutdown stops accepting and lets what is in
+// flight finish.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isDataError } from '../data/index.js';
+import { ServeMetrics } from './metrics.js';
+import { SegmentError, type Segmentation, type Segmenter } from './segmenter.js';
+
+export interface ServeOptions {
+  /** Default 127.0.0.1 (only this machine); 0.0.0.0 listens on every interface. */
+  host?: string;
+  /** Default 8080; 0 picks a free port (see `port` on the result). */
+  port?: number;
+  /** Largest request body in MiB (default 64): 413 beyond it. */
+  maxBodyMb?: number;
+  /** Most /predict requests accepted at once (default 64): 503 with Retry-After beyond it. */
+  maxQueue?: number;
+  /** Shown by /info. */
+  version?: string;
+  /** Startup, shutdown and server-side failures (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface SegmentServer {
+  url: string;
+  port: number;
+  metrics: ServeMetrics;
+  /** Resolves once the model is loaded (then /health answers 200), rejects if loading failed. */
+  ready: Promise<void>;
+  /** Requests in progress (all routes). */
+  readonly active: number;
+  /** Stop accepting, finish the requests in flight, then dispose the segmenter. */
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+  }
+}
+
+/** The client went away before its body arrived: nobody to answer. */
+const CLIENT_GONE = 'VNET_E_CLIENT_GONE';
+
+/** Body types taken as a NIfTI (gzip or not is decided by the bytes); no type at all is accepted too. */
+const NIFTI_TYPES = new Set(['application/octet-stream', 'application/gzip', 'application/x-gzip', 'application/x-nifti', 'application/nifti', 'application/vnd.nifti']);
+
+function toHttpError(e: unknown): HttpError {
+  if (e instanceof HttpError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (e instanceof SegmentError) return new HttpError(e.code === 'VNET_E_CLOSED' ? 503 : 422, e.code, msg);
+  if (isDataError(e)) {
+    const status = e.code === 'E_TOO_LARGE' || e.code === 'E_SIZE' ? 413 : e.code === 'E_UNSUPPORTED' ? 422 : 400;
+    return new HttpError(status, e.code, msg);
+  }
+  // A native or unexpected failure of this request only.
+  const code = (e as { code?: unknown }).code;
+  return new HttpError(500, typeof code === 'string' ? code : 'VNET_E_INTERNAL', msg);
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return; // the rest drains unread, so the connection stays usable
+      n += c.length;
+      if (n > limit) {
+        over = true;
+        chunks.length = 0;
+        reject(new HttpError(413, 'VNET_E_BODY_TOO_LARGE', `request body is over the ${limit} bytes allowed (--max_body_mb)`));
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, n)));
+    const gone = () => { if (!req.complete) reject(new HttpError(499, CLIENT_GONE, 'client disconnected before the body arrived')); };
+    req.on('aborted', gone);
+    req.on('close', gone);
+    req.on('error', gone);
+  });
+}
+
+const kv = (s: Segmentation, f: (l: Segmentation['labels'][number]) => string) => s.labels.map((l) => `${encodeURIComponent(l.name)}=${f(l)}`).join(';');
+
+function sendMask(res: http.ServerResponse, s: Segmentation, json: boolean): void {
+  const t = s.timings;
+  const timing = `decode=${t.decodeMs.toFixed(1)};queue=${t.queueMs.toFixed(1)};infer=${t.inferMs.toFixed(1)};encode=${t.encodeMs.toFixed(1)};total=${t.totalMs.toFixed(1)}`;
+  if (json) {
+    return sendJson(res, 200, {
+      shape: s.shape, spacing: s.spacing, batch_size: s.batchSize,
+      labels: s.labels.map((l) => ({ value: l.value, name: l.name, voxels: l.voxels, volume_mm3: l.volumeMm3 })),
+      timings_ms: { decode: t.decodeMs, queue: t.queueMs, infer: t.inferMs, encode: t.encodeMs, total: t.totalMs },
+      mask_base64: Buffer.from(s.mask).toString('base64'),
+    });
+  }
+  res.writeHead(200, {
+    'Content-Type': 'application/gzip', 'Content-Length': s.mask.byteLength, 'Content-Disposition': 'attachment; filename="mask.nii.gz"',
+    'X-Vnet-Shape': s.shape.join(','), 'X-Vnet-Voxels': kv(s, (l) => String(l.voxels)), 'X-Vnet-Volumes-Mm3': kv(s, (l) => l.volumeMm3.toFixed(3)),
+    'X-Vnet-Batch-Size': String(s.batchSize), 'X-Vnet-Timings-Ms': timing,
+  });
+  res.end(s.mask);
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Serve `segmenter` (or the promise of one: /health answers 503 until it resolves). */
+export async function startServer(segmenter: Segmenter | Promise<Segmenter>, o: ServeOptions = {}): Promise<SegmentServer> {
+  const maxBody = Math.floor((o.maxBodyMb ?? 64) * 1024 * 1024);
+  const maxQueue = o.maxQueue ?? 64;
+  const log = o.log ?? (() => undefined);
+  let seg: Segmenter | undefined;
+  let failed: Error | undefined;
+  let closing = false;
+  let depth = 0; // /predict requests accepted and not yet answered
+  let active = 0;
+  let whenIdle: (() => void) | undefined;
+  const metrics = new ServeMetrics(() => depth);
+
+  const ready = Promise.resolve(segmenter).then((s) => {
+    seg = s;
+    s.onBatch = (n, ms) => { metrics.batches.observe(n); metrics.inference.observe(ms / 1000); };
+  }, (e: Error) => { failed = e; throw e; });
+  ready.catch(() => undefined); // the caller awaits it; this keeps an unobserved failure quiet
+
+  async function predict(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    if (req.method !== 'POST') throw new HttpError(405, 'VNET_E_METHOD', 'POST the .nii or .nii.gz as the request body', { Allow: 'POST' });
+    if (closing) throw new HttpError(503, 'VNET_E_SHUTTING_DOWN', 'the server is shutting down', { Connection: 'close' });
+    if (!seg) throw new HttpError(503, 'VNET_E_NOT_READY', failed ? `the model failed to load: ${failed.message}` : 'the model is still loading', { 'Retry-After': '1' });
+    if (depth >= maxQueue) throw new HttpError(503, 'VNET_E_QUEUE_FULL', `${depth} requests are queued (--max_queue ${maxQueue}); retry later`, { 'Retry-After': '1' });
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type && !NIFTI_TYPES.has(type)) throw new HttpError(415, 'VNET_E_CONTENT_TYPE', `content type ${type} is not a NIfTI; send the .nii / .nii.gz bytes as application/octet-stream (or application/gzip)`);
+    const declared = Number(req.headers['content-length']);
+    if (declared > maxBody) throw new HttpError(413, 'VNET_E_BODY_TOO_LARGE', `request body of ${declared} bytes is over the ${maxBody} allowed (--max_body_mb)`);
+    const format = url.searchParams.get('format') ?? 'nifti';
+    if (format !== 'nifti' && format !== 'json') throw new HttpError(400, 'VNET_E_FORMAT', `?format=${format}: use nifti (default) or json`);
+    depth++;
+    try {
+      const body = await readBody(req, maxBody);
+      if (!body.length) throw new HttpError(400, 'VNET_E_EMPTY_BODY', 'the request body is empty: POST the .nii or .nii.gz bytes');
+      const s = await seg.segment(body, { name: 'request body' });
+      if (!res.destroyed) sendMask(res, s, format === 'json');
+    } finally {
+      depth--;
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const t0 = performance.now();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = ['/predict', '/health', '/info', '/metrics'].includes(url.pathname) ? url.pathname : 'other';
+    active++;
+    res.on('close', () => {
+      const status = res.writableFinished ? res.statusCode : 499;
+      metrics.request(route, status);
+      if (route === '/predict') metrics.latency.observe((performance.now() - t0) / 1000);
+      if (--active === 0) whenIdle?.();
+    });
+    const answer = async () => {
+      if (closing) res.setHeader('Connection', 'close');
+      if (route === '/predict') return predict(req, res, url);
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'VNET_E_METHOD', `${req.method} ${url.pathname}: use GET`, { Allow: 'GET' });
+      if (route === '/health') {
+        const status = closing ? 'stopping' : seg ? 'ok' : failed ? 'failed' : 'loading';
+        return sendJson(res, status === 'ok' ? 200 : 503, { status });
+      }
+      if (route === '/info') {
+        if (!seg) throw new HttpError(503, 'VNET_E_NOT_READY', 'the model is still loading', { 'Retry-After': '1' });
+        return sendJson(res, 200, { ...seg.info, version: o.version, max_body_mb: maxBody / (1024 * 1024), max_queue: maxQueue });
+      }
+      if (route === '/metrics') {
+        const text = metrics.render();
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(text) });
+        return void res.end(text);
+      }
+      throw new HttpError(404, 'VNET_E_NOT_FOUND', `no route ${url.pathname}: POST /predict, GET /health, /info, /metrics`);
+    };
+    answer().catch((e: unknown) => {
+      const h = toHttpError(e);
+      metrics.error(h.code);
+      if (h.status >= 500) log(`${req.method} ${url.pathname}: ${h.code}: ${h.message}`);
+      if (h.code === CLIENT_GONE || res.destroyed || res.headersSent) return void res.destroy();
+      sendJson(res, h.status, { error: h.message, code: h.code }, h.headers);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 8080, o.host ?? '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+
+  let closed: Promise<void> | undefined;
+  const close = () => (closed ??= (async () => {
+    closing = true;
+    const stopped = new Promise<void>((r) => server.close(() => r()));
+    server.closeIdleConnections();
+    if (active > 0) await new Promise<void>((r) => (whenIdle = r));
+    server.closeAllConnections(); // only idle keep-alive connections are left
+    await stopped;
+    await ready.catch(() => undefined);
+    await seg?.dispose();
+  })());
+
+  return { url: `http://${host}:${addr.port}`, port: addr.port, metrics, ready, get active() { return active; }, close };
+}

@@ -11,3 +11,8 @@ export {
   saveCheckpoint, loadCheckpoint, loadModel, MODES, defaultRunOptions, RunError,
   type Mode, type RunOptions, type LoadedModel, type LoadModelOptions, type RunHooks, type RunResult, type StepInfo,
 } from './runner/index.js';
+export { exportOnnx, exportModelDir, ONNX_OPSETS, type ExportOptions, type ExportableModel } from './export/onnx.js';
+export {
+  createSegmenter, startServer, Segmenter, SegmentError,
+  type Segmentation, type SegmenterInfo, type SegmenterOptions, type SegmentServer, type ServeOptions,
+} from './serve/index.js';

@@ -1,6 +1,7 @@
 // Stand-in for the CUDA backend in builds without nvcc: every entry reports that CUDA was not
 // compiled in, with the code VNET_E_DEVICE.
 #include "backend.h"
+#include "conv_bench.h"
 #include "error.h"
 
 namespace vnet::cuda {
@@ -37,6 +38,9 @@ void nccl_all_reduce(Tensor&, bool) { not_built(); }
 void nccl_all_reduce_flat(const std::vector<Tensor*>&, bool) { not_built(); }
 void nccl_broadcast(Tensor&, int) { not_built(); }
 void nccl_finalize() {}
+
+std::vector<ConvBenchResult> conv_bench(const OpCall&, const ConvBenchOptions&) { not_built(); }
+GpuPeak gpu_peak() { not_built(); }
 
 std::string doctor_json() {
   return "{\"compiled\":false,\"error\":\"built without CUDA (nvcc not found at build time)\"}";

@@ -1,10 +1,11 @@
 // 3-D convolutions through cuDNN's legacy API (cudnnConvolutionForward / BackwardData /
 // BackwardFilter, present in cuDNN 8.x and 9.x): NDHWC activations as 5-D strided descriptors,
-// fp32 accumulation for f16, TF32 for f32 unless VNET_TF32=0. A plan (descriptors, algorithm,
+// fp32 accumulation for f16, TF32 for f32 unless VNET_TF32=0 (or attrs tf32=0). A plan (descriptors, algorithm,
 // math type, workspace size) is chosen once per geometry, dtype, math and determinism, with
 // cudnnFind*AlgorithmEx (VNET_CUDNN_FIND=0: the _v7 heuristics), and cached. Weights are stored
 // (kd,kh,kw,Cin,Cout); cuDNN's NHWC filter wants (Cout,kd,kh,kw,Cin), so each call transposes
-// them into scratch memory. cuDNN pads symmetrically; TF 'same' padding with an odd total is
+// them into scratch memory (CudnnConv does it in steps, so that conv_bench.cc can time the
+// library call alone). cuDNN pads symmetrically; TF 'same' padding with an odd total is
 // run on an explicitly padded copy of the input.
 #include <climits>
 #include <cstdlib>
@@ -21,18 +22,8 @@ namespace vnet::cuda {
 
 namespace {
 
-struct Plan {
-  dnn::TensorDesc x = nullptr, y = nullptr;  // x: the (possibly padded) input
-  dnn::FilterDesc w = nullptr;
-  dnn::ConvDesc conv = nullptr;
-  int algo = 0;
-  size_t ws = 0;
-  bool padded = false;
-  int64_t in_dhw[3] = {0, 0, 0};  // the input cuDNN sees
-};
-
 std::mutex g_mu;
-std::map<std::vector<int64_t>, Plan> g_plans;
+std::map<std::vector<int64_t>, CudnnConv::Plan> g_plans;
 
 int to_int(int64_t v, const char* what) {
   VNET_CHECK(v <= INT_MAX, VNET_E_SHAPE, std::string(what) + " is too large for cuDNN");
@@ -68,7 +59,7 @@ bool acceptable(const Perf& p, bool det, bool allow_tensor, size_t limit) {
 
 // Picks the first acceptable result (the lists come sorted fastest first).
 template <class Perf>
-void choose(const dnn::Api& api, Plan& p, const Perf* perf, int n, bool det, bool allow_tensor, size_t limit,
+void choose(const dnn::Api& api, CudnnConv::Plan& p, const Perf* perf, int n, bool det, bool allow_tensor, size_t limit,
             const char* what) {
   for (int i = 0; i < n; i++) {
     if (!acceptable(perf[i], det, allow_tensor, limit)) continue;
@@ -76,7 +67,8 @@ void choose(const dnn::Api& api, Plan& p, const Perf* perf, int n, bool det, boo
     p.ws = perf[i].memory;
     // DEFAULT_MATH lets cuDNN use TF32 for fp32 on Ampere and newer, so without TF32 the
     // descriptor stays FMA-only whatever the search reported.
-    VNET_CUDNN_CHECK(api.cudnnSetConvolutionMathType(p.conv, allow_tensor ? perf[i].mathType : dnn::CUDNN_FMA_MATH));
+    p.math = int(allow_tensor ? perf[i].mathType : dnn::CUDNN_FMA_MATH);
+    VNET_CUDNN_CHECK(api.cudnnSetConvolutionMathType(p.conv, dnn::MathType(p.math)));
     return;
   }
   throw_error(ErrorCode::VNET_E_UNSUPPORTED,
@@ -87,12 +79,23 @@ void choose(const dnn::Api& api, Plan& p, const Perf* perf, int n, bool det, boo
 
 }  // namespace
 
-void cudnn_conv(const OpCall& c, const ConvGeom& g) {
+struct CudnnConv::Plan {
+  dnn::TensorDesc x = nullptr, y = nullptr;  // x: the (possibly padded) input
+  dnn::FilterDesc w = nullptr;
+  dnn::ConvDesc conv = nullptr;
+  int algo = 0;
+  int math = 0;
+  size_t ws = 0;
+  bool padded = false;
+  int64_t in_dhw[3] = {0, 0, 0};  // the input cuDNN sees
+};
+
+CudnnConv::CudnnConv(const OpCall& c, const ConvGeom& g) : c_(c), g_(g) {
   const dnn::Api& api = cudnn();
   dnn::Handle h = cudnn_handle();
   const DType dt = c.in[0]->dtype;
   const bool det = deterministic(c.attrs);
-  const bool tf32 = dt == DType::F32 && tf32_enabled();
+  const bool tf32 = dt == DType::F32 && tf32_for(c.attrs);
   const dnn::DataType ddt = dt == DType::F16 ? dnn::CUDNN_DATA_HALF : dnn::CUDNN_DATA_FLOAT;
   const size_t es = dtype_size(dt), limit = workspace_limit();
 
@@ -110,26 +113,28 @@ void cudnn_conv(const OpCall& c, const ConvGeom& g) {
 
   // Operands: weights transposed to (K, taps, C); the input padded when needed.
   const int64_t taps = g.kd * g.kh * g.kw;
-  Scratch wt(size_t(g.w_numel()) * es);
-  Scratch xp(padded && c.op != Op::conv3d_dgrad ? size_t(g.N * pin[0] * pin[1] * pin[2] * g.C) * es : 0);
-  Scratch dxp(padded && c.op == Op::conv3d_dgrad ? size_t(g.N * pin[0] * pin[1] * pin[2] * g.C) * es : 0);
-  const void* x = nullptr;
-  const void* dy = nullptr;
+  wt_ = Scratch(size_t(g.w_numel()) * es);
+  xp_ = Scratch(padded && c.op != Op::conv3d_dgrad ? size_t(g.N * pin[0] * pin[1] * pin[2] * g.C) * es : 0);
+  dxp_ = Scratch(padded && c.op == Op::conv3d_dgrad ? size_t(g.N * pin[0] * pin[1] * pin[2] * g.C) * es : 0);
   if (c.op == Op::conv3d_fprop || c.op == Op::conv3d_wgrad) {
-    x = c.in[0]->storage->data;
+    x_ = c.in[0]->storage->data;
     if (padded) {
       const int64_t off[3] = {-g.pd, -g.ph, -g.pw};
-      launch_window_copy(x, xp.get(), g.N, g.C, in, pin, off, dt);
-      x = xp.get();
+      launch_window_copy(x_, xp_.get(), g.N, g.C, in, pin, off, dt);
+      x_ = xp_.get();
     }
   }
   if (c.op == Op::conv3d_fprop || c.op == Op::conv3d_dgrad)
-    launch_transpose2d(c.in[1]->storage->data, wt.get(), taps * g.C, g.K, dt);
-  if (c.op == Op::conv3d_dgrad) dy = c.in[0]->storage->data;
-  if (c.op == Op::conv3d_wgrad) dy = c.in[1]->storage->data;
-  void* dst = c.op == Op::conv3d_fprop ? c.out[0]->storage->data
-              : c.op == Op::conv3d_dgrad ? (padded ? dxp.get() : c.out[0]->storage->data)
-                                         : wt.get();  // wgrad: (K, taps, C), transposed after
+    launch_transpose2d(c.in[1]->storage->data, wt_.get(), taps * g.C, g.K, dt);
+  if (c.op == Op::conv3d_dgrad) dy_ = c.in[0]->storage->data;
+  if (c.op == Op::conv3d_wgrad) dy_ = c.in[1]->storage->data;
+  dst_ = c.op == Op::conv3d_fprop ? c.out[0]->storage->data
+         : c.op == Op::conv3d_dgrad ? (padded ? dxp_.get() : c.out[0]->storage->data)
+                                    : wt_.get();  // wgrad: (K, taps, C), transposed after
+  const void* x = x_;
+  const void* dy = dy_;
+  void* dst = dst_;
+  Scratch& wt = wt_;
 
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_plans.find(key);
@@ -154,7 +159,6 @@ void cudnn_conv(const OpCall& c, const ConvGeom& g) {
                                                 : dnn::CUDNN_FMA_MATH;
     VNET_CUDNN_CHECK(api.cudnnSetConvolutionMathType(p.conv, math));
     const bool allow_tensor = dt == DType::F16 || tf32;
-
     // Find (timed) with as much workspace as the limit allows, else the heuristics.
     bool found = false;
     if (use_find()) {
@@ -224,24 +228,84 @@ void cudnn_conv(const OpCall& c, const ConvGeom& g) {
     if (need > p.ws) p.ws = need;
     it = g_plans.emplace(key, p).first;
   }
-  const Plan& p = it->second;
-  Scratch ws(p.ws);
+  plan_ = &it->second;
+}
+
+int CudnnConv::algo() const { return plan_->algo; }
+int CudnnConv::math() const { return plan_->math; }
+size_t CudnnConv::workspace() const { return plan_->ws; }
+
+bool CudnnConv::workspace_for(int algo, int math, size_t* bytes) const {
+  const dnn::Api& api = cudnn();
+  dnn::Handle h = cudnn_handle();
+  const Plan& p = *plan_;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (api.cudnnSetConvolutionMathType(p.conv, dnn::MathType(math)) != dnn::CUDNN_STATUS_SUCCESS) return false;
+  dnn::Status st;
+  if (c_.op == Op::conv3d_fprop)
+    st = api.cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, dnn::FwdAlgo(algo), bytes);
+  else if (c_.op == Op::conv3d_dgrad)
+    st = api.cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, dnn::BwdDataAlgo(algo), bytes);
+  else
+    st = api.cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w, dnn::BwdFilterAlgo(algo), bytes);
+  VNET_CUDNN_CHECK(api.cudnnSetConvolutionMathType(p.conv, dnn::MathType(p.math)));
+  return st == dnn::CUDNN_STATUS_SUCCESS;
+}
+
+int CudnnConv::run(int algo, int math, void* ws, size_t ws_bytes) const {
+  const dnn::Api& api = cudnn();
+  dnn::Handle h = cudnn_handle();
+  const Plan& p = *plan_;
+  if (algo < 0) algo = p.algo;
+  if (math < 0) math = p.math;
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (math != p.math) VNET_CUDNN_CHECK(api.cudnnSetConvolutionMathType(p.conv, dnn::MathType(math)));
   const float one = 1.f, zero = 0.f;
-  if (c.op == Op::conv3d_fprop) {
-    VNET_CUDNN_CHECK(api.cudnnConvolutionForward(h, &one, p.x, x, p.w, wt.get(), p.conv, dnn::FwdAlgo(p.algo), ws.get(),
-                                                 p.ws, &zero, p.y, dst));
-  } else if (c.op == Op::conv3d_dgrad) {
-    VNET_CUDNN_CHECK(api.cudnnConvolutionBackwardData(h, &one, p.w, wt.get(), p.y, dy, p.conv, dnn::BwdDataAlgo(p.algo),
-                                                      ws.get(), p.ws, &zero, p.x, dst));
-    if (padded) {
-      const int64_t off[3] = {g.pd, g.ph, g.pw};
-      launch_window_copy(dxp.get(), c.out[0]->storage->data, g.N, g.C, pin, in, off, dt);
-    }
-  } else {
-    VNET_CUDNN_CHECK(api.cudnnConvolutionBackwardFilter(h, &one, p.x, x, p.y, dy, p.conv, dnn::BwdFilterAlgo(p.algo),
-                                                        ws.get(), p.ws, &zero, p.w, dst));
-    launch_transpose2d(dst, c.out[0]->storage->data, g.K, taps * g.C, dt);
+  dnn::Status st;
+  if (c_.op == Op::conv3d_fprop)
+    st = api.cudnnConvolutionForward(h, &one, p.x, x_, p.w, wt_.get(), p.conv, dnn::FwdAlgo(algo), ws, ws_bytes, &zero,
+                                     p.y, dst_);
+  else if (c_.op == Op::conv3d_dgrad)
+    st = api.cudnnConvolutionBackwardData(h, &one, p.w, wt_.get(), p.y, dy_, p.conv, dnn::BwdDataAlgo(algo), ws,
+                                          ws_bytes, &zero, p.x, dst_);
+  else
+    st = api.cudnnConvolutionBackwardFilter(h, &one, p.x, x_, p.y, dy_, p.conv, dnn::BwdFilterAlgo(algo), ws, ws_bytes,
+                                            &zero, p.w, dst_);
+  if (math != p.math) VNET_CUDNN_CHECK(api.cudnnSetConvolutionMathType(p.conv, dnn::MathType(p.math)));
+  return int(st);
+}
+
+void CudnnConv::finish() const {
+  const ConvGeom& g = g_;
+  const DType dt = c_.in[0]->dtype;
+  if (c_.op == Op::conv3d_dgrad && plan_->padded) {
+    const int64_t in[3] = {g.D, g.H, g.W}, off[3] = {g.pd, g.ph, g.pw};
+    launch_window_copy(dxp_.get(), c_.out[0]->storage->data, g.N, g.C, plan_->in_dhw, in, off, dt);
+  } else if (c_.op == Op::conv3d_wgrad) {
+    launch_transpose2d(dst_, c_.out[0]->storage->data, g.K, g.kd * g.kh * g.kw * g.C, dt);
   }
+}
+
+const char* CudnnConv::algo_name(Op op, int algo) {
+  static const char* fwd[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
+                              "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* bwd_data[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+  static const char* bwd_filter[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED",
+                                     "FFT_TILING"};
+  if (op == Op::conv3d_fprop) return algo >= 0 && algo < 8 ? fwd[algo] : "?";
+  if (op == Op::conv3d_dgrad) return algo >= 0 && algo < 6 ? bwd_data[algo] : "?";
+  return algo >= 0 && algo < 7 ? bwd_filter[algo] : "?";
+}
+
+void cudnn_conv(const OpCall& c, const ConvGeom& g) {
+  CudnnConv conv(c, g);
+  Scratch ws(conv.workspace());
+  const int st = conv.run(-1, -1, ws.get(), ws.bytes());
+  if (st != dnn::CUDNN_STATUS_SUCCESS)
+    throw_cudnn(dnn::Status(st), c.op == Op::conv3d_fprop   ? "cudnnConvolutionForward"
+                                 : c.op == Op::conv3d_dgrad ? "cudnnConvolutionBackwardData"
+                                                            : "cudnnConvolutionBackwardFilter");
+  conv.finish();
 }
 
 }  // namespace vnet::cuda

@@ -122,6 +122,10 @@ bool tf32_enabled() {
   static const bool on = env_flag("VNET_TF32", true);
   return on;
 }
+bool tf32_for(const Attrs* attrs) {
+  if (attrs && attrs->num.count("tf32")) return attrs->num.at("tf32") != 0.0;
+  return tf32_enabled();
+}
 bool conv_gemm_enabled() { return env_flag("VNET_CONV_GEMM", false); }
 
 Event::Event() { VNET_CUDA_CHECK(cudaEventCreate(&e_)); }

@@ -64,6 +64,8 @@ class Scratch {
 // non-deterministic cuDNN algorithms). tf32: VNET_TF32=0 turns TF32 off for fp32 convs/GEMMs.
 bool deterministic(const Attrs* attrs);
 bool tf32_enabled();
+// TF32 for this call: attrs.tf32 (0 or 1) when given, so one process can compare both (bench).
+bool tf32_for(const Attrs* attrs);
 // VNET_CONV_GEMM=1 sends the 2x2x2 stride-2 convs to cuBLAS (default: cuDNN).
 bool conv_gemm_enabled();
 

@@ -1,135 +1,298 @@
 #!/usr/bin/env bash
-# The GPU check, run on the GPU machine (NVIDIA driver and Python with PyTorch; no Node, no
-# network): unpacks the bundle from prepare.sh, points vnet-native at the NVIDIA libraries
-# (Python's nvidia/*/lib wheels if the system has none), then runs doctor, the CUDA op checks,
-# the conv microbenchmarks, the V-Net benchmark if the bundle has one, and the PyTorch peer.
-# Everything is time-boxed to finish within 8 minutes; a short table is printed last.
-# Usage: bash bench/gpu/check.sh [bundle.tar.xz]
+# The GPU check, run on the GPU machine (NVIDIA driver, Python with PyTorch and the nvidia
+# wheels; no Node, no network) on the bundle from prepare.sh. One deadline for everything;
+# steps in order of value, each with its own time box, skipped (with the reason recorded)
+# when less time is left than its box. After every step $OUT holds, rewritten:
+#   results.jsonl  one JSON line per step: step, status, rc, seconds, box, reason, data
+#   summary.txt    the table          all.log  everything printed
+#   doctor.json    the addon's doctor  conv.jsonl  the conv table (when bench conv exists)
+#   manifest.json  the bundle's manifest (versions, addon sha256)
+# Usage: bash bench/gpu/check.sh [--dry-run] [--deadline SECONDS] [BUNDLE]
+#   --dry-run: the same harness on a CPU machine (CPU device, tiny sizes, GPU-only steps
+#   skipped with the reason), on BUNDLE if given, else on this checkout's own build.
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." 2>/dev/null && pwd)
-BUNDLE=${1:-$ROOT/.bundle/vnet-gpu.tar.xz}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DRY=0 DEADLINE=${VNET_GPU_DEADLINE:-} BUNDLE=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --dry-run) DRY=1 ;;
+    --deadline) DEADLINE=$2; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) BUNDLE=$1 ;;
+  esac
+  shift
+done
+[ -n "$DEADLINE" ] || { [ $DRY = 1 ] && DEADLINE=150 || DEADLINE=480; }
 START=$(date +%s)
 WORK=$(mktemp -d /tmp/vnet-gpu.XXXXXX)
-LOGS=${VNET_GPU_LOGS:-${OUT:-$WORK}/logs}
-mkdir -p "$LOGS"
-[ -f "$BUNDLE" ] || { echo "no bundle at $BUNDLE (run bench/gpu/prepare.sh on the CPU machine)"; exit 2; }
-tar -xJf "$BUNDLE" -C "$WORK" || { echo "could not unpack $BUNDLE"; exit 2; }
-B="$WORK/vnet"
-trap 'rm -rf "$B" "$WORK/data" "$WORK/data24" "$WORK"/m_train "$WORK"/m_dice_*' EXIT  # keep only the logs
-NODE="$B/bin/node"
-export VNET_ADDON="$B/build/Release/vnet_native.node"
-cd "$B"
+trap 'rm -rf "$WORK"' EXIT
+OUT=${OUT:-$WORK/out}
+mkdir -p "$OUT"
+: >"$OUT/results.jsonl"
+: >"$OUT/all.log"
+STEPS=()  # summary rows: "name|status|rc|seconds|box|text"
 
-# Python's NVIDIA wheels (site-packages/nvidia/<lib>/lib), and torch/lib as a fallback.
-PY=$(command -v python3 || true)
-if [ -n "$PY" ]; then
-  eval "$("$PY" - <<'PYEOF' 2>/dev/null
-import importlib.util, os
-def pkg_dir(name):
+say() { echo "$*" | tee -a "$OUT/all.log"; }
+left() { echo $(( DEADLINE - ($(date +%s) - START) )); }
+jstr() {  # a JSON string literal of $1 (quotes, backslashes, control characters)
+  printf '"%s"' "$(printf '%s' "$1" | tr '\n\t\r' '   ' | sed 's/\\/\\\\/g; s/"/\\"/g' | tr -d '\000-\037')"
+}
+
+write_summary() {
+  {
+    echo "vnet-native GPU check$([ $DRY = 1 ] && echo ' (DRY RUN: CPU, tiny sizes)'): $(( $(date +%s) - START )) s of a ${DEADLINE} s deadline"
+    printf '%-14s %-8s %4s %6s %5s  %s\n' step status rc secs box "key numbers / reason"
+    for row in "${STEPS[@]}"; do
+      IFS='|' read -r n st rc secs box text <<<"$row"
+      printf '%-14s %-8s %4s %6s %5s  %s\n' "$n" "$st" "$rc" "$secs" "$box" "${text:0:230}"
+    done
+  } >"$OUT/summary.txt.tmp" && mv "$OUT/summary.txt.tmp" "$OUT/summary.txt"
+}
+
+# record NAME STATUS RC SECONDS BOX REASON DATA(json array body) TEXT
+record() {
+  local rc=$3; [ -n "$rc" ] || rc=null
+  printf '{"step":%s,"status":%s,"rc":%s,"seconds":%s,"box":%s,"reason":%s,"data":[%s]}\n' \
+    "$(jstr "$1")" "$(jstr "$2")" "$rc" "$4" "$5" "$(jstr "$6")" "$7" >>"$OUT/results.jsonl"
+  STEPS+=("$1|$2|${3:--}|$4|$5|${8:-$6}")
+  write_summary
+}
+
+skip() { say "----- $1: skipped: $2"; record "$1" skipped "" 0 "${3:-0}" "$2" "" ""; }
+
+# step NAME BOX COMMAND...: runs COMMAND under a BOX-second timeout unless less time is left;
+# the "@@ {json}" lines it prints become its data. PARSE=bench|peer|conv|dice adds parsed data.
+step() {
+  local name=$1 box=$2; shift 2
+  local l; l=$(left)
+  if [ "$l" -lt "$box" ]; then skip "$name" "time left ${l} s < box ${box} s" "$box"; return 0; fi
+  say ""; say "===== $name (box ${box} s, ${l} s left)"
+  local log="$WORK/$name.log" t0; t0=$(date +%s)
+  rm -f "$log"
+  timeout -k 5 "$box" "$@" 2>&1 | tee -a "$OUT/all.log" "$log"
+  local rc=${PIPESTATUS[0]} secs=$(( $(date +%s) - t0 ))
+  local data; data=$(sed -n 's/^@@ \({.*}\)[[:space:]]*$/\1/p' "$log")
+  case ${PARSE:-} in
+    bench) data=$(printf '%s\n%s' "$data" "$(parse_bench "$log")") ;;
+    peer) data=$(printf '%s\n%s' "$data" "$(grep '^{"peer"' "$log")") ;;
+    conv) grep '^{' "$log" >"$OUT/conv.jsonl"; data=$(printf '%s\n{"rows":%s}' "$data" "$(wc -l <"$OUT/conv.jsonl")") ;;
+  esac
+  data=$(printf '%s\n' "$data" | sed '/^$/d' | paste -sd, -)
+  local st=ok reason=""
+  case $rc in 0) ;; 124|137) st=timeout; reason="killed at its ${box} s box" ;; *) st=fail; reason="exit $rc: $(grep -v '^@@' "$log" | tail -1)" ;; esac
+  say "----- $name: $st (exit $rc) in ${secs} s"
+  record "$name" "$st" "$rc" "$secs" "$box" "$reason" "$data" "$(printf '%s' "$data" | head -c 400) ${reason}"
+}
+
+# train/predict --benchmark print "  throughput  X images/s (total ...)" and the percentiles.
+parse_bench() {
+  awk '/^  throughput  .*total images/ {t=$2} /^  latency p50\/p90\/p95\/p99/ {p50=$3; p99=$9} /^  peak resident memory/ {m=$4}
+       END { if (t != "") printf "{\"images_per_s\":%s,\"p50_ms\":%s,\"p99_ms\":%s,\"peak_rss_mb\":%s}\n", t, p50 == "" ? "null" : p50, p99 == "" ? "null" : p99, m == "" ? "null" : m }' "$1"
+}
+
+# ---- the bundle ------------------------------------------------------------------------------
+unpack() {  # unpack FILE DIR: tar with xz or gzip, else Python's tarfile (no xz binary needed)
+  case $1 in
+    *.xz) command -v xz >/dev/null && tar -xJf "$1" -C "$2" && return 0 ;;
+    *) tar -xzf "$1" -C "$2" && return 0 ;;
+  esac
+  echo "tar could not unpack $1; trying Python's tarfile"
+  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"
+}
+
+say "vnet-native GPU check: deadline ${DEADLINE} s$([ $DRY = 1 ] && echo ', DRY RUN on the CPU'); results in $OUT"
+[ -n "$BUNDLE" ] || { [ $DRY = 0 ] && BUNDLE=$(ls "$ROOT"/.bundle/vnet-gpu.tar.* 2>/dev/null | head -1); }
+if [ -n "$BUNDLE" ]; then
+  [ -f "$BUNDLE" ] || { say "no bundle at $BUNDLE (run bench/gpu/prepare.sh on the CPU machine)"; record unpack fail 2 0 0 "no bundle at $BUNDLE" ""; exit 2; }
+  step unpack 60 unpack "$BUNDLE" "$WORK"
+  B="$WORK/vnet"
+  [ -f "$B/build/Release/vnet_native.node" ] || { say "the bundle did not unpack"; record bundle fail 2 0 0 "no addon in the unpacked bundle" ""; exit 2; }
+  NODE="$B/bin/node"
+  cp "$B/manifest.json" "$OUT/manifest.json" 2>/dev/null
+else
+  [ $DRY = 1 ] || { say "no bundle in $ROOT/.bundle (run bench/gpu/prepare.sh on the CPU machine)"; record unpack fail 2 0 0 "no bundle in $ROOT/.bundle" ""; exit 2; }
+  B=$ROOT NODE=$(command -v node)
+  skip unpack "dry run on this checkout's own build (no bundle given)"
+fi
+export VNET_ADDON="$B/build/Release/vnet_native.node"
+CLI="$B/dist/src/cli/main.js"
+CHECKS="$B/dist/bench/gpu/run_checks.js"
+cd "$WORK"
+
+# ---- preflight: the machine, without Node ----------------------------------------------------
+preflight() {
+  echo "uname: $(uname -srm)"; echo "node: $NODE ($("$NODE" --version 2>&1))"
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+  else echo "nvidia-smi: not found"; fi
+  command -v python3 >/dev/null || { echo "python3: not found"; return 0; }
+  # The nvidia wheels' folders (CUDA 13: cuBLAS, cuBLASLt and NVRTC share nvidia/cu13) as
+  # exports for the later steps, and what PyTorch itself reports.
+  PYTHONUNBUFFERED=1 python3 - "$WORK/libs.env" <<'PYEOF'
+import importlib.util, json, os, sys
+def pkg(name):
     try:
-        spec = importlib.util.find_spec(name)
+        s = importlib.util.find_spec(name)
+        return list(s.submodule_search_locations)[0] if s and s.submodule_search_locations else None
     except Exception:
         return None
-    if spec and spec.submodule_search_locations:
-        return list(spec.submodule_search_locations)[0]
-    return None
-torch_lib = None
-t = pkg_dir("torch")
-if t and os.path.isdir(os.path.join(t, "lib")):
-    torch_lib = os.path.join(t, "lib")
-for lib, var in (("cudnn", "VNET_CUDNN_PATH"), ("cublas", "VNET_CUBLAS_PATH"), ("nccl", "VNET_NCCL_PATH")):
-    d = pkg_dir("nvidia." + lib)
-    cand = os.path.join(d, "lib") if d else None
-    if cand and os.path.isdir(cand) and not os.environ.get(var):
-        print(f"export {var}={cand!r}")
-    elif torch_lib and not os.environ.get(var):
-        if any(f.startswith("lib" + lib) for f in os.listdir(torch_lib)):
-            print(f"export {var}={torch_lib!r}")
+def has(d, prefix):
+    return d and os.path.isdir(d) and any(f.startswith(prefix) for f in os.listdir(d))
+lib = lambda n: (pkg('nvidia.' + n) or '') + '/lib'
+inc = lambda n: (pkg('nvidia.' + n) or '') + '/include'
+exports, info = {}, {'python': sys.version.split()[0]}
+for var, cands, prefix in (('VNET_CUDNN_PATH', ['cudnn'], 'libcudnn.so'), ('VNET_CUBLAS_PATH', ['cu13', 'cublas'], 'libcublas.so'),
+                           ('VNET_NVRTC_PATH', ['cu13', 'cuda_nvrtc'], 'libnvrtc.so'), ('VNET_NCCL_PATH', ['nccl'], 'libnccl.so')):
+    for c in cands:
+        if has(lib(c), prefix):
+            exports[var] = lib(c)
+            break
+incs = [inc(n) for n in ('cudnn', 'cu13', 'cublas', 'nccl', 'cuda_runtime') if os.path.isdir(inc(n))]
+exports['VNET_INC_DIRS'] = ':'.join(incs)
+with open(sys.argv[1], 'w') as f:
+    for k, v in exports.items():
+        f.write(f"export {k}='{v}'\n")
+try:
+    import torch
+    info.update(torch=torch.__version__, torch_cuda=torch.version.cuda, torch_cudnn=torch.backends.cudnn.version(),
+                gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    try:
+        info['torch_nccl'] = '.'.join(map(str, torch.cuda.nccl.version()))
+    except Exception:
+        pass
+except Exception as e:
+    info['torch'] = 'unavailable: ' + str(e)[:120]
+info.update({k: v for k, v in exports.items()})
+print('@@ ' + json.dumps(info))
 PYEOF
-)"
-fi
-echo "VNET_CUDNN_PATH=${VNET_CUDNN_PATH:-} VNET_CUBLAS_PATH=${VNET_CUBLAS_PATH:-} VNET_NCCL_PATH=${VNET_NCCL_PATH:-}"
+}
+export NODE B WORK OUT DRY
+export -f preflight
+step preflight 30 bash -c preflight
+[ -f "$WORK/libs.env" ] && . "$WORK/libs.env" && cat "$WORK/libs.env" >>"$OUT/all.log"
 
-run() {  # run <name> <seconds> <command...>: time-boxed, output to the screen and a log
-  local name=$1 secs=$2; shift 2
-  echo; echo "===== $name (limit ${secs}s)"
-  local t0=$(date +%s)
-  timeout -k 5 "$secs" "$@" 2>&1 | tee "$LOGS/$name.log"
+# The addon's own library search first (no VNET_*_PATH), then with the wheels' folders.
+doctor() {
+  env -u VNET_CUDNN_PATH -u VNET_CUBLAS_PATH -u VNET_NCCL_PATH -u VNET_NVRTC_PATH \
+    "$NODE" "$B/dist/bench/gpu/doctor_step.js" "$WORK/doctor_search.json" search || return $?
+  VNET_DOCTOR_FIRST="$WORK/doctor_search.json" "$NODE" "$B/dist/bench/gpu/doctor_step.js" "$OUT/doctor.json" used
+}
+export -f doctor
+step doctor 30 bash -c doctor
+
+# The hand-written cuDNN / cuBLAS / NCCL declarations against the real headers (seconds).
+api_check() {
+  local cxx; cxx=$(command -v g++ || command -v c++ || command -v clang++) || { echo "no C++ compiler"; return 1; }
+  local args=(-std=c++17 -fsyntax-only) d
+  IFS=: read -ra incs <<<"${VNET_INC_DIRS:-}"
+  for d in "${incs[@]}" /usr/local/cuda/include /usr/local/cuda/targets/x86_64-linux/include; do [ -d "$d" ] && args+=(-I"$d"); done
+  [ "$DRY" = 0 ] && args+=(-DVNET_API_CHECK_REQUIRE)  # here (dry run) the headers may be absent
+  echo "$cxx ${args[*]} api_check.cc"
+  "$cxx" "${args[@]}" "$B/native/cuda/api_check.cc" 2>&1 | tee "$WORK/api_check.out"
   local rc=${PIPESTATUS[0]}
-  echo "----- $name: exit $rc in $(( $(date +%s) - t0 )) s"
-  echo "$rc" >"$LOGS/$name.rc"
+  printf '@@ {"compiler":"%s","checked":"%s","errors":%s}\n' "$cxx" "$(sed -n 's/.*api_check: checking <\(.*\)>.*/\1/p' "$WORK/api_check.out" | sort -u | paste -sd' ' -)" "$(grep -c 'error:' "$WORK/api_check.out")"
+  return "$rc"
+}
+export -f api_check
+step api_check 30 bash -c api_check
+
+# ---- the V-Net through the CLI, and its peer ---------------------------------------------------
+if [ $DRY = 1 ]; then
+  DEV=cpu CASES=4 SHAPE="[20,20,20]" BATCHES="2" BIG=""
+  NET=(--input_shape 16 16 16 --downscale_blocks 1 1 1 --upscale_blocks 1 1 --threads 2)
+  STEPS_B=(--warmup_steps 1 --benchmark_steps 2) EPOCHS=1
+else
+  DEV=cuda CASES=32 SHAPE="[36,48,36]" BATCHES="8 32" BIG=32
+  NET=() STEPS_B=(--warmup_steps 5 --benchmark_steps 20) EPOCHS=12
+fi
+DATA="$WORK/data" DATA24="$WORK/data24"
+step dataset 40 "$NODE" --input-type=module -e "
+  import { writeSyntheticDataset } from '$B/dist/src/runner/synthetic.js';
+  const t0 = Date.now();
+  writeSyntheticDataset('$DATA', { cases: $CASES, testCases: 2, shape: $SHAPE });
+  writeSyntheticDataset('$DATA24', { cases: $([ $DRY = 1 ] && echo 4 || echo 24), testCases: 2, shape: $SHAPE });
+  console.log('@@ ' + JSON.stringify({ cases: $CASES, ms: Date.now() - t0 }));"
+HAVE_DATA=0; [ -f "$DATA/dataset.json" ] && HAVE_DATA=1
+
+bench() {  # bench NAME BOX MODE BATCH FLAGS...: the CLI's train/predict --benchmark
+  local name=$1 box=$2 mode=$3 batch=$4; shift 4
+  [ $HAVE_DATA = 1 ] || { skip "$name" "no synthetic dataset (the dataset step failed)" "$box"; return; }
+  PARSE=bench step "$name" "$box" "$NODE" "$CLI" "$mode" --benchmark --device $DEV --data_dir "$DATA" \
+    --model_dir "$WORK/m_$name" --batch_size "$batch" "${STEPS_B[@]}" "${NET[@]}" --progress false "$@"
 }
 
-run doctor 30 "$NODE" -e "const a = require(process.env.VNET_ADDON); console.log(JSON.stringify(JSON.parse(a.doctor()), null, 1)); console.log(JSON.stringify(a.info()))"
-run checks 120 "$NODE" dist/bench/gpu/run_checks.js
-run conv_bench 110 "$NODE" dist/bench/gpu/conv_bench.js
-# The V-Net itself through the CLI (train / predict --benchmark) on a small synthetic dataset.
-if [ -f dist/src/cli/main.js ] && [ -f dist/src/runner/synthetic.js ]; then
-  DATA="$WORK/data"
-  "$NODE" --input-type=module -e "import { writeSyntheticDataset } from '$B/dist/src/runner/synthetic.js'; writeSyntheticDataset('$DATA', { cases: 8, testCases: 2 });" \
-    >/dev/null 2>&1 || echo "(could not write the synthetic dataset)"
-  run vnet_train 80 "$NODE" dist/src/cli/main.js train --benchmark --device cuda --amp --data_dir "$DATA" \
-    --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
-  run vnet_train_xla 60 "$NODE" dist/src/cli/main.js train --benchmark --device cuda --amp --xla --data_dir "$DATA" \
-    --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
-  run vnet_predict 45 "$NODE" dist/src/cli/main.js predict --benchmark --device cuda --amp --data_dir "$DATA" \
-    --model_dir "$WORK/m_train" --batch_size 8 --warmup_steps 5 --benchmark_steps 30 --progress false
-  # AMP against fp32: the demo's short recipe on 24 synthetic cases, hard Dice of each.
-  DATA24="$WORK/data24"
-  "$NODE" --input-type=module -e "import { writeSyntheticDataset } from '$B/dist/src/runner/synthetic.js'; writeSyntheticDataset('$DATA24', { cases: 24, testCases: 2 });" \
-    >/dev/null 2>&1 || echo "(could not write the 24-case synthetic dataset)"
-  for p in fp32 amp; do
-    flag=""; [ "$p" = amp ] && flag="--amp"
-    run "dice_$p" 50 "$NODE" dist/src/cli/main.js train_and_evaluate --device cuda $flag --data_dir "$DATA24" \
-      --model_dir "$WORK/m_dice_$p" --batch_size 2 --train_epochs 12 --optimizer adam --base_lr 1e-3 --bn_momentum 0.9 \
-      --augment --train_split 0.75 --report false --progress false
-  done
+if [ $DRY = 1 ]; then skip conv_smoke "GPU-only (dry run): see checks_conv"; else
+  step conv_smoke 25 env CUDA_LAUNCH_BLOCKING=1 "$NODE" "$CHECKS" conv --device cuda; fi
+B1=${BATCHES%% *}
+bench train_fp32 45 train "$B1" --no-tf32
+bench train_tf32 45 train "$B1"
+bench train_amp 45 train "$B1" --amp
+[ -n "$BIG" ] && bench train_amp_b$BIG 50 train "$BIG" --amp
+
+peer() {
+  local p=$1; shift
+  [ -f "$p" ] || { echo "no peer script in the bundle"; return 1; }
+  python3 -c 'import torch' 2>/dev/null || { echo "no PyTorch here"; return 1; }
+  local rc=0
+  PYTHONUNBUFFERED=1 python3 "$p" train --device cuda --channels-last --no-tf32 --batches "$B1" --warmup 3 --min-time 3 --min-iters 10 || rc=$?
+  PYTHONUNBUFFERED=1 python3 "$p" train --device cuda --channels-last --batches "$B1" --warmup 3 --min-time 3 --min-iters 10 || rc=$?
+  PYTHONUNBUFFERED=1 python3 "$p" train --device cuda --channels-last --amp --batches $BATCHES --warmup 3 --min-time 3 --min-iters 10 || rc=$?
+  return $rc
+}
+if [ $DRY = 1 ]; then skip peer "GPU-only (dry run): the PyTorch peer runs on cuda"; else
+  export B1 BATCHES; export -f peer
+  PARSE=peer step peer 90 bash -c "peer '$B/torch_vnet.py'"; fi
+
+# ---- correctness, one section per process (a sticky CUDA error costs one section) ------------
+if [ $DRY = 1 ]; then
+  step checks_conv 30 "$NODE" "$CHECKS" conv --device cpu
+  step checks_ops 30 "$NODE" "$CHECKS" ops --device cpu
+  step golden 40 "$NODE" "$CHECKS" golden --device cpu
+  for s in graph nccl memory; do skip "$s" "GPU-only (dry run): needs CUDA"; done
 else
-  echo; echo "===== vnet: no CLI in this bundle (conv-only)"
+  step checks_ops 60 env CUDA_LAUNCH_BLOCKING=1 "$NODE" "$CHECKS" ops --device cuda
+  step golden 45 env CUDA_LAUNCH_BLOCKING=1 "$NODE" "$CHECKS" golden --device cuda
+  step graph 45 env CUDA_LAUNCH_BLOCKING=1 VNET_DETERMINISTIC=1 "$NODE" "$CHECKS" graph --device cuda
+  step nccl 20 env CUDA_LAUNCH_BLOCKING=1 "$NODE" "$CHECKS" nccl --device cuda
+  step memory 30 env CUDA_LAUNCH_BLOCKING=1 "$NODE" "$CHECKS" memory --device cuda
 fi
-if [ -n "$PY" ] && [ -f torch_vnet.py ]; then
-  left=$(( 470 - ($(date +%s) - START) ))
-  [ "$left" -gt 90 ] && left=90
-  if [ "$left" -gt 20 ]; then
-    run peer "$left" "$PY" torch_vnet.py train --device cuda --amp --channels-last --batches 8 --warmup 3 --min-time 4 --min-iters 10
+
+# ---- the conv table: `vnet-native bench conv` (CUDA events around the library call) ---------
+if ! "$NODE" "$CLI" bench conv --help 2>/dev/null | grep -q -- '--vnet'; then
+  skip conv_table "no 'bench conv' command in this bundle"
+elif [ $DRY = 1 ]; then
+  skip conv_table "GPU-only (dry run): bench conv --device cuda"
+else
+  PARSE=conv step conv_table 90 "$NODE" "$CLI" bench conv --vnet --device cuda --batch 8,32 --dtype f32,f16 --math fp32,tf32 --json
+fi
+
+bench train_xla 45 train "$B1" --amp --xla
+bench infer_tf32 30 predict "$B1"
+bench infer_amp 30 predict "$B1" --amp
+
+# ---- AMP against fp32: the demo's short recipe, hard Dice of each -----------------------------
+dice_run() {  # dice_run NAME FLAGS...: train_and_evaluate, then its foreground Dice as data
+  "$NODE" "$CLI" train_and_evaluate --device "$DEV" --data_dir "$DATA24" --model_dir "$WORK/m_$1" --batch_size 2 \
+    --train_epochs "$EPOCHS" --optimizer adam --base_lr 1e-3 --bn_momentum 0.9 --augment --augment_mode flips \
+    --train_split 0.75 --report false --progress false "${@:2}" || return $?
+  "$NODE" -e 'const s = require(process.argv[1]); console.log("@@ " + JSON.stringify({ dice: s.foreground_mean.Dice }))' "$WORK/m_$1/eval/summary.json"
+}
+if [ $HAVE_DATA = 1 ]; then
+  export CLI DEV DATA24 EPOCHS; export -f dice_run
+  step dice_fp32 100 bash -c "dice_run dice_fp32 ${NET[*]}"
+  step dice_amp 100 bash -c "dice_run dice_amp --amp ${NET[*]}"
+  a=$(grep '"step":"dice_fp32"' "$OUT/results.jsonl" | sed -n 's/.*"dice":\([-0-9.eE+]*\).*/\1/p')
+  b=$(grep '"step":"dice_amp"' "$OUT/results.jsonl" | sed -n 's/.*"dice":\([-0-9.eE+]*\).*/\1/p')
+  if [ -n "$a" ] && [ -n "$b" ]; then
+    v=$(awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; printf "%s %.4f", (d <= 0.05 ? "PASS" : "FAIL"), d }')
+    record dice_pair "${v%% *}" "" 0 0 "" "{\"fp32\":$a,\"amp\":$b,\"abs_diff\":${v#* },\"tol\":0.05}" "fp32 $a amp $b |diff| ${v#* } (<= 0.05)"
+  else
+    skip dice_pair "a Dice is missing (fp32: ${a:-none}, amp: ${b:-none})"
   fi
+else
+  skip dice_pair "no synthetic dataset (the dataset step failed)"
 fi
-echo
-echo "================ summary ($(( $(date +%s) - START )) s) ================"
-"$NODE" - "$LOGS" "$WORK" <<'JSEOF'
-const fs = require('fs'), path = require('path');
-const logs = process.argv[2], work = process.argv[3];
-const read = (n) => { try { return fs.readFileSync(path.join(logs, n), 'utf8'); } catch { return ''; } };
-const rc = (n) => read(n + '.rc').trim() || 'not run';
-const rows = [];
-const doc = read('doctor.log');
-try {
-  const d = JSON.parse(doc.slice(doc.indexOf('{'), doc.lastIndexOf('}\n{') + 1 || undefined));
-  const g = (d.gpus || [])[0];
-  rows.push(['gpu', g ? `${g.name} cc${g.computeCapability}` : `none (${d.reason || '?'})`]);
-  rows.push(['driver / runtime', `${d.driver} / ${d.runtime}`]);
-  for (const l of ['cudnn', 'cublas', 'nccl']) rows.push([l, d[l].found ? `${d[l].version} ${d[l].path}` : 'MISSING']);
-} catch { rows.push(['doctor', `unparsed (exit ${rc('doctor')})`]); }
-const chk = read('checks.log');
-const pass = (chk.match(/^PASS /gm) || []).length, fail = (chk.match(/^FAIL /gm) || []).length;
-rows.push(['op checks', `${pass} pass, ${fail} fail (exit ${rc('checks')})`]);
-for (const l of chk.split('\n').filter((l) => l.startsWith('FAIL')).slice(0, 8)) rows.push(['  ' + l.slice(5, 30).trim(), l.slice(30, 110)]);
-const cb = read('conv_bench.log');
-const peak = cb.match(/measured matrix rate: (.*)/);
-if (peak) rows.push(['matrix rate', peak[1]]);
-for (const l of cb.split('\n').filter((l) => / fprop | dgrad | wgrad /.test(l)).slice(0, 48)) rows.push(['conv', l.trim()]);
-const peer = read('peer.log').split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean);
-for (const p of peer) rows.push(['peer ' + p.peer, `${p.mode} batch ${p.batch} amp=${p.amp}: ${p.samples_per_s} samples/s, p50 ${p.p50_ms} ms`]);
-for (const m of ['vnet_train', 'vnet_train_xla', 'vnet_predict']) {
-  const lines = read(m + '.log').trim().split('\n').filter((l) => l.trim());
-  if (lines.length) for (const l of lines.slice(-3)) rows.push([m + ` (exit ${rc(m)})`, l.slice(0, 140)]);
-}
-const dice = (p) => { try { return JSON.parse(fs.readFileSync(path.join(work, `m_dice_${p}`, 'eval', 'summary.json'), 'utf8')).foreground_mean.Dice; } catch { return undefined; } };
-{
-  const [a, b] = [dice('fp32'), dice('amp')];
-  const ok = a !== undefined && b !== undefined && Math.abs(a - b) <= 0.05;
-  rows.push(['AMP vs fp32 Dice', a === undefined || b === undefined ? `missing (exit ${rc('dice_fp32')} / ${rc('dice_amp')})` : `${ok ? 'PASS' : 'FAIL'} fp32 ${a.toFixed(4)}, amp ${b.toFixed(4)} (|diff| <= 0.05)`]);
-}
-const w = Math.max(...rows.map((r) => r[0].length));
-for (const [k, v] of rows) console.log(k.padEnd(w) + '  ' + v);
-JSEOF
+
+say ""
+say "================ summary ($(( $(date +%s) - START )) s) ================"
+cat "$OUT/summary.txt" | tee -a "$OUT/all.log"

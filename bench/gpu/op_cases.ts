@@ -276,14 +276,15 @@ function compare(a: Float64Array, b: Float64Array, floor = 0): number {
   return scale > 0 ? err / scale : err;
 }
 
-export function runCase(native: NativeAddon, c: OpCase, p: Precision): CaseResult {
+/** One case on `device` against the CPU oracle (`device` 'cpu': the harness's own dry run). */
+export function runCase(native: NativeAddon, c: OpCase, p: Precision, device: 'cpu' | 'cuda' = 'cuda'): CaseResult {
   const host = makeInputs(c, p);
   const held: Handle[] = [];
   const keep = (t: NativeTensor) => (held.push(t.handle), t);
   const tol = c.tol[p] ?? 0;
   try {
     const cpuIn = host.map((h) => keep(upload(native, h, c.cpuSameDtype ? h.dtype : h.dtype === 'f16' ? 'f32' : h.dtype, 'cpu')));
-    const gpuIn = host.map((h) => keep(upload(native, h, h.dtype, 'cuda')));
+    const gpuIn = host.map((h) => keep(upload(native, h, h.dtype, device)));
     const cpuOut = native.run(c.op, cpuIn.map((t) => t.handle), c.attrs ?? {}).map(keep);
     const gpuOut = native.run(c.op, gpuIn.map((t) => t.handle), c.attrs ?? {}).map(keep);
     const pairs: [NativeTensor, NativeTensor, string][] = cpuOut.map((t, i) => [gpuOut[i], t, `output ${i}`]);
@@ -303,11 +304,11 @@ export function runCase(native: NativeAddon, c: OpCase, p: Precision): CaseResul
   }
 }
 
-export function runAll(native: NativeAddon, filter?: (c: OpCase) => boolean): CaseResult[] {
+export function runAll(native: NativeAddon, filter?: (c: OpCase) => boolean, device: 'cpu' | 'cuda' = 'cuda'): CaseResult[] {
   const res: CaseResult[] = [];
   for (const c of OP_CASES) {
     if (filter && !filter(c)) continue;
-    for (const p of c.precisions) res.push(runCase(native, c, p));
+    for (const p of c.precisions) res.push(runCase(native, c, p, device));
   }
   return res;
 }

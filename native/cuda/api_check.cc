@@ -27,12 +27,29 @@ constexpr bool same_signature = std::is_same_v<typename abi<Ours>::type, Real>;
 
 }  // namespace vnet::api_check
 
+// -DVNET_API_CHECK_REQUIRE (bench/gpu/check.sh on the GPU machine): a missing header is an
+// error, not a silent skip, and each header checked says so.
+#ifdef VNET_API_CHECK_REQUIRE
+#if !__has_include(<cudnn.h>)
+#error "api_check: <cudnn.h> is not on the include path"
+#endif
+#if !__has_include(<cublas_v2.h>)
+#error "api_check: <cublas_v2.h> is not on the include path"
+#endif
+#if !__has_include(<nccl.h>)
+#error "api_check: <nccl.h> is not on the include path"
+#endif
+#endif
+
 #define VNET_MAP(ours, real) \
   template <> struct vnet::api_check::abi<ours> { using type = real; };
 #define VNET_SAME_ENUM(ns, name) static_assert(int(ns::name) == int(::name), #name " differs from the real header");
 
 #if __has_include(<cudnn.h>)
 #include <cudnn.h>
+#ifdef VNET_API_CHECK_REQUIRE
+#pragma message("api_check: checking <cudnn.h>")
+#endif
 VNET_MAP(vnet::dnn::Status, cudnnStatus_t)
 VNET_MAP(vnet::dnn::DataType, cudnnDataType_t)
 VNET_MAP(vnet::dnn::TensorFormat, cudnnTensorFormat_t)
@@ -107,6 +124,9 @@ VNET_CUDNN_FUNCS(VNET_X)
 
 #if __has_include(<cublas_v2.h>)
 #include <cublas_v2.h>
+#ifdef VNET_API_CHECK_REQUIRE
+#pragma message("api_check: checking <cublas_v2.h>")
+#endif
 VNET_MAP(vnet::blas::Status, cublasStatus_t)
 VNET_MAP(vnet::blas::Operation, cublasOperation_t)
 VNET_MAP(vnet::blas::MathMode, cublasMath_t)
@@ -146,6 +166,9 @@ VNET_CUBLAS_OPTIONAL_FUNCS(VNET_X)
 
 #if __has_include(<nccl.h>)
 #include <nccl.h>
+#ifdef VNET_API_CHECK_REQUIRE
+#pragma message("api_check: checking <nccl.h>")
+#endif
 VNET_MAP(vnet::nccl::Result, ncclResult_t)
 VNET_MAP(vnet::nccl::DataType, ncclDataType_t)
 VNET_MAP(vnet::nccl::RedOp, ncclRedOp_t)

@@ -1,5 +1,6 @@
 // doctor_json(): what this machine offers the CUDA backend (driver, runtime, each GPU, cuDNN,
-// cuBLAS, NCCL), as JSON. Works without a driver or GPU: it then says what is missing.
+// cuBLAS, NCCL, NVRTC: each file's path and version, what was preloaded), as JSON. Works
+// without a driver or GPU: it then says what is missing.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -41,6 +42,13 @@ std::string lib_json(const LibInfo& li) {
   std::string s = "{\"found\":" + std::string(li.found ? "true" : "false");
   if (!li.path.empty()) s += ",\"path\":" + q(li.path);
   if (!li.version.empty()) s += ",\"version\":" + q(li.version);
+  if (!li.preloaded.empty()) {
+    s += ",\"preloaded\":[";
+    for (size_t i = 0; i < li.preloaded.size(); i++)
+      s += std::string(i ? "," : "") + "{\"path\":" + q(li.preloaded[i].path) +
+           (li.preloaded[i].version.empty() ? "" : ",\"version\":" + q(li.preloaded[i].version)) + "}";
+    s += "]";
+  }
   if (!li.found) {
     s += ",\"error\":" + q(li.error);
     s += ",\"tried\":[";
@@ -95,6 +103,7 @@ std::string doctor_json() {
   s += ",\"cudnn\":" + lib_json(cudnn_info());
   s += ",\"cublas\":" + lib_json(cublas_info());
   s += ",\"nccl\":" + lib_json(nccl_info());
+  s += ",\"nvrtc\":" + lib_json(nvrtc_info());
   s += ",\"settings\":{\"tf32\":" + std::string(tf32_enabled() ? "true" : "false") +
        ",\"deterministic\":" + std::string(deterministic(nullptr) ? "true" : "false") +
        ",\"convGemm\":" + std::string(conv_gemm_enabled() ? "true" : "false") + "}";

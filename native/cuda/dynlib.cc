@@ -65,29 +65,33 @@ std::string LoadedLib::error() const {
 }
 
 std::vector<std::string> library_search_dirs(const LibSpec& spec) {
+  const char* root_env = std::getenv("VNET_LIB_ROOT");
+  const std::string root = root_env ? root_env : "";
   std::vector<std::string> dirs;
   split_path(std::getenv("LD_LIBRARY_PATH"), dirs);
   for (const char* d : {"/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib",
                         "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/local/lib", "/usr/lib",
                         "/opt/nvidia/lib64"})
-    dirs.push_back(d);
-  add_glob("/usr/local/cuda-*/lib64", dirs);
-  // Python wheels: site-packages/nvidia/<lib>/lib under the usual prefixes and environments.
-  std::string sub = std::string("/nvidia/") + spec.pip_dir + "/lib";
+    dirs.push_back(root + d);
+  add_glob(root + "/usr/local/cuda-*/lib64", dirs);
+  // Python wheels: site-packages/nvidia/<dir>/lib under the usual prefixes, conda and virtual
+  // environments under /opt (/opt/conda, /opt/torch/.venv: glob's * skips dot folders, so
+  // .venv is named), the user's and the active environment's.
   std::vector<std::string> roots;
   for (const char* pat : {"/usr/lib/python3*/dist-packages", "/usr/lib/python3*/site-packages",
                           "/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
-                          "/usr/lib64/python3*/site-packages", "/opt/conda/lib/python3*/site-packages",
-                          "/opt/*/lib/python3*/site-packages"})
-    add_glob(pat, roots);
-  for (const char* env : {"HOME"}) {
-    if (const char* h = std::getenv(env)) add_glob(std::string(h) + "/.local/lib/python3*/site-packages", roots);
-  }
+                          "/usr/lib64/python3*/site-packages", "/opt/*/lib/python3*/site-packages",
+                          "/opt/*/.venv/lib/python3*/site-packages", "/opt/*/venv/lib/python3*/site-packages",
+                          "/opt/*/*/lib/python3*/site-packages", "/opt/.venv/lib/python3*/site-packages",
+                          "/opt/venv/lib/python3*/site-packages"})
+    add_glob(root + pat, roots);
+  if (const char* h = std::getenv("HOME")) add_glob(std::string(h) + "/.local/lib/python3*/site-packages", roots);
   for (const char* env : {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
     if (const char* p = std::getenv(env)) add_glob(std::string(p) + "/lib/python3*/site-packages", roots);
   }
   split_path(std::getenv("PYTHONPATH"), roots);
-  for (auto& r : roots) dirs.push_back(r + sub);
+  for (auto& r : roots)
+    for (const char* pd : spec.pip_dirs) dirs.push_back(r + "/nvidia/" + pd + "/lib");
   // Keep the first occurrence of each folder.
   std::vector<std::string> uniq;
   std::set<std::string> seen;
@@ -106,13 +110,25 @@ LoadedLib load_library(const LibSpec& spec) {
       return false;
     }
     std::string dir = dirname_of(path);
-    // Companions first (their failures are not fatal; the main library reports what it lacks).
+    // Companions first, twice (one may need another loaded before it); failures are noted,
+    // not fatal: the main library reports what it lacks.
+    std::vector<std::string> comp;
+    for (const char* c : spec.companions) add_glob(dir + "/" + c, comp);
+    std::vector<Preloaded> pre;
+    std::set<std::string> done;
     for (int pass = 0; pass < 2; pass++)
-      for (const char* c : spec.companions) {
-        std::string cp = dir + "/" + c;
-        if (is_file(cp)) dlopen(cp.c_str(), RTLD_NOW | RTLD_GLOBAL);
+      for (const std::string& cp : comp) {
+        if (done.count(cp) || cp == path) continue;
+        void* h = dlopen(cp.c_str(), RTLD_NOW | RTLD_GLOBAL);
+        if (h) {
+          done.insert(cp);
+          pre.push_back({cp, h});
+        } else if (pass == 1) {
+          const char* e = dlerror();
+          lib.tried.push_back(cp + " (companion: " + (e ? e : "dlopen failed") + ")");
+        }
       }
-    void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    void* h = dlopen(path.c_str(), RTLD_NOW | (spec.global ? RTLD_GLOBAL : RTLD_LOCAL));
     if (!h) {
       const char* e = dlerror();
       lib.tried.push_back(path + " (" + (e ? e : "dlopen failed") + ")");
@@ -120,6 +136,7 @@ LoadedLib load_library(const LibSpec& spec) {
     }
     lib.handle = h;
     lib.path = path;
+    lib.preloaded = pre;
     return true;
   };
 
@@ -147,9 +164,10 @@ LoadedLib load_library(const LibSpec& spec) {
     for (const char* so : spec.sonames)
       if (try_file(d + "/" + so)) return lib;
   }
-  // 3. The dynamic loader's own search (ld.so.cache, RUNPATH).
+  // 3. The dynamic loader's own search (ld.so.cache, RUNPATH); not under a test root.
+  if (const char* r = std::getenv("VNET_LIB_ROOT"); r && *r) return lib;
   for (const char* so : spec.sonames) {
-    void* h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+    void* h = dlopen(so, RTLD_NOW | (spec.global ? RTLD_GLOBAL : RTLD_LOCAL));
     if (h) {
       lib.handle = h;
       char buf[4096];

@@ -1,6 +1,7 @@
-// Run-time loading of the NVIDIA libraries (cuDNN, cuBLAS, NCCL) with dlopen: the addon links
-// none of them, so it builds and loads where they are absent and finds them where GPU machines
-// keep them (system folders, LD_LIBRARY_PATH, Python's site-packages/nvidia/*/lib).
+// Run-time loading of the NVIDIA libraries (cuDNN, cuBLAS, NVRTC, NCCL) with dlopen: the addon
+// links none of them, so it builds and loads where they are absent and finds them where GPU
+// machines keep them (system folders, LD_LIBRARY_PATH, Python's site-packages/nvidia/*/lib,
+// including the CUDA 13 wheels' shared nvidia/cu13/lib and virtual environments under /opt).
 #pragma once
 #include <string>
 #include <vector>
@@ -8,26 +9,38 @@
 namespace vnet::cuda {
 
 struct LibSpec {
-  const char* display;                    // "cuDNN"
-  const char* env_var;                    // "VNET_CUDNN_PATH": a file or a folder
-  const char* pip_dir;                    // "cudnn": site-packages/nvidia/<pip_dir>/lib
-  std::vector<const char*> sonames;       // tried in order in each folder
-  // Companion libraries loaded (RTLD_GLOBAL) from the same folder first, best effort: cuDNN's
-  // dispatcher opens its sub-libraries by bare soname, cuBLAS needs cuBLASLt.
+  const char* display;                 // "cuDNN"
+  const char* env_var;                 // "VNET_CUDNN_PATH": a file or a folder
+  std::vector<const char*> pip_dirs;   // {"cublas", "cu13"}: site-packages/nvidia/<dir>/lib
+  std::vector<const char*> sonames;    // tried in order in each folder
+  // Companions: glob patterns loaded (RTLD_GLOBAL) from the library's own folder first, best
+  // effort. cuDNN's dispatcher opens its sub-libraries by bare soname, so every libcudnn_*.so.9
+  // of the same folder must already be loaded (a stray system copy gives a version mismatch).
   std::vector<const char*> companions;
-  const char* needed;                     // "cuDNN >= 8.0 (9.x preferred)"
+  const char* needed;                  // "cuDNN >= 8.0 (9.x preferred)"
+  // Load the library itself RTLD_GLOBAL: for libraries another one dlopens by soname (cuDNN
+  // opens libcublasLt and libnvrtc itself, and its RUNPATH is only $ORIGIN).
+  bool global = false;
+};
+
+struct Preloaded {
+  std::string path;
+  void* handle = nullptr;
 };
 
 struct LoadedLib {
   void* handle = nullptr;
-  std::string path;                // the file that loaded
-  std::vector<std::string> tried;  // every candidate, with why it failed
-  std::string error() const;      // "<display> not found: tried ..." for messages
+  std::string path;                 // the file that loaded
+  std::vector<Preloaded> preloaded; // companions that loaded, in order
+  std::vector<std::string> tried;   // every candidate, with why it failed
+  std::string error() const;        // "<display> could not be loaded ... Tried: ..." for messages
   std::string display;
   std::string needed;
 };
 
-// Folders searched, in order, for one library (env var, LD_LIBRARY_PATH, system, Python).
+// Folders searched, in order, for one library: LD_LIBRARY_PATH, the system's CUDA folders, then
+// Python's wheels. VNET_LIB_ROOT=<dir> (tests) puts every fixed and globbed folder under <dir>
+// and drops the loader's own search, so a fake tree shows exactly what would be tried.
 std::vector<std::string> library_search_dirs(const LibSpec& spec);
 
 // Tries every folder and soname; finally a bare dlopen (the loader's own cache). Never throws.

@@ -1,6 +1,8 @@
 // Loads cuDNN, cuBLAS and NCCL on first use (see libs.h and dynlib.h).
 #include "libs.h"
 
+#include <dlfcn.h>
+
 #include <mutex>
 
 #include "device.h"
@@ -21,23 +23,62 @@ std::string dotted(long major, long minor, long patch) {
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
 }
 
+// "13.1.0" from major*10000 + minor*100 + patch (cuBLASLt, cuDNN 9, NCCL 2.9+).
+std::string dotted5(long v) { return dotted(v / 10000, v % 10000 / 100, v % 100); }
+
+// The version of a preloaded file where it has a version call (cuBLASLt, NVRTC).
+std::string file_version(const Preloaded& p) {
+  if (void* f = dlsym(p.handle, "cublasLtGetVersion")) return dotted5(long(reinterpret_cast<size_t (*)()>(f)()));
+  if (void* f = dlsym(p.handle, "nvrtcVersion")) {
+    int ma = 0, mi = 0;
+    if (reinterpret_cast<int (*)(int*, int*)>(f)(&ma, &mi) == 0) return std::to_string(ma) + "." + std::to_string(mi);
+  }
+  return "";
+}
+
 void fill_tried(LibInfo& info, const LoadedLib& lib) {
   info.tried = lib.tried;
   info.path = lib.path;
+  for (const Preloaded& p : lib.preloaded) info.preloaded.push_back({p.path, file_version(p)});
   if (!lib.handle) info.error = lib.error();
+}
+
+struct NvrtcState {
+  std::once_flag once;
+  LibInfo info;
+};
+
+// NVRTC has no API of ours: it is loaded (RTLD_GLOBAL) only so cuDNN's run-time compiled
+// engines find it; CUDA 13 wheels keep it in nvidia/cu13/lib, older ones in nvidia/cuda_nvrtc/lib.
+NvrtcState& nvrtc_state() {
+  static auto* s = new NvrtcState();
+  std::call_once(s->once, [] {
+    LibSpec spec{"NVRTC", "VNET_NVRTC_PATH", {"cu13", "cuda_nvrtc"},
+                 {"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"}, {"libnvrtc-builtins.so.*"},
+                 "NVRTC (for cuDNN's run-time compiled engines; optional)", true};
+    LoadedLib lib = load_library(spec);
+    fill_tried(s->info, lib);
+    if (!lib.handle) return;
+    s->info.version = file_version({lib.path, lib.handle});
+    s->info.found = true;
+  });
+  return *s;
 }
 
 Loaded<dnn::Api>& cudnn_state() {
   static auto* s = new Loaded<dnn::Api>();
   std::call_once(s->once, [] {
-    LibSpec spec{"cuDNN", "VNET_CUDNN_PATH", "cudnn",
+    // cuDNN opens libcublasLt and libnvrtc by soname and its RUNPATH is only $ORIGIN: load them
+    // first (RTLD_GLOBAL) from wherever they are, then every sub-library of cuDNN's own folder.
+    const LibInfo& blas_first = cublas_info();
+    const LibInfo& rtc_first = nvrtc_info();
+    LibSpec spec{"cuDNN", "VNET_CUDNN_PATH", {"cudnn"},
                  {"libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"},
-                 {"libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_cnn.so.9", "libcudnn_adv.so.9",
-                  "libcudnn_heuristic.so.9", "libcudnn_engines_precompiled.so.9",
-                  "libcudnn_engines_runtime_compiled.so.9", "libcudnn_ops_infer.so.8",
-                  "libcudnn_ops_train.so.8", "libcudnn_cnn_infer.so.8", "libcudnn_cnn_train.so.8"},
+                 {"libcudnn_*.so.9", "libcudnn_*.so.8"},
                  "cuDNN >= 8.0 (9.x preferred), with the legacy convolution API"};
     LoadedLib lib = load_library(spec);
+    for (const LibFile& f : blas_first.preloaded) s->info.preloaded.push_back(f);
+    if (rtc_first.found) s->info.preloaded.push_back({rtc_first.path, rtc_first.version});
     fill_tried(s->info, lib);
     if (!lib.handle) return;
     try {
@@ -63,10 +104,11 @@ Loaded<dnn::Api>& cudnn_state() {
 Loaded<blas::Api>& cublas_state() {
   static auto* s = new Loaded<blas::Api>();
   std::call_once(s->once, [] {
-    LibSpec spec{"cuBLAS", "VNET_CUBLAS_PATH", "cublas",
+    // CUDA 13 wheels keep cuBLAS, cuBLASLt and NVRTC together in nvidia/cu13/lib.
+    LibSpec spec{"cuBLAS", "VNET_CUBLAS_PATH", {"cublas", "cu13"},
                  {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"},
                  {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so.11"},
-                 "cuBLAS >= 11.0 (with cublasGemmEx and compute types)"};
+                 "cuBLAS >= 11.0 (with cublasGemmEx and compute types)", true};
     LoadedLib lib = load_library(spec);
     fill_tried(s->info, lib);
     if (!lib.handle) return;
@@ -99,7 +141,7 @@ Loaded<blas::Api>& cublas_state() {
 Loaded<nccl::Api>& nccl_state() {
   static auto* s = new Loaded<nccl::Api>();
   std::call_once(s->once, [] {
-    LibSpec spec{"NCCL", "VNET_NCCL_PATH", "nccl", {"libnccl.so.2", "libnccl.so"}, {}, "NCCL >= 2.10"};
+    LibSpec spec{"NCCL", "VNET_NCCL_PATH", {"nccl"}, {"libnccl.so.2", "libnccl.so"}, {}, "NCCL >= 2.10"};
     LoadedLib lib = load_library(spec);
     fill_tried(s->info, lib);
     if (!lib.handle) return;
@@ -139,6 +181,7 @@ const nccl::Api& nccl() { return api_or_throw(nccl_state()); }
 LibInfo cudnn_info() { return cudnn_state().info; }
 LibInfo cublas_info() { return cublas_state().info; }
 LibInfo nccl_info() { return nccl_state().info; }
+LibInfo nvrtc_info() { return nvrtc_state().info; }
 
 void throw_cudnn(int status, const char* call) {
   const char* s = cudnn_state().api.cudnnGetErrorString ? cudnn_state().api.cudnnGetErrorString(dnn::Status(status)) : "?";

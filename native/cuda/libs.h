@@ -1,4 +1,5 @@
-// The loaded NVIDIA libraries: each loads once, on first use, and checks its version. A missing
+// The loaded NVIDIA libraries: each loads once, on first use, and checks its version. cuDNN
+// loads cuBLAS (with cuBLASLt) and NVRTC first, RTLD_GLOBAL, because it opens those by soname. A missing
 // or too old library is VNET_E_LIBRARY naming the library, the folders tried and the version
 // needed; *_info() report the same without throwing (for doctor).
 #pragma once
@@ -11,6 +12,11 @@
 
 namespace vnet::cuda {
 
+struct LibFile {
+  std::string path;
+  std::string version;  // empty where the file has no version call
+};
+
 struct LibInfo {
   bool found = false;  // loaded and new enough
   std::string path;
@@ -18,6 +24,9 @@ struct LibInfo {
   long version_num = 0;
   std::string error;  // why not found / too old
   std::vector<std::string> tried;
+  // Loaded with RTLD_GLOBAL before the library itself: cuBLASLt for cuBLAS; cuBLASLt, NVRTC and
+  // every cuDNN sub-library of its folder for cuDNN.
+  std::vector<LibFile> preloaded;
 };
 
 const dnn::Api& cudnn();
@@ -26,6 +35,7 @@ const nccl::Api& nccl();
 LibInfo cudnn_info();
 LibInfo cublas_info();
 LibInfo nccl_info();
+LibInfo nvrtc_info();  // NVRTC: no API of ours, loaded for cuDNN's run-time compiled engines
 
 // Per-process handles bound to the op stream (created on first use, after init()).
 dnn::Handle cudnn_handle();

@@ -55,6 +55,13 @@ function checkOptions(o: ExportOptions): Required<Omit<ExportOptions, 'file'>> {
   return { opset, batch, layout, output, batchNorm };
 }
 
+/** The --batch flag: 'dynamic' or a positive integer. */
+export function parseBatch(s: string): 'dynamic' | number {
+  if (s === 'dynamic') return s;
+  if (!/^[1-9][0-9]*$/.test(s)) throw new RunError(`--batch ${s}: give 'dynamic' or a positive integer`, 'VNET_E_BAD_FLAG');
+  return Number(s);
+}
+
 function version(): string {
   try {
     return (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;

@@ -8,6 +8,7 @@ import { MODES, runMode, RunError, type Mode } from '../runner/index.js';
 import { checkOptions, checkParallel } from '../runner/common.js';
 import { launchRanks, rankFromEnv } from '../runner/parallel.js';
 import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
+import { benchCommand } from './bench.js';
 import { cmdServe } from '../serve/command.js';
 import { versionText } from './version.js';
 import { exportModelDir, parseBatch, ONNX_OPSETS } from '../export/onnx.js';
@@ -106,6 +107,7 @@ export function buildCli(rawArgv: string[]): Argv {
       url: { type: 'string', describe: 'mirror URL of Task04_Hippocampus.tar' },
       sha256: { type: 'string', describe: 'expected checksum of the tar' },
     }), (a) => cmdDownload(a.data_dir as string, a.url as string | undefined, a.sha256 as string | undefined))
+    .command('bench', 'microbenchmarks: `bench conv` times single 3D convolutions (any shape, CPU or CUDA)', benchCommand)
     .command('export', 'write the trained model as ONNX (onnxruntime, TensorRT, OpenVINO, ...), with how to feed it in its metadata', (y) => y.options({
       model_dir: { type: 'string', describe: 'the trained model (config.json + checkpoint)', demandOption: true, alias: 'model-dir' },
       output: { type: 'string', describe: 'the .onnx file (default <model_dir>/model.onnx)' },
@@ -124,7 +126,7 @@ export function buildCli(rawArgv: string[]): Argv {
       port: { type: 'number', default: 8080, describe: 'port (0: any free one, printed at start)' },
       device: runFlags.device, tta: runFlags.tta, amp: runFlags.amp, xla: runFlags.xla, threads: runFlags.threads,
       max_batch: { type: 'number', default: 8, describe: 'most requests run as one forward pass (1: no dynamic batching)', alias: 'max-batch' },
-      batch_window_ms: { type: 'number', default: 5, describe: 'how long a ready request waits for others to share its batch', alias: 'batch-window-ms' },
+      batch_window_ms: { type: 'number', default: 10, describe: 'longest a ready request waits for requests still being read to share its batch', alias: 'batch-window-ms' },
       max_queue: { type: 'number', default: 64, describe: 'requests accepted at once; beyond, 503 with Retry-After', alias: 'max-queue' },
       max_body_mb: { type: 'number', default: 64, describe: 'largest request body (413 beyond)', alias: 'max-body-mb' },
       workers: { type: 'number', describe: 'preprocessing worker threads (default min(2, cores - 1))' },

@@ -1,8 +1,9 @@
 // End-to-end inference with one trained model: NIfTI bytes (or a path) in, a mask in the input's
 // shape and geometry out, with per-class voxel counts and volumes. The one inference path: the
 // predict mode and the HTTP server both go through it. Reading and preprocessing run in the data
-// worker pool; cases that are ready together run as one batch (up to `batchSize`, after waiting
-// at most `batchWindowMs` for company); the inverse resampling, argmax and gzip follow per case.
+// worker pool; cases that are ready together run as one batch of up to `batchSize`. A ready case
+// waits for company only while other cases are still being read, and at most `batchWindowMs`, so
+// a lone request is not delayed. The inverse resampling, argmax and gzip follow per case.
 import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
@@ -28,7 +29,7 @@ export interface SegmenterOptions {
   batchSize?: number;
   amp?: boolean;
   xla?: boolean;
-  /** How long a lone ready case waits for others to share its batch (default 0: same tick only). */
+  /** Longest a ready case waits for cases still being read to share its batch (default 0: same tick only). */
   batchWindowMs?: number;
   /** Preprocessing worker threads (default min(2, cpus - 1); 0 = in this thread). */
   workers?: number;
@@ -84,6 +85,8 @@ export class Segmenter {
   private queue: Waiting[] = [];
   private timer?: NodeJS.Timeout;
   private inFlight = 0;
+  private preparing = 0;
+  private flushQueued = false;
   private closed = false;
   private drained: (() => void)[] = [];
   private readonly ownNet: boolean;
@@ -113,7 +116,16 @@ export class Segmenter {
   async segment(src: Uint8Array | string, opts: { name?: string } = {}): Promise<Segmentation> {
     this.enter();
     try {
-      const prep = await this.prepare(src, opts.name);
+      this.preparing++;
+      let prep: Prepared;
+      try {
+        prep = await this.prepare(src, opts.name);
+      } catch (e) {
+        // This case may have been the one a waiting batch was waiting for.
+        if (--this.preparing === 0 && this.queue.length) this.schedule();
+        throw e;
+      }
+      this.preparing--;
       return await new Promise<Segmentation>((resolve, reject) => {
         this.queue.push({ prep, ready: performance.now(), resolve, reject });
         this.schedule();
@@ -177,10 +189,11 @@ export class Segmenter {
   }
 
   private schedule(): void {
-    if (this.queue.length >= this.info.maxBatch) {
+    if (this.queue.length >= this.info.maxBatch || this.preparing === 0) {
+      // Full, or nobody else is on the way: run now.
       clearTimeout(this.timer);
       this.timer = undefined;
-      setImmediate(() => this.flush());
+      if (!this.flushQueued) { this.flushQueued = true; setImmediate(() => { this.flushQueued = false; this.flush(); }); }
     } else if (!this.timer) {
       this.timer = setTimeout(() => { this.timer = undefined; this.flush(); }, this.info.batchWindowMs);
     }

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CLI, runCli, tmpDir } from '../cli/helpers.js';
-import { predict, request, tinyModel, type TinyModel } from './helpers.js';
+import { heldUpload, predict, request, tinyModel, type TinyModel } from './helpers.js';
 
 let tiny: TinyModel;
 beforeAll(() => {
@@ -32,21 +32,38 @@ async function serve(args: string[]): Promise<{ child: ChildProcess; url: string
 }
 
 test('SIGTERM while a request is in flight: it completes with the right mask, new connections are refused, exit 0', async () => {
-  // A long batch window keeps the request in flight when the signal arrives.
-  const s = await serve(['--model_dir', tiny.model, '--batch_window_ms', '800']);
+  const s = await serve(['--model_dir', tiny.model]);
   const first = await predict(s.url, fs.readFileSync(tiny.cases[0].image));
   expect(first.body.equals(tiny.cases[0].mask)).toBe(true);
-  const inflight = predict(s.url, fs.readFileSync(tiny.cases[1].image));
-  await new Promise((r) => setTimeout(r, 250));
+  // The signal arrives while the second upload is half-way.
+  const inflight = heldUpload(s.url, fs.readFileSync(tiny.cases[1].image));
+  await inflight.sent;
   s.child.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 200));
   await expect(request(`${s.url}/health`)).rejects.toThrow(/ECONNREFUSED|ECONNRESET/);
-  const r = await inflight;
+  const r = await inflight.finish();
   expect(r.status).toBe(200);
   expect(r.body.equals(tiny.cases[1].mask)).toBe(true);
   expect(await s.exit).toBe(0);
   expect(s.stderr()).toMatch(/SIGTERM: not accepting new connections; finishing 1 request/);
   expect(s.stderr()).toMatch(/stopped/);
+});
+
+test('16 concurrent requests are all answered with predict\'s masks, sharing forward passes', async () => {
+  const s = await serve(['--model_dir', tiny.model, '--max_batch', '8', '--batch_window_ms', '20']);
+  try {
+    const bodies = tiny.cases.map((c) => fs.readFileSync(c.image));
+    const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => predict(s.url, bodies[i % 2])));
+    rs.forEach((r, i) => expect([r.status, r.body.equals(tiny.cases[i % 2].mask)]).toEqual([200, true]));
+    const m = (await request(`${s.url}/metrics`)).body.toString();
+    const passes = Number(m.match(/vnet_batch_size_count (\d+)/)![1]);
+    expect(Number(m.match(/vnet_batch_size_sum (\d+)/)![1])).toBe(16);
+    expect(passes).toBeLessThan(16);
+    expect(Math.max(...rs.map((r) => Number(r.headers['x-vnet-batch-size'])))).toBeGreaterThan(1);
+  } finally {
+    s.child.kill('SIGTERM');
+    await s.exit;
+  }
 });
 
 test('SIGINT on an idle server exits 0', async () => {

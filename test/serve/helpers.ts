@@ -60,3 +60,27 @@ export const NIFTI = { 'Content-Type': 'application/octet-stream' };
 
 /** POST an image to /predict. */
 export const predict = (base: string, body: Uint8Array, query = '') => request(`${base}/predict${query}`, { body, headers: NIFTI });
+
+/**
+ * A /predict upload held half-way: the server has the request (and counts it in flight) but not
+ * its whole body until `finish()` sends the rest and resolves with the reply.
+ */
+export function heldUpload(base: string, body: Uint8Array): { sent: Promise<void>; finish: () => Promise<Reply> } {
+  let reply!: Promise<Reply>;
+  let req!: http.ClientRequest;
+  const sent = new Promise<void>((resolveSent, rejectSent) => {
+    reply = new Promise((resolve, reject) => {
+      req = http.request(`${base}/predict`, { method: 'POST', headers: { ...NIFTI, 'Content-Length': body.byteLength }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const b = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, json: () => JSON.parse(b.toString('utf8')) });
+        });
+      });
+      req.on('error', (e) => { reject(e); rejectSent(e); });
+    });
+    req.write(body.subarray(0, body.byteLength >> 1), () => setTimeout(resolveSent, 50));
+  });
+  return { sent, finish: () => { req.end(body.subarray(body.byteLength >> 1)); return reply; } };
+}

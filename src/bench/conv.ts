@@ -1,0 +1,246 @@
+// The convolution microbenchmark behind `vnet-native bench conv`: for each problem, batch,
+// direction, dtype and math mode, checks every algorithm's result once against the portable CPU
+// reference loops, then times the ones that passed (native/conv_bench.h: the kernel alone in
+// the timed region), and reports median / p10 / p90, GFLOP/s on the dense count and the
+// fraction of the device's peak.
+import { native, type Handle, type NativeTensor } from '../../bindings/native.js';
+import { RunError } from '../runner/options.js';
+import { BenchInputError, DIRECTIONS, denseFlops, denseMacs, engineCall, geometry, operandShapes, type ConvProblem, type Direction } from './problem.js';
+
+export type BenchDType = 'f32' | 'f16';
+export type BenchMath = 'fp32' | 'tf32';
+
+export interface BenchOptions {
+  problems: ConvProblem[];
+  batches?: number[]; // overrides each problem's N
+  directions: Direction[];
+  dtypes: BenchDType[];
+  maths: BenchMath[];
+  device: 'cpu' | 'cuda';
+  threads?: number;
+  algo: 'auto' | 'all';
+  warmup: number;
+  minReps: number;
+  minTime: number; // seconds
+  maxReps: number;
+  checkLimit: number; // multiply-adds; larger problems skip the correctness check
+}
+
+export interface BenchRow {
+  layer: string;
+  shape: { input: number[]; filters: number; kernel: number[]; stride: number[]; pad: string; transposed: boolean };
+  batch: number;
+  direction: Direction;
+  dtype: BenchDType;
+  math: string;
+  device: 'cpu' | 'cuda';
+  algo: string;
+  chosen: boolean;
+  ms_median: number | null;
+  ms_p10: number | null;
+  ms_p90: number | null;
+  reps: number;
+  gflops: number | null;
+  peak_gflops: number;
+  peak_fraction: number | null;
+  check: 'ok' | 'skipped' | 'FAIL' | 'error';
+  check_error?: number; // max |ours - reference| / max |reference|
+  error?: string;
+  ms: number | null; // = ms_median (the field name of the earlier bench script)
+  threads?: number;
+  peer_ms?: number;
+  ratio?: number;
+  peer_layout?: string;
+}
+
+/** Test hook: lets a test corrupt a result before it is compared (the guard must catch it). */
+export interface BenchHooks {
+  corrupt?: (row: { direction: Direction; algo: string }, out: Float32Array) => void;
+}
+
+export const TOLERANCE: Record<string, number> = { fp32: 1e-4, tf32: 5e-3, fp16: 1e-2 };
+
+export function percentile(sorted: number[], q: number): number {
+  if (!sorted.length) return NaN;
+  const i = (sorted.length - 1) * q, lo = Math.floor(i), hi = Math.ceil(i);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
+}
+
+/** Max |a - b| over max |b|: one number per comparison, scale-free. */
+export function relError(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let d = 0, m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    if (!(e <= d)) d = Number.isNaN(e) ? Infinity : e;
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / Math.max(m, 1e-30);
+}
+
+function randomData(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}
+
+const dispose = (...ts: (NativeTensor | undefined)[]) => ts.forEach((t) => t && native.dispose(t.handle));
+
+function castTo(t: NativeTensor, dtype: string): NativeTensor {
+  const [o] = native.run('cast', [t.handle], { dtype });
+  return o;
+}
+
+/** A result as f32 host values (f16 and GPU results go through a cast on their device). */
+function hostValues(t: NativeTensor): Float32Array {
+  if (t.dtype === 'f32') return native.toArray(t.handle) as Float32Array;
+  const f = castTo(t, 'f32');
+  try {
+    return native.toArray(f.handle) as Float32Array;
+  } finally {
+    dispose(f);
+  }
+}
+
+/** The peak the fraction is taken of, GFLOP/s, by device and math. */
+export function peakFor(device: 'cpu' | 'cuda', math: string, threads: number): number {
+  if (device === 'cpu') return cachedCpuPeak(threads);
+  const p = native.gpuPeak();
+  return math === 'fp16' ? p.fp16 : math === 'tf32' ? p.tf32 : p.fp32;
+}
+const cpuPeaks = new Map<number, number>();
+function cachedCpuPeak(threads: number): number {
+  if (!cpuPeaks.has(threads)) cpuPeaks.set(threads, native.cpuPeakGflops(threads, 1.0));
+  return cpuPeaks.get(threads)!;
+}
+
+/** Refuses what the device cannot run, naming the flag (usage) or the missing piece (environment). */
+export function checkDevice(o: BenchOptions): void {
+  if (o.device === 'cpu') {
+    if (o.dtypes.includes('f16')) throw new BenchInputError('--dtype f16: the CPU convolutions are f32 only (f16 runs with --device cuda)');
+    if (o.maths.includes('tf32')) throw new BenchInputError('--math tf32: TF32 exists only on GPUs (use --math fp32 on the CPU)');
+    return;
+  }
+  const info = native.info();
+  if (!info.cudaAvailable)
+    throw new RunError(`--device cuda: no usable GPU (${info.cudaUnavailableReason ?? 'unknown reason'})`, 'VNET_E_DEVICE');
+  try {
+    native.initCuda(0);
+  } catch (e) {
+    throw new RunError(`--device cuda: ${(e as Error).message}`, (e as { code?: string }).code ?? 'VNET_E_DEVICE');
+  }
+}
+
+interface Operands { x: NativeTensor; w: NativeTensor; dy: NativeTensor; host: { x: Float32Array; w: Float32Array; dy: Float32Array } }
+
+// Operands on the device in `dtype`, plus the f32 values the reference sees (rounded to f16
+// first when the benchmark runs f16, so both sides start from the same numbers).
+function makeOperands(shapes: { x: number[]; w: number[]; dy: number[] }, dtype: BenchDType, device: 'cpu' | 'cuda'): Operands {
+  const out: Partial<Operands> = { host: {} as Operands['host'] };
+  (['x', 'w', 'dy'] as const).forEach((k, i) => {
+    const shape = shapes[k];
+    const data = randomData(shape.reduce((a, b) => a * b, 1), 1 + i);
+    let t = native.fromArray(data, shape, 'f32', 'cpu');
+    if (dtype === 'f16') {
+      const h = castTo(t, 'f16');
+      dispose(t);
+      t = h;
+    }
+    out.host![k] = hostValues(t);
+    if (device === 'cuda') {
+      const g = native.toDevice(t.handle, 'cuda');
+      dispose(t);
+      t = g;
+    }
+    out[k] = t;
+  });
+  return out as Operands;
+}
+
+const stats = (ms: number[]) => {
+  const s = [...ms].sort((a, b) => a - b);
+  return { med: percentile(s, 0.5), p10: percentile(s, 0.1), p90: percentile(s, 0.9) };
+};
+
+/** Runs every combination; rows come out in order through `onRow` as they finish. */
+export function runConvBench(o: BenchOptions, onRow: (r: BenchRow) => void, note: (s: string) => void = () => {}, hooks: BenchHooks = {}): BenchRow[] {
+  checkDevice(o);
+  if (o.threads) native.setNumThreads(o.threads);
+  const threads = native.info().threads;
+  const rows: BenchRow[] = [];
+  const skippedChecks = new Set<string>();
+  for (const p0 of o.problems)
+    for (const n of o.batches ?? [p0.input[0]]) {
+      const p: ConvProblem = { ...p0, input: [n, p0.input[1], p0.input[2], p0.input[3], p0.input[4]] };
+      const g = geometry(p, n);
+      const macs = denseMacs(g);
+      for (const dtype of o.dtypes) {
+        const ops = makeOperands(operandShapes(g), dtype, o.device);
+        try {
+          for (const d of o.directions) {
+            const call = engineCall(p, g, d);
+            const handles = call.inputs.map((k) => ops[k].handle) as Handle[];
+            const doCheck = macs <= o.checkLimit;
+            if (!doCheck) skippedChecks.add(`${p.name}@${n}`);
+            let ref: Float32Array | undefined;
+            if (doCheck) {
+              const hx = call.inputs.map((k) => native.fromArray(ops.host[k], ops[k].shape, 'f32', 'cpu'));
+              const r = native.convReference(call.op, hx.map((t) => t.handle), call.attrs);
+              ref = native.toArray(r.handle) as Float32Array;
+              dispose(r, ...hx);
+            }
+            const maths = dtype === 'f16' ? ['fp16'] : o.maths;
+            for (const math of maths) {
+              const attrs = o.device === 'cuda' && dtype === 'f32' ? { ...call.attrs, tf32: math === 'tf32' ? 1 : 0 } : call.attrs;
+              const bench = (opts: Parameters<typeof native.convBench>[3]) => native.convBench(call.op, handles, attrs, { ...opts, all: o.algo === 'all' });
+              // The check first: one call per algorithm, its result against the reference.
+              const verdict = new Map<string, { check: BenchRow['check']; chosen: boolean; err?: number; error?: string }>();
+              for (const r of bench({ warmup: 0, minReps: 1, maxReps: 1, minMs: 0 })) {
+                if (r.error || !r.out) verdict.set(r.algo, { check: 'error', chosen: r.chosen, error: r.error ?? 'no result' });
+                else if (!ref) verdict.set(r.algo, { check: 'skipped', chosen: r.chosen });
+                else {
+                  const got = hostValues(r.out);
+                  hooks.corrupt?.({ direction: d, algo: r.algo }, got);
+                  const e = relError(got, ref);
+                  verdict.set(r.algo, { check: e <= TOLERANCE[math] ? 'ok' : 'FAIL', chosen: r.chosen, err: e });
+                }
+                dispose(r.out);
+              }
+              const passed = [...verdict.values()].some((v) => v.check === 'ok' || v.check === 'skipped');
+              const timed = passed ? bench({ warmup: o.warmup, minReps: o.minReps, maxReps: o.maxReps, minMs: o.minTime * 1000 }) : [];
+              const peak = peakFor(o.device, math, threads);
+              for (const [algo, v] of verdict) {
+                const t = timed.find((r) => r.algo === algo);
+                const ok = (v.check === 'ok' || v.check === 'skipped') && t && !t.error && t.ms.length > 0;
+                const st = ok ? stats(t.ms) : undefined;
+                const gflops = st ? denseFlops(g) / (st.med * 1e6) : null;
+                const row: BenchRow = {
+                  layer: p.name, shape: { input: [...p.input], filters: p.filters, kernel: [...p.kernel], stride: [...p.stride], pad: p.pad, transposed: p.transposed },
+                  batch: n, direction: d, dtype, math, device: o.device, algo, chosen: v.chosen,
+                  ms_median: st?.med ?? null, ms_p10: st?.p10 ?? null, ms_p90: st?.p90 ?? null, reps: ok ? t.ms.length : 0,
+                  gflops, peak_gflops: peak, peak_fraction: gflops === null ? null : gflops / peak,
+                  check: v.check, ...(v.err !== undefined ? { check_error: v.err } : {}),
+                  ...(v.error || t?.error ? { error: v.error ?? t?.error } : {}),
+                  ms: st?.med ?? null, threads: o.device === 'cpu' ? threads : undefined,
+                };
+                rows.push(row);
+                onRow(row);
+              }
+              for (const r of timed) dispose(r.out);
+            }
+          }
+        } finally {
+          dispose(ops.x, ops.w, ops.dy);
+        }
+      }
+    }
+  if (skippedChecks.size)
+    note(`correctness check skipped for ${[...skippedChecks].join(', ')}: more than ${o.checkLimit.toExponential(1)} multiply-adds (raise --check_limit to check them)`);
+  return rows;
+}
+
+export { DIRECTIONS };

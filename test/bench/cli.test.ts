@@ -1,0 +1,93 @@
+// `vnet-native bench conv` end to end: a small problem in each direction, the three output
+// formats, the exit codes of bad input (2: usage, naming the flag; 1: environment), the torch
+// peer's absence as one line, and `npm run bench:conv` as an alias with its earlier JSON fields.
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { native } from '../../bindings/native.js';
+import { requireBuilt, runCli } from '../cli/helpers.js';
+
+requireBuilt();
+const quick = ['--warmup', '1', '--min_reps', '2', '--max_reps', '2', '--min_time', '0'];
+const small = ['bench', 'conv', '--input', '1,6,6,6,4', '--filters', '5', ...quick];
+
+describe('vnet-native bench conv', () => {
+  test('a small problem in each direction: a table with every row checked', () => {
+    const r = runCli([...small, '--kernel', '3', '--stride', '1,2,1', '--pad', '1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/FMA peak [\d.]+ GFLOP\/s/);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('conv 6x6x6x4>5 k3 s1x2x1 p1 '));
+    expect(lines.map((l) => / (fprop|dgrad|wgrad) /.exec(l)?.[1])).toEqual(['fprop', 'dgrad', 'wgrad']);
+    for (const l of lines) expect(l).toMatch(/direct\*.*\sok$/);
+  });
+
+  test('--json: one object per line with the documented fields; --csv: a header and rows', () => {
+    const r = runCli([...small, '--transposed', '--kernel', '2', '--stride', '2', '--direction', 'fprop,wgrad', '--json']);
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(2);
+    for (const f of ['layer', 'shape', 'batch', 'direction', 'dtype', 'math', 'device', 'algo', 'ms_median', 'ms_p10', 'ms_p90', 'reps', 'gflops', 'peak_fraction', 'peak_gflops', 'check'])
+      expect(rows[0]).toHaveProperty(f);
+    expect(rows.map((x) => x.direction)).toEqual(['fprop', 'wgrad']);
+    expect(rows[0]).toMatchObject({ batch: 1, dtype: 'f32', math: 'fp32', device: 'cpu', reps: 2, check: 'ok', shape: { transposed: true } });
+    const c = runCli([...small, '--direction', 'dgrad', '--csv', '--batch', '1,2']);
+    expect(c.code).toBe(0);
+    const csv = c.stdout.trim().split('\n');
+    expect(csv[0].split(',').slice(0, 3)).toEqual(['layer', 'input', 'filters']);
+    expect(csv).toHaveLength(3);
+    expect(csv[2]).toMatch(/^conv 6x6x6x4>5 k3 s1 same,2x6x6x6x4,5,/);
+  });
+
+  test('bad input: exit 2 naming the flag', () => {
+    const cases: [string[], RegExp][] = [
+      [['bench', 'conv', '--input', '1,6,6,4', '--filters', '5'], /--input: '1,6,6,4' needs 5 values/],
+      [['bench', 'conv', '--input', '1,4,4,4,2', '--filters', '5', '--kernel', '5', '--pad', 'valid'], /--kernel: 5 is larger than the padded --input/],
+      [[...small, '--dtype', 'f16'], /--dtype f16: the CPU convolutions are f32 only/],
+      [[...small, '--dtype', 'bf16'], /--dtype: 'bf16' must be a comma list of f32, f16/],
+      [[...small, '--direction', 'bprop'], /--direction/],
+      [['bench', 'conv', '--input', '1,4,4,4,2'], /--filters: required/],
+      [['bench', 'conv', '--vnet', '--input', '1,4,4,4,2'], /--vnet and --input/],
+      [['bench', 'conv', '--vnet', '--layers', 'nope'], /--layers: 'nope' matches none/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = runCli(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toMatch(msg);
+    }
+  });
+
+  test('--device cuda without a GPU: exit 1 naming what is missing', () => {
+    if (native.info().cudaAvailable) {
+      console.log('skipped: a GPU is usable here, so --device cuda does not fail');
+      return;
+    }
+    const r = runCli([...small, '--device', 'cuda']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/VNET_E_DEVICE.*--device cuda: no usable GPU \(.+\)/);
+  });
+
+  test('--peer torch without a Python or without torch is one line, not an error', () => {
+    const none = runCli([...small, '--direction', 'fprop', '--peer', 'torch'], { env: { VNET_PYTHON: '/nonexistent/python3' } });
+    expect(none.code).toBe(0);
+    expect(none.stdout.split('\n').filter((l) => l.startsWith('peer torch skipped'))).toHaveLength(1);
+    expect(none.stdout).toMatch(/could not run \/nonexistent\/python3/);
+    const py = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
+    if (py.error || py.status === 0) {
+      console.log(`skipped the no-torch case: ${py.error ? 'no python3' : 'torch is installed'}`);
+      return;
+    }
+    const r = runCli([...small, '--direction', 'fprop', '--peer', 'torch']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^peer torch skipped: torch is not importable/m);
+  });
+
+  test('npm run bench:conv is an alias with the earlier JSON fields', () => {
+    const script = path.resolve('dist/bench/conv.js');
+    const r = spawnSync(process.execPath, [script, '--batch', '1', '--layers', 'down3.res', '--reps', '2', '--json', '--no-peer', '--min_time', '0', '--max_reps', '2', '--direction', 'fprop'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(1);
+    for (const f of ['layer', 'batch', 'direction', 'ms', 'gflops', 'peak_fraction', 'peak_gflops', 'ms_median', 'reps'])
+      expect(rows[0]).toHaveProperty(f);
+    expect(rows[0]).toMatchObject({ layer: 'down3.res', batch: 1, direction: 'fprop', threads: 2 });
+  });
+});

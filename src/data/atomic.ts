@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { makeDirs } from './outputs.js';
 
 function tmpName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -10,7 +11,7 @@ function tmpName(target: string): string {
 
 /** Write `data` to `target` through a temporary file in the same folder and a rename. */
 export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
+  makeDirs(path.dirname(target));
   const tmp = tmpName(target);
   try {
     fs.writeFileSync(tmp, data);
@@ -23,7 +24,7 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
 
 /** Async form of {@link writeFileAtomicSync}. */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await fs.promises.mkdir(path.dirname(target), { recursive: true });
+  makeDirs(path.dirname(target));
   const tmp = tmpName(target);
   try {
     await fs.promises.writeFile(tmp, data);

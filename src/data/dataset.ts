@@ -5,7 +5,8 @@
 // `validateDataset` can list them all; `loadDataset` throws the first error.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DataError, type DataErrorCode, type Problem } from './errors.js';
+import { DataError, isDataError, type DataErrorCode, type Problem } from './errors.js';
+import { readJsonFile } from './reader.js';
 import { stripNiftiExt } from './paths.js';
 import type { CaseRef } from './preprocess.js';
 
@@ -56,9 +57,10 @@ export function inspectDataset(dataDir: string): DatasetInspection {
   }
   let j: unknown;
   try {
-    j = JSON.parse(fs.readFileSync(jsonPath, 'utf8'));
+    j = readJsonFile(jsonPath);
   } catch (e) {
-    err('E_BAD_JSON', (e as Error).message);
+    if (!isDataError(e)) throw e;
+    err(e.code, e.detail);
     return out;
   }
   if (!isObj(j)) {
@@ -162,7 +164,16 @@ function parseLabels(v: unknown, byName: boolean, fail: (m: string) => void): La
     out.push({ value, name });
   }
   if (out.length === 0) { fail('"labels" is empty'); return undefined; }
-  return out.sort((a, b) => a.value - b.value);
+  out.sort((a, b) => a.value - b.value);
+  // Names key the per-class Dice and the best-checkpoint choice; values index the network's
+  // output channels. Both must be unique, and the values exactly 0..N-1 (what training needs).
+  const names = new Set<string>();
+  for (const [i, l] of out.entries()) {
+    if (names.has(l.name)) { fail(`label name ${JSON.stringify(l.name)} is used by more than one class`); return undefined; }
+    names.add(l.name);
+    if (l.value !== i) { fail(`label values must be 0..${out.length - 1} with no gaps or repeats, got ${out.map((c) => c.value).join(', ')}`); return undefined; }
+  }
+  return out;
 }
 
 function sortedValues(o: Json): string[] {

@@ -19,7 +19,11 @@ export type DataErrorCode =
   | 'E_SIZE'
   | 'E_DATA_EXISTS'
   | 'E_INVALID_DATASET'
-  | 'E_BAD_ARGUMENT';
+  | 'E_BAD_ARGUMENT'
+  | 'E_NOT_A_FILE'
+  | 'E_TOO_LARGE'
+  | 'E_GEOMETRY'
+  | 'E_UNSAFE_OUTPUT';
 
 /** An error from the data layer: `code` is stable, `file` names the offending file if any. */
 export class DataError extends Error {

@@ -7,6 +7,10 @@ export { DataError, isDataError, type DataErrorCode, type Problem } from './erro
 export { DATA_DIR_ENV, defaultDataDir, repoRoot, stripNiftiExt } from './paths.js';
 /** Atomic writes (temporary file + rename). */
 export { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+/** Bounded reads of regular files only, and the limits behind them. */
+export { LIMITS, readJsonFile, readRegularFile } from './reader.js';
+/** The output-path guard and a mkdir -p that cannot hang. */
+export { checkOutputDir, checkOutputFile, makeDirs, realPathSoFar } from './outputs.js';
 /** NIfTI header parsing and geometry. */
 export { DATATYPES, dataOffset, niftiAffine, niftiShape, parseNiftiHeader, type NiftiHeader } from './nifti-header.js';
 /** NIfTI reading into tensor order (x slowest, z fastest). */

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { DataError } from './errors.js';
+import { LIMITS, openRegular, readRegularFile } from './reader.js';
 import { DATATYPES, dataOffset, niftiShape, parseNiftiHeader, type NiftiHeader } from './nifti-header.js';
 
 /** (D, H, W) = NIfTI (x, y, z) sizes. */
@@ -30,50 +31,97 @@ function isGzip(b: Uint8Array): boolean {
   return b.byteLength >= 2 && b[0] === GZIP_MAGIC0 && b[1] === GZIP_MAGIC1;
 }
 
-/** Read a file and gunzip it when it is gzip data (decided by content, not by extension). */
+/** Read a file (regular, under the file limit) and gunzip it when it is gzip data (decided by content). */
 export function readNiftiBytes(file: string): Uint8Array {
-  let raw: Buffer;
-  try {
-    raw = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(code === 'ENOENT' ? 'E_MISSING_FILE' : 'E_CORRUPT_FILE', (e as Error).message, file);
-  }
-  return maybeGunzip(raw, file);
+  return maybeGunzip(readRegularFile(file), file);
 }
 
+const MiB = 1 << 20;
+/** What a prefix inflation may produce while looking for the header. */
+const PREFIX_CAP = 16 * MiB;
+/** Bytes a .gz may hold past what its header declares (padding some writers add). */
+const TRAILING_SLACK = MiB;
+
+/**
+ * Inflates the whole stream, but never more than the header (read from a bounded prefix)
+ * declares: a small file that inflates to gigabytes is refused before it fills memory.
+ */
 function maybeGunzip(raw: Uint8Array, file?: string): Uint8Array {
   if (!isGzip(raw)) return raw;
+  const head = inflatePrefix((n) => raw.subarray(0, n), raw.byteLength, file);
+  const need = declaredBytes(parseNiftiHeader(head, file), file);
   try {
-    return zlib.gunzipSync(raw);
+    return zlib.gunzipSync(raw, { maxOutputLength: need + TRAILING_SLACK });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new DataError('E_CORRUPT_FILE', `gzip data inflates to more than the ${need} bytes its header declares`, file);
+    }
     throw new DataError('E_CORRUPT_FILE', `gzip: ${(e as Error).message}`, file);
   }
 }
 
-/** Header, raw header bytes and shape only; decompresses just the start of a .gz file. */
-export function readNiftiHeader(file: string): Omit<NiftiVolume, 'data'> {
-  let b: Uint8Array;
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const head = Buffer.alloc(65536);
-      const n = fs.readSync(fd, head, 0, head.length, 0);
-      b = head.subarray(0, n);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(code === 'ENOENT' ? 'E_MISSING_FILE' : 'E_CORRUPT_FILE', (e as Error).message, file);
+/** Bytes the header says the file holds (offset + every volume); refuses more than the volume limit. */
+function declaredBytes(h: NiftiHeader, file?: string): number {
+  const { shape, volumes } = niftiShape(h);
+  const need = dataOffset(h) + volumes * shape[0] * shape[1] * shape[2] * DATATYPES[h.datatype].bytes;
+  const limit = LIMITS.volume();
+  if (need > limit) {
+    throw new DataError('E_TOO_LARGE', `the header declares ${need} bytes of data (${shape.join('x')} x ${volumes} volume(s)), over the ${Math.round(limit / MiB)} MiB limit (VNET_MAX_VOLUME_MB)`, file);
   }
-  if (isGzip(b)) {
+  return need;
+}
+
+/**
+ * At least the first `want` decompressed bytes (or all there are) of a gzip stream whose first
+ * `n` bytes `prefix(n)` returns. Longer prefixes are tried until the header is out, wherever in
+ * the stream it starts (long gzip name fields, empty blocks); a prefix that would inflate past
+ * PREFIX_CAP is narrowed down by bisection instead, so memory stays bounded.
+ */
+function inflatePrefix(prefix: (n: number) => Uint8Array, total: number, file?: string, want = 540): Uint8Array {
+  const attempt = (n: number): Uint8Array | null => {
     try {
       // Z_SYNC_FLUSH lets a prefix of the stream decompress without an "unexpected end" error.
-      b = zlib.gunzipSync(b, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      return zlib.gunzipSync(prefix(n), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: PREFIX_CAP });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
       throw new DataError('E_CORRUPT_FILE', `gzip: ${(e as Error).message}`, file);
     }
+  };
+  let lo = 0;
+  let hi = 0;
+  for (let n = Math.min(total, 4096); ; n = Math.min(total, n * 4)) {
+    const out = attempt(n);
+    if (out === null) { hi = n; break; }
+    if (out.byteLength >= want || n === total) return out;
+    lo = n;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    const out = attempt(mid);
+    if (out === null) hi = mid;
+    else if (out.byteLength >= want) return out;
+    else lo = mid;
+  }
+  throw new DataError('E_CORRUPT_FILE', 'gzip: the NIfTI header could not be decompressed within bounded memory', file);
+}
+
+/** Header, raw header bytes and shape only; reads and decompresses just what the header needs. */
+export function readNiftiHeader(file: string): Omit<NiftiVolume, 'data'> {
+  const { fd, size } = openRegular(file, LIMITS.file());
+  let b: Uint8Array;
+  try {
+    let cache = Buffer.alloc(0);
+    const prefix = (n: number): Uint8Array => {
+      if (n > cache.length) {
+        const grown = Buffer.alloc(n);
+        cache = grown.subarray(0, fs.readSync(fd, grown, 0, n, 0));
+      }
+      return cache.subarray(0, n);
+    };
+    b = prefix(Math.min(size, 1024));
+    if (isGzip(b)) b = inflatePrefix(prefix, size, file);
+  } finally {
+    fs.closeSync(fd);
   }
   const header = parseNiftiHeader(b, file);
   const { shape, volumes } = niftiShape(header);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from './atomic.js';
 import { DataError } from './errors.js';
+import { readJsonFile } from './reader.js';
 import { Rng } from './rng.js';
 
 /** Split settings: fraction for training, optional seed (undefined = keep the JSON order). */
@@ -60,12 +61,8 @@ export function writeSplit(modelDir: string, split: Split<{ id: string }>, opts:
 export function readSplit(modelDir: string): SplitFile | undefined {
   const file = path.join(modelDir, SPLIT_FILE);
   if (!fs.existsSync(file)) return undefined;
-  let v: SplitFile;
-  try {
-    v = JSON.parse(fs.readFileSync(file, 'utf8')) as SplitFile;
-  } catch (e) {
-    throw new DataError('E_BAD_JSON', (e as Error).message, file);
-  }
-  if (!Array.isArray(v.train) || !Array.isArray(v.eval)) throw new DataError('E_MISSING_KEY', 'needs "train" and "eval" arrays', file);
+  const v = readJsonFile(file) as SplitFile;
+  if (typeof v !== 'object' || v === null || !Array.isArray(v.train) || !Array.isArray(v.eval)
+    || ![...v.train, ...v.eval].every((id) => typeof id === 'string')) throw new DataError('E_MISSING_KEY', 'needs "train" and "eval" arrays of case ids', file);
   return v;
 }

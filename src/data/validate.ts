@@ -82,6 +82,11 @@ function read(ctx: Ctx, file: string, isLabel: boolean): NiftiVolume | undefined
     else res.errors.push({ code: 'E_CORRUPT_FILE', file, message: (e as Error).message });
     return undefined;
   }
+  const spacing = v.header.pixdim.slice(1, 4);
+  // Resampling and HD95 scale by the spacing: NaN or zero would skew every distance silently.
+  if (spacing.some((s) => !(Number.isFinite(s) && s > 0))) {
+    res.errors.push({ code: 'E_GEOMETRY', file, message: `voxel spacing (pixdim[1..3]) is ${spacing.join(', ')}; each must be a finite positive number of mm` });
+  }
   if (v.volumes > 1) res.warnings.push({ code: 'W_4D', file, message: `${v.volumes} volumes; only the last one is used` });
   if (ctx.values) {
     let bad = 0;

@@ -1,0 +1,142 @@
+// Helpers of the hostile-input suite. Every case runs in a child process (the CLI, or a few lines
+// of the compiled library), so that a hang is cut by a time limit, an abort shows as a signal
+// instead of killing jest, and peak memory is measured by /usr/bin/time. Each case then asserts:
+// the exit code, the error code and that the message names the file or flag, the time, the peak
+// memory, and that every file that existed before is byte-identical afterwards.
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildNifti1, writeSyntheticDataset } from '../../src/runner/synthetic.js';
+import { repoRoot } from '../../src/data/index.js';
+
+export const ROOT = repoRoot();
+export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+export const DIST = path.join(ROOT, 'dist', 'src');
+const TIME = '/usr/bin/time';
+const haveTime = fs.existsSync(TIME);
+
+export function requireBuilt(): void {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the hostile suite`);
+}
+
+export function tmp(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `vnet-hostile-${prefix}-`));
+}
+
+export interface Outcome {
+  exit: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  /** Peak resident memory of the child in MB (undefined without /usr/bin/time). */
+  rssMb?: number;
+}
+
+function run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; input?: string }): Outcome {
+  const rssFile = path.join(os.tmpdir(), `vnet-hostile-rss-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  const cmd = haveTime ? [TIME, '-f', '%M', '-o', rssFile, process.execPath, ...argv] : [process.execPath, ...argv];
+  const t0 = Date.now();
+  const r = spawnSync(cmd[0], cmd.slice(1), {
+    encoding: 'utf8', cwd: opts.cwd ?? ROOT, input: opts.input, timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL',
+    env: { ...process.env, VNET_NUM_THREADS: '2', ...opts.env },
+  });
+  const ms = Date.now() - t0;
+  let rssMb: number | undefined;
+  try {
+    const kb = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+    if (Number.isFinite(kb)) rssMb = kb / 1024;
+  } catch { /* killed before time wrote it */ }
+  fs.rmSync(rssFile, { force: true });
+  // /usr/bin/time reports a killed child as exit 128+n on its own stderr line.
+  const killed = /Command terminated by signal (\d+)/.exec(r.stderr ?? '');
+  return { exit: killed ? null : r.status, signal: r.signal ?? (killed ? (`SIG${killed[1]}` as NodeJS.Signals) : null), stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms, rssMb };
+}
+
+/** The CLI as a user runs it. */
+export function cli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Outcome {
+  return run([CLI, ...args], opts);
+}
+
+/**
+ * A few lines of ESM against the compiled library (`D` is dist/src). The body runs in an async
+ * function; whatever it throws is printed as {code, message}; a normal end prints {ok: true, value}.
+ */
+export function lib(body: string, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Outcome & { result: { ok?: boolean; value?: unknown; code?: string; message?: string } } {
+  const src = `const D = ${JSON.stringify(DIST)};
+try { const value = await (async () => { ${body} })(); console.log('RESULT ' + JSON.stringify({ ok: true, value })); }
+catch (e) { console.log('RESULT ' + JSON.stringify({ code: e?.code, message: String(e?.message ?? e) })); }`;
+  const o = run(['--input-type=module', '-e', src], opts);
+  const line = o.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  return { ...o, result: line ? JSON.parse(line.slice(7)) : {} };
+}
+
+export interface Expect {
+  /** Process exit code (library cases: 0, the error came back as a value). */
+  exit: number;
+  /** The stable error code (VNET_E_* / E_*), looked for in the message or the result. */
+  code?: string;
+  /** Strings the error must contain: the file or flag at fault. */
+  names?: string[];
+  /** Time limit for the case (ms); default 20 s (a busy 2-core machine). */
+  maxMs?: number;
+  /** Peak memory limit (MB); default 400. */
+  maxRssMb?: number;
+}
+
+/** Asserts a refused case: exit code, error code and names, time and memory bounds. */
+export function expectRefused(o: Outcome & { result?: { code?: string; message?: string } }, e: Expect): void {
+  const text = o.result ? `${o.result.code ?? ''} ${o.result.message ?? ''}` : `${o.stderr}\n${o.stdout}`;
+  const where = `\n--- stderr ---\n${o.stderr.slice(-2000)}\n--- stdout ---\n${o.stdout.slice(-2000)}`;
+  if (o.signal) throw new Error(`killed by ${o.signal} after ${o.ms} ms${where}`);
+  expect({ exit: o.exit, where }).toEqual({ exit: e.exit, where });
+  if (o.result) expect(o.result.ok).toBeUndefined();
+  if (e.code) expect(text).toContain(e.code);
+  for (const n of e.names ?? []) expect(text).toContain(n);
+  expect(o.ms).toBeLessThan(e.maxMs ?? 20_000);
+  if (o.rssMb !== undefined) expect(o.rssMb).toBeLessThan(e.maxRssMb ?? 400);
+}
+
+/** Every file, link and folder under `dirs` with its content hash (links: their target). */
+export function fingerprint(...dirs: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (p: string) => {
+    const st = fs.lstatSync(p);
+    if (st.isSymbolicLink()) out.set(p, `link:${fs.readlinkSync(p)}`);
+    else if (st.isDirectory()) {
+      out.set(p, 'dir');
+      for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+    } else if (st.isFile()) out.set(p, crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex'));
+    else out.set(p, 'special');
+  };
+  for (const d of dirs) if (fs.existsSync(d) || isLink(d)) walk(d);
+  return out;
+}
+
+const isLink = (p: string) => { try { return fs.lstatSync(p).isSymbolicLink(); } catch { return false; } };
+
+/** Every entry of `before` is still there with the same content (new files are allowed). */
+export function expectIntact(before: Map<string, string>): void {
+  const now = fingerprint(...[...before.keys()].filter((p) => ![...before.keys()].some((q) => q !== p && p.startsWith(q + path.sep))));
+  const changed = [...before].filter(([p, h]) => now.get(p) !== h).map(([p]) => p);
+  expect(changed).toEqual([]);
+}
+
+/** A small NIfTI-1 volume (float32, x fastest) with `patch` applied to its header view. */
+export function nifti(shape: [number, number, number] = [8, 8, 8], patch?: (dv: DataView) => void): Uint8Array {
+  const data = new Float32Array(shape[0] * shape[1] * shape[2]).map((_, i) => (i % 7) / 7);
+  const b = buildNifti1(shape, data);
+  if (patch) patch(new DataView(b.buffer, b.byteOffset, b.byteLength));
+  return b;
+}
+
+/** A tiny synthetic MSD dataset (4 labelled cases of ~16³, 2 test images). */
+export function dataset(dir = tmp('data')): string {
+  writeSyntheticDataset(dir, { cases: 4, testCases: 2, shape: [16, 16, 16], seed: 3 });
+  return dir;
+}
+
+/** Flags of a tiny network, so that the few cases that train stay fast. */
+export const TINY = ['--input_shape', '16', '16', '16', '--downscale_blocks', '1', '1', '--upscale_blocks', '1', '--batch_size', '1'];

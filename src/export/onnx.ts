@@ -166,7 +166,7 @@ function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file
     output_shape: JSON.stringify(outDims),
     output: o.output === 'probabilities' ? 'softmax probabilities over the classes (channel axis)' : 'logits (apply softmax over the channel axis for probabilities)',
     batch_norm: o.batchNorm === 'fold' ? 'folded into the convolutions (moving statistics)' : 'BatchNormalization nodes with the moving statistics',
-    resize: `resample the NIfTI volume (x, y, z) = (D, H, W) linearly to ${x}x${y}x${z} (output voxel i samples input index i*old/new on each axis, anchored at voxel 0, 0 beyond the last half voxel); map the argmax back to the original shape with the same anchored grid (nearest)`,
+    resize: `resample the NIfTI volume (x, y, z) = (D, H, W) linearly to ${x}x${y}x${z} (output voxel i samples input index i*old/new on each axis, anchored at voxel 0, 0 beyond the last half voxel); for the mask, resample the probabilities back to the original shape on the same anchored grid (linear, edges clamped), then argmax`,
     normalization: 'z-score per volume after resampling: (v - mean) / std over the whole volume, population std (ddof 0); a constant volume becomes 0',
     preprocessing: JSON.stringify({ resize: 'linear', input_shape: [x, y, z], normalization: 'zscore_per_volume' }),
   };

@@ -3,15 +3,18 @@
 // the clear errors of a malformed model dir or a bad flag, with nothing already written lost.
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { decodeModel } from '../../src/export/graph.js';
-import { realSubset, requireBuilt, runCli, tmpDir } from '../cli/helpers.js';
+import { loadDataset, readNiftiLabels } from '../../src/data/index.js';
+import { ROOT, realSubset, requireBuilt, runCli, tmpDir } from '../cli/helpers.js';
 import { session, trainTiny } from './helpers.js';
 
 requireBuilt();
-let model = '';
+let model = '', dataDir = '';
 
 beforeAll(async () => {
-  model = await trainTiny(realSubset(4, 0), 'cli', {});
+  dataDir = realSubset(4, 1);
+  model = await trainTiny(dataDir, 'cli', {});
 }, 120_000);
 
 const dims = (file: string, io: 'input' | 'output') =>
@@ -72,4 +75,35 @@ test('bad flags are refused by name and leave an existing output intact', () => 
   }
   expect(fs.readFileSync(file, 'utf8')).toBe('previous');
   expect(fs.readdirSync(path.dirname(file))).toEqual(['model.onnx']);
+});
+
+test("the README's onnxruntime-node example segments a volume as predict does", () => {
+  expect(runCli(['export', '--model_dir', model]).code).toBe(0);
+  const r = runCli(['predict', '--data_dir', dataDir, '--model_dir', model, '--batch_size', '1']);
+  expect(r.code).toBe(0);
+  const image = loadDataset(dataDir).test[0].image;
+  const id = path.basename(image).replace(/\.nii(\.gz)?$/, '');
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const block = /```js\n(import ort from 'onnxruntime-node';[^`]*)```/.exec(readme)?.[1];
+  expect(block).toBeDefined();
+  const app = tmpDir('onnx-app');
+  fs.mkdirSync(path.join(app, 'node_modules'));
+  fs.symlinkSync(ROOT, path.join(app, 'node_modules', 'vnet-native'), 'dir');
+  fs.symlinkSync(path.join(ROOT, 'node_modules', 'onnxruntime-node'), path.join(app, 'node_modules', 'onnxruntime-node'), 'dir');
+  const out = path.join(app, 'mask.nii.gz');
+  const paths: [string, string][] = [['runs/ref/model.onnx', path.join(model, 'model.onnx')], ['hippocampus_002.nii.gz', image], ['hippocampus_002_mask.nii.gz', out]];
+  let code = block!;
+  for (const [from, to] of paths) {
+    expect(code).toContain(`'${from}'`);
+    code = code.replace(`'${from}'`, JSON.stringify(to));
+  }
+  fs.writeFileSync(path.join(app, 'main.mjs'), code);
+  const run = spawnSync(process.execPath, ['main.mjs'], { cwd: app, encoding: 'utf8' });
+  expect(run.stderr).toBe('');
+  expect(run.status).toBe(0);
+  const ours = readNiftiLabels(out), engine = readNiftiLabels(path.join(model, 'predictions', `${id}.nii.gz`));
+  expect(ours.shape).toEqual(engine.shape);
+  let same = 0;
+  for (let i = 0; i < ours.data.length; i++) if (ours.data[i] === engine.data[i]) same++;
+  expect(same / ours.data.length).toBeGreaterThanOrEqual(0.9999);
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The vnet-native command line: the reference's modes (also as --exec_mode), plus validate,
-// summary, doctor, demo and download. Exit codes: 0 ok, 1 failure, 2 bad usage.
+// summary, doctor, demo, download, export, ... Exit codes: 0 ok, 1 failure, 2 bad usage.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, UsageError } from './flags.js';

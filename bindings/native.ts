@@ -73,12 +73,21 @@ export interface AddonSource {
   manifest?: PrebuiltManifest;
 }
 
+const here = dirname(fileURLToPath(import.meta.url));
+// Source tree (bindings/) and compiled tree (dist/bindings/) both sit below the package root.
+const roots = [resolve(here, '..'), resolve(here, '..', '..')];
+const root = roots.find((r) => existsSync(join(r, 'package.json'))) ?? roots[1];
+
+function notBuilt(what: string): Error {
+  const how = existsSync(join(root, 'src', 'index.ts'))
+    ? 'run `npm run build`'
+    : `build it from source with \`node ${join(root, 'scripts', 'install.js')}\` (needs cmake and a C++ compiler)`;
+  return Object.assign(new Error(`vnet-native: ${what}. To fix: ${how}`), { code: 'VNET_E_NOT_BUILT' });
+}
+
 // Order: $VNET_ADDON, a source build (build/Release: this repository, or a package built from
 // source at install), then the prebuilt shipped in the package when it fits this machine.
 function findAddon(): AddonSource {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // Source tree (bindings/) and compiled tree (dist/bindings/) both sit below the package root.
-  const roots = [resolve(here, '..'), resolve(here, '..', '..')];
   const tried: string[] = [];
   const env = process.env.VNET_ADDON;
   if (env) {
@@ -89,20 +98,23 @@ function findAddon(): AddonSource {
     const p = join(r, 'build', 'Release', ADDON_FILE);
     if (existsSync(p)) return { path: p, kind: 'source build' };
   }
-  const root = roots.find((r) => existsSync(join(r, 'package.json'))) ?? roots[1];
   tried.push(`${join(root, 'build', 'Release', ADDON_FILE)} (a source build: none)`);
   const pre = checkPrebuilt(root);
   if (pre.ok) return { path: pre.path, kind: 'prebuilt', manifest: pre.manifest };
   tried.push(`${pre.path} (${pre.reason})`);
-  const how = existsSync(join(root, 'src', 'index.ts'))
-    ? 'run `npm run build`'
-    : `build it from source with \`node ${join(root, 'scripts', 'install.js')}\` (needs cmake and a C++ compiler)`;
-  throw Object.assign(
-    new Error(`vnet-native: the native addon is not built. Looked for: ${tried.join('; ')}. To fix: ${how}`),
-    { code: 'VNET_E_NOT_BUILT' },
-  );
+  throw notBuilt(`the native addon is not built. Looked for: ${tried.join('; ')}`);
 }
 
-const require = createRequire(import.meta.url);
+function loadAddon(src: AddonSource): NativeAddon {
+  try {
+    return createRequire(import.meta.url)(src.path) as NativeAddon;
+  } catch (e) {
+    // The manifest fitted but the system still lacks something (e.g. a libstdc++ older than
+    // the build machine's): say so and how to build one that fits.
+    if (src.kind !== 'prebuilt') throw e;
+    throw notBuilt(`the prebuilt addon ${src.path} does not load on this system (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
 export const addonSource: AddonSource = findAddon();
-export const native: NativeAddon = require(addonSource.path) as NativeAddon;
+export const native: NativeAddon = loadAddon(addonSource);

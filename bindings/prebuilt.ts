@@ -11,9 +11,9 @@ export interface PrebuiltManifest {
   platform: string;
   arch: string;
   libc: 'glibc' | 'musl' | 'none';
-  /** Newest GLIBC_x.y symbol version the addon needs (libstdc++ is linked in statically). */
+  /** Newest GLIBC_x.y symbol version the addon needs. */
   glibcMin?: string;
-  /** Newest GLIBCXX_x.y needed when libstdc++ is linked dynamically (a development build packed as is). */
+  /** Newest GLIBCXX_x.y (libstdc++) it needs: checked by loading it, the loader reports a miss. */
   glibcxxMin?: string;
   napi: number;
   /** The ISA the addon as a whole targets; faster kernels are picked at run time. */

@@ -25,17 +25,18 @@ export function missingTools() {
 
 /**
  * cmake-js compile of the package at `root` into `<out>/Release/vnet_native.node`.
- * cuda: AUTO | ON | OFF; staticRuntime links libstdc++ in (the prebuilt). Returns the exit status.
+ * cuda: AUTO | ON | OFF. Returns the exit status.
  */
-export function buildAddon(root, { out = join(root, 'build'), cuda = process.env.VNET_CUDA || 'AUTO', staticRuntime = false } = {}) {
+export function buildAddon(root, { out = join(root, 'build'), cuda = process.env.VNET_CUDA || 'AUTO' } = {}) {
   const { missing, cmakeJs } = missingTools();
   if (missing.length) {
     process.stderr.write(`vnet-native: cannot build the addon from source: missing ${missing.join('; ')}\n`);
     return 1;
   }
   const args = [cmakeJs, 'compile', '--directory', root, '--out', out, '--parallel', String(availableParallelism()),
-    `--CDVNET_CUDA=${cuda}`, `--CDVNET_STATIC_RUNTIME=${staticRuntime ? 'ON' : 'OFF'}`];
-  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+    `--CDVNET_CUDA=${cuda}`];
+  // Its output on stderr: npm pack --json owns stdout.
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 2, 2] });
   if (r.status !== 0) process.stderr.write(`vnet-native: the source build failed (cmake-js exit ${r.status ?? r.signal}); its output is above\n`);
   return r.status ?? 1;
 }

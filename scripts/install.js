@@ -2,6 +2,7 @@
 // nothing done), else builds the addon from source with cmake-js. VNET_BUILD_FROM_SOURCE=1 forces
 // the build; VNET_CUDA=OFF leaves the CUDA backend out. Also the command to run by hand when npm
 // skipped install scripts (npm 11 blocks them for dependencies unless approved).
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -24,6 +25,11 @@ async function main() {
   const { checkPrebuilt } = await import(pathToFileURL(prebuiltJs).href);
   const forced = process.env.VNET_BUILD_FROM_SOURCE === '1';
   const pre = checkPrebuilt(root);
+  if (pre.ok) {
+    // The manifest fits; loading it in a child process also checks what it cannot (libstdc++).
+    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(pre.path)})`], { encoding: 'utf8' });
+    if (r.status !== 0) Object.assign(pre, { ok: false, reason: `the prebuilt addon does not load here: ${(r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr).trim()}` });
+  }
   if (pre.ok && !forced) {
     const m = pre.manifest;
     say(`using the prebuilt addon (${m.platform}-${m.arch}, glibc >= ${m.glibcMin}, N-API ${m.napi}, CUDA ${m.cudaCompiled ? m.cudaArchs.join(' ') : 'not compiled'}); no build needed`);

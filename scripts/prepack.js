@@ -1,6 +1,8 @@
 // npm pack's prepack: compiles the TypeScript and the prebuilt addon that the tarball carries in
-// prebuilds/<platform>-<arch>/ (CUDA code included where nvcc exists; libstdc++ linked in), and
-// describes that addon in manifest.json by loading it. VNET_PACK_REUSE=1 instead takes dist/ and
+// prebuilds/<platform>-<arch>/ (CUDA code included where nvcc exists), and describes that addon
+// in manifest.json by loading it. libstdc++ stays dynamic: linking it in statically pulls in
+// newer glibc symbols (arc4random, 2.36) than the addon needs otherwise (2.34), so the shared
+// one reaches more systems (Ubuntu 22.04, whose libstdc++ has GLIBCXX_3.4.30). VNET_PACK_REUSE=1 instead takes dist/ and
 // build/Release/vnet_native.node as they are (fast: the package test packs a build CI just made).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,10 +28,10 @@ if (reuse) {
 } else {
   say('compiling the TypeScript');
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  if (spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'inherit' }).status !== 0) fail('tsc failed');
+  if (spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: ['ignore', 2, 2] }).status !== 0) fail('tsc failed (its errors are above)');
   say('building the prebuilt addon (build-prebuilt/, CUDA where nvcc exists)');
   const out = join(root, 'build-prebuilt');
-  if (buildAddon(root, { out, cuda: process.env.VNET_CUDA || 'AUTO', staticRuntime: true }) !== 0) fail('the addon build failed');
+  if (buildAddon(root, { out, cuda: process.env.VNET_CUDA || 'AUTO' }) !== 0) fail('the addon build failed');
   addon = join(out, 'Release', 'vnet_native.node');
 }
 for (const f of ['dist/src/index.js', 'dist/src/cli/main.js', 'dist/bindings/native.js', 'dist/bindings/prebuilt.js'])
@@ -73,7 +75,6 @@ const manifest = {
   libc: isLinux ? (process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl') : 'none',
   // Without objdump: the build machine's glibc, an upper bound.
   glibcMin: isLinux ? newestSymbolVersion(addon, 'GLIBC_') ?? process.report.getReport().header.glibcVersionRuntime : undefined,
-  // Set only when libstdc++ is linked dynamically (a VNET_PACK_REUSE pack of a development build).
   glibcxxMin: isLinux ? newestSymbolVersion(addon, 'GLIBCXX_') : undefined,
   napi: 8, // NAPI_VERSION in CMakeLists.txt and binary.napi_versions in package.json
   isaBaseline: process.arch === 'x64' ? 'x86-64' : process.arch,

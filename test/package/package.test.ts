@@ -49,7 +49,8 @@ test('the tarball holds the compiled JS, the prebuilt addon and the native sourc
   for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/bindings/native.js',
     `prebuilds/${prebuiltKey}/vnet_native.node`, `prebuilds/${prebuiltKey}/manifest.json`, 'CMakeLists.txt', 'bindings/addon.cc', 'native/ops.h', 'scripts/install.js'])
     expect(files).toContain(f);
-  const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|bindings\/addon\.cc|dist\/src\/.*\.(js|d\.ts)|dist\/bindings\/[^/]*\.(js|d\.ts)|prebuilds\/.*|native\/.*|kernels\/.*|scripts\/.*)$/;
+  // src/bench/peers/: the PyTorch peer script that `vnet-native bench conv` runs.
+  const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|bindings\/addon\.cc|dist\/src\/.*\.(js|d\.ts)|dist\/bindings\/[^/]*\.(js|d\.ts)|prebuilds\/.*|native\/.*|kernels\/.*|scripts\/.*|src\/bench\/peers\/[^/]*\.py)$/;
   expect(files.filter((f) => !allowed.test(f) || f.endsWith('.map'))).toEqual([]);
 });
 

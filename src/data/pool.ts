@@ -1,6 +1,7 @@
 // A small pool of data worker threads. Workers are unref'd while idle so a forgotten loader
 // never keeps the process alive, and ref'd while they hold a job so an awaiting caller is not
-// cut short by process exit.
+// cut short by process exit. With `depth` > 1 a worker holds several jobs in its inbox, so it
+// keeps working while the main thread is busy (a forward pass) and cannot hand out the next one.
 import { Worker } from 'node:worker_threads';
 import { DataError, type DataErrorCode } from './errors.js';
 import type { Job, JobError, JobResult } from './jobs.js';
@@ -14,7 +15,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
-  busy?: Pending;
+  /** Jobs posted to this worker and not yet answered, by id. */
+  jobs: Map<number, Pending>;
 }
 
 function fromJobError(e: JobError): Error {
@@ -27,8 +29,10 @@ export class WorkerPool {
   private queue: Pending[] = [];
   private nextId = 1;
   private closed = false;
+  private readonly depth: number;
 
-  constructor(url: URL, size: number) {
+  constructor(url: URL, size: number, opts: { depth?: number } = {}) {
+    this.depth = Math.max(1, opts.depth ?? 1);
     for (let i = 0; i < size; i++) this.slots.push(this.spawn(url));
   }
 
@@ -37,21 +41,22 @@ export class WorkerPool {
   }
 
   private spawn(url: URL): Slot {
-    const slot: Slot = { worker: new Worker(url) };
+    const slot: Slot = { worker: new Worker(url), jobs: new Map() };
     const w = slot.worker;
     w.unref();
     w.on('message', (m: { id: number; ok: boolean; res?: JobResult; error?: JobError }) => {
-      const p = slot.busy;
-      if (!p || p.id !== m.id) return;
+      const p = slot.jobs.get(m.id);
+      if (!p) return;
+      slot.jobs.delete(m.id);
       this.release(slot);
       if (m.ok) p.resolve(m.res as JobResult);
       else p.reject(fromJobError(m.error as JobError));
     });
     const fail = (e: Error) => {
-      const p = slot.busy;
+      const held = [...slot.jobs.values()];
       this.slots = this.slots.filter((s) => s !== slot);
-      slot.busy = undefined;
-      if (p) p.reject(e);
+      slot.jobs.clear();
+      for (const p of held) p.reject(e);
       if (this.slots.length === 0) for (const q of this.queue.splice(0)) q.reject(new Error('data workers exited'));
     };
     w.on('error', fail);
@@ -60,14 +65,13 @@ export class WorkerPool {
   }
 
   private release(slot: Slot): void {
-    slot.busy = undefined;
     const next = this.queue.shift();
     if (next) this.start(slot, next);
-    else slot.worker.unref();
+    else if (slot.jobs.size === 0) slot.worker.unref();
   }
 
   private start(slot: Slot, p: Pending): void {
-    slot.busy = p;
+    slot.jobs.set(p.id, p);
     slot.worker.ref();
     slot.worker.postMessage({ id: p.id, job: p.job });
   }
@@ -78,8 +82,9 @@ export class WorkerPool {
     if (this.slots.length === 0) return Promise.reject(new Error('data workers exited'));
     return new Promise((resolve, reject) => {
       const p: Pending = { id: this.nextId++, job, resolve, reject };
-      const idle = this.slots.find((s) => !s.busy);
-      if (idle) this.start(idle, p);
+      // The least loaded worker with room in its inbox.
+      const free = this.slots.filter((s) => s.jobs.size < this.depth).sort((a, b) => a.jobs.size - b.jobs.size)[0];
+      if (free) this.start(free, p);
       else this.queue.push(p);
     });
   }
@@ -90,7 +95,7 @@ export class WorkerPool {
     this.closed = true;
     const err = new Error('WorkerPool closed');
     for (const q of this.queue.splice(0)) q.reject(err);
-    for (const s of this.slots) if (s.busy) { s.busy.reject(err); s.busy = undefined; }
+    for (const s of this.slots) { for (const p of s.jobs.values()) p.reject(err); s.jobs.clear(); }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.slots = [];
   }

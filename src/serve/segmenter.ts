@@ -3,11 +3,11 @@
 // predict mode and the HTTP server both go through it. Reading and preprocessing run in the data
 // worker pool; cases that are ready together run as one batch of up to `batchSize`. A ready case
 // waits for company only while other cases are still being read, and at most `batchWindowMs`, so
-// a lone request is not delayed. The inverse resampling, argmax and gzip follow per case.
+// a lone request is not delayed. The inverse resampling, argmax and gzip follow per case, at
+// once in this thread (a few ms): deferred, they would wait behind the next forward pass.
 import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
-import { promisify } from 'node:util';
 import type * as E from '../engine/index.js';
 import { encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
 import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
@@ -17,8 +17,6 @@ import type { VNet, VNetConfig } from '../nn/index.js';
 import { predictProbs } from '../runner/evaluate.js';
 import { loadModel } from '../runner/model.js';
 import { RunError } from '../runner/options.js';
-
-const gzip = promisify(zlib.gzip);
 
 export interface SegmenterOptions {
   modelDir: string;
@@ -98,7 +96,8 @@ export class Segmenter {
     if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RunError(`batch size must be a positive integer, got ${maxBatch}`, 'VNET_E_BAD_FLAG');
     const want = o.workers ?? Math.min(2, Math.max(1, os.availableParallelism() - 1));
     const script = want > 0 ? workerScript() : undefined;
-    if (script) this.pool = new WorkerPool(script, want);
+    // Every case is posted to a worker at once, so reading goes on during forward passes.
+    if (script) this.pool = new WorkerPool(script, want, { depth: 64 });
     this.ownNet = o.ownNet ?? false;
     this.only3d = o.only3d ?? false;
     this.info = {
@@ -148,8 +147,10 @@ export class Segmenter {
         // Reading the next chunk in the workers overlaps this chunk's forward pass.
         if (i + B < srcs.length) { next = prepareChunk(i + B); next.catch(() => undefined); }
         const now = performance.now();
-        const res = this.runBatch(preps.map((prep) => ({ prep, ready: now })));
-        out.push(...(await Promise.all(res.map((r) => (r instanceof Error ? Promise.reject(r) : r)))));
+        for (const r of this.runBatch(preps.map((prep) => ({ prep, ready: now })))) {
+          if (r instanceof Error) throw r;
+          out.push(r);
+        }
       }
       return out;
     } finally {
@@ -203,7 +204,7 @@ export class Segmenter {
     const batch = this.queue.splice(0, this.info.maxBatch);
     if (!batch.length) return;
     const res = this.runBatch(batch);
-    batch.forEach((w, i) => { const r = res[i]; if (r instanceof Error) w.reject(r); else r.then(w.resolve, w.reject); });
+    batch.forEach((w, i) => { const r = res[i]; if (r instanceof Error) w.reject(r); else w.resolve(r); });
     if (this.queue.length) this.schedule();
   }
 
@@ -211,7 +212,7 @@ export class Segmenter {
    * One forward pass over `batch`, then each case's mask. If the pass fails (a native error), each
    * case is retried alone so that only the one that fails gets the error.
    */
-  private runBatch(batch: Pick<Waiting, 'prep' | 'ready'>[]): (Error | Promise<Segmentation>)[] {
+  private runBatch(batch: Pick<Waiting, 'prep' | 'ready'>[]): (Error | Segmentation)[] {
     const [D, H, W] = this.net.config.inputShape;
     const vox = D * H * W, C = this.net.config.nClasses;
     const start = performance.now();
@@ -226,17 +227,23 @@ export class Segmenter {
     }
     const inferMs = performance.now() - start;
     this.onBatch?.(batch.length, inferMs);
-    return batch.map((w, i) => this.finish(w.prep, probs.subarray(i * vox * C, (i + 1) * vox * C), { queueMs: start - w.ready, inferMs, batchSize: batch.length }));
+    return batch.map((w, i) => {
+      try {
+        return this.finish(w.prep, probs.subarray(i * vox * C, (i + 1) * vox * C), { queueMs: start - w.ready, inferMs, batchSize: batch.length });
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    });
   }
 
-  private async finish(p: Prepared, probs: Float32Array, t: { queueMs: number; inferMs: number; batchSize: number }): Promise<Segmentation> {
+  private finish(p: Prepared, probs: Float32Array, t: { queueMs: number; inferMs: number; batchSize: number }): Segmentation {
     const t1 = performance.now();
     const C = this.net.config.nClasses;
     const labels = restoreLabels(probs, this.net.config.inputShape, C, p.shape);
     const counts = new Float64Array(C);
     for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
     // The same bytes writeMask produces: the input's header, level-6 gzip.
-    const mask = await gzip(encodeMask({ header: p.header, headerBytes: p.headerBytes, shape: p.shape }, labels), { level: 6 });
+    const mask = zlib.gzipSync(encodeMask({ header: p.header, headerBytes: p.headerBytes, shape: p.shape }, labels), { level: 6 });
     const spacing = p.header.pixdim.slice(1, 4).map(Math.abs) as [number, number, number];
     const mm = UNIT_MM[p.header.xyztUnits & 7] ?? 1;
     const voxelMm3 = spacing[0] * spacing[1] * spacing[2] * mm ** 3;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as E from '../engine/index.js';
 import { VNet } from '../nn/index.js';
-import { downloadDataset, formatProblems, validateDataset } from '../data/index.js';
+import { downloadDataset, formatProblems, makeDirs, validateDataset } from '../data/index.js';
 import { modelConfig, runMode, withDefaults, RunError, type RunOptions } from '../runner/index.js';
 import { writeSyntheticDataset } from '../runner/synthetic.js';
 
@@ -47,9 +47,15 @@ export function cmdDoctor(): void {
   } catch (e) {
     doc = { error: (e as Error).message };
   }
+  // The NVIDIA libraries: one line each with version and path (and what was preloaded before
+  // it), or why it is missing with the candidates that exist but failed to load.
+  type Lib = { found: boolean; path?: string; version?: string; error?: string; tried?: string[]; preloaded?: { path: string; version?: string }[] };
+  const libs: [string, string, string][] = [['cudnn', 'cuDNN', 'VNET_CUDNN_PATH'], ['cublas', 'cuBLAS', 'VNET_CUBLAS_PATH'],
+    ['nccl', 'NCCL', 'VNET_NCCL_PATH'], ['nvrtc', 'NVRTC', 'VNET_NVRTC_PATH']];
   const print = (v: unknown, indent: string): void => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (libs.some(([key]) => key === k)) continue;
         if (x && typeof x === 'object') {
           process.stdout.write(`${indent}${k}:\n`);
           print(x, indent + '  ');
@@ -63,11 +69,44 @@ export function cmdDoctor(): void {
     }
   };
   print(doc, '  ');
+  if (info.cudaCompiled) process.stdout.write('  libraries:\n');
+  for (const [key, name, env] of libs) {
+    const l = doc[key] as Lib | undefined;
+    if (!l) continue;
+    if (l.found) process.stdout.write(`    ${name.padEnd(7)} ${(l.version ?? '?').padEnd(8)} ${l.path ?? ''}\n`);
+    else {
+      const failed = (l.tried ?? []).filter((t) => t.startsWith('/') && !/\(no such (file|folder)\)$/.test(t));
+      process.stdout.write(`    ${name.padEnd(7)} ${'missing'.padEnd(8)} ${(l.error ?? '').split('\n')[0]}\n` +
+        `            ${l.tried?.length ?? 0} places tried${failed.length ? `; present but not loadable:\n${failed.slice(0, 5).map((t) => `              ${t}`).join('\n')}` : ', none present'}` +
+        ` (set ${env} to the file or its folder)\n`);
+    }
+    for (const p of l.preloaded ?? []) process.stdout.write(`            + ${p.path}${p.version ? ` (${p.version})` : ''}\n`);
+  }
   process.stdout.write(info.cudaAvailable ? '  GPU: usable (--device cuda)\n' : `  GPU: not usable: ${info.cudaUnavailableReason ?? 'unknown'}\n`);
 }
 
+/** Marks a folder as a demo run, which the next demo may rotate to run.prev. */
+const DEMO_MARK = '.vnet-demo-run';
+const isLink = (d: string) => { try { return fs.lstatSync(d).isSymbolicLink(); } catch { return false; } };
+const isDemoRun = (d: string) => !isLink(d) && fs.statSync(d).isDirectory() && fs.existsSync(path.join(d, DEMO_MARK));
+
 export async function cmdDemo(a: { data_dir?: string; model_dir?: string; train_epochs?: number; threads?: number }): Promise<void> {
   const modelDir = path.resolve(a.model_dir ?? 'vnet-demo');
+  const run = path.join(modelDir, 'run');
+  // The demo's own previous run is kept as run.prev (replacing the one before); a folder the
+  // demo did not make (no marker file) is never moved or deleted.
+  const prev = `${run}.prev`;
+  const refuse = (d: string) => { throw new RunError(`${d} exists and was not made by the demo (no ${DEMO_MARK}); move it away or choose another --model_dir`, 'VNET_E_UNSAFE_OUTPUT'); };
+  if (fs.existsSync(run) || isLink(run)) {
+    if (!isDemoRun(run)) refuse(run);
+    if (fs.existsSync(prev) || isLink(prev)) {
+      if (!isDemoRun(prev)) refuse(prev);
+      fs.rmSync(prev, { recursive: true, force: true });
+    }
+    fs.renameSync(run, prev);
+  }
+  makeDirs(run);
+  fs.writeFileSync(path.join(run, DEMO_MARK), 'a run of `vnet-native demo`; the next demo moves this folder to run.prev\n');
   let dataDir = a.data_dir;
   if (!dataDir) {
     dataDir = path.join(modelDir, 'data');
@@ -75,12 +114,6 @@ export async function cmdDemo(a: { data_dir?: string; model_dir?: string; train_
       process.stderr.write(`writing a synthetic dataset (MSD layout) to ${dataDir}\n`);
       await writeSyntheticDataset(dataDir, { seed: 1 });
     }
-  }
-  const run = path.join(modelDir, 'run');
-  if (fs.existsSync(run)) {
-    // The demo's own previous run: keep it as run.prev rather than deleting it.
-    fs.rmSync(`${run}.prev`, { recursive: true, force: true });
-    fs.renameSync(run, `${run}.prev`);
   }
   const synthetic = !a.data_dir;
   const opts = withDefaults({

@@ -1,7 +1,7 @@
 // Flag definitions: every flag of the reference (spec §5.1) with its code's defaults, plus
 // ours, grouped for --help. snake_case as the reference spells them; kebab-case accepted too.
 import type { Options } from 'yargs';
-import { defaultRunOptions, type RunOptions } from '../runner/index.js';
+import { MAX_THREADS, defaultRunOptions, type RunOptions } from '../runner/index.js';
 
 type Group = 'Data:' | 'Model:' | 'Training:' | 'Execution:' | 'Output:';
 type Flag = Options & { group: Group };
@@ -82,9 +82,12 @@ export const PRESETS: Record<string, { describe: string; flags: Record<string, s
   },
 };
 
-/** `--preset NAME` (or `--preset=NAME`): append the preset's flags that the command line lacks. */
+/**
+ * `--preset NAME` (or `--preset=NAME`): append the preset's flags that the command line lacks.
+ * Like every other flag, the last --preset given wins.
+ */
 export function expandPreset(argv: string[]): string[] {
-  const i = argv.findIndex((a) => a === '--preset' || a.startsWith('--preset='));
+  const i = argv.map((a) => a === '--preset' || a.startsWith('--preset=')).lastIndexOf(true);
   if (i < 0) return argv;
   const name = argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
   const preset = name === undefined ? undefined : PRESETS[name];
@@ -116,8 +119,35 @@ export function withKebab(flags: Record<string, Flag>): Record<string, Flag> {
 
 export const allFlagNames = (): string[] => Object.entries(runFlags).flatMap(([k, v]) => [k, ...([] as string[]).concat((v.alias as string[] | string | undefined) ?? [])]);
 
+/**
+ * Every numeric flag holds finite numbers (yargs turns "abc" into NaN), and the multi-node flags
+ * fit together; a mistake is a usage error naming the flag (exit 2).
+ */
+export function checkNumericFlags(a: Record<string, unknown>): void {
+  for (const [name, f] of Object.entries(runFlags)) {
+    if (f.type !== 'number' || a[name] === undefined) continue;
+    const v = a[name];
+    const vals = Array.isArray(v) ? v : [v];
+    if (vals.length === 0 || vals.some((x) => typeof x !== 'number' || !Number.isFinite(x))) throw new UsageError(`--${name} needs ${f.array ? 'numbers' : 'a number'}, got ${JSON.stringify(v)}`);
+  }
+  const int = (name: string, lo: number, hi: number) => {
+    const v = a[name];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi)) throw new UsageError(`--${name} must be an integer in ${lo}..${hi}, got ${String(v)}`);
+  };
+  int('nnodes', 1, 4096);
+  int('node_rank', 0, Number(a.nnodes ?? 1) - 1);
+  int('master_port', 1, 65535);
+  int('threads', 1, MAX_THREADS);
+  int('gpus', 1, 1024);
+  for (const name of ['seed', 'split_seed']) int(name, 0, 2 ** 32 - 1);
+  const env = process.env.VNET_NUM_THREADS;
+  if (env !== undefined && env !== '' && !(/^\d+$/.test(env) && Number(env) >= 1 && Number(env) <= MAX_THREADS))
+    throw new UsageError(`VNET_NUM_THREADS=${JSON.stringify(env)} must be an integer in 1..${MAX_THREADS}`);
+}
+
 /** yargs argv -> RunOptions. */
 export function toRunOptions(a: Record<string, unknown>): RunOptions {
+  checkNumericFlags(a);
   const gpus = Number(a.gpus ?? 1);
   // --gpus alone means CUDA; --device cpu --gpus N asks for N CPU ranks.
   const gpusGiven = process.argv.some((x) => /^--gpus(=|$)/.test(x));

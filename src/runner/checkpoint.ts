@@ -4,9 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import type { VNet } from '../nn/index.js';
+import { validateVNetConfig, type VNet, type VNetConfig } from '../nn/index.js';
 import type { Optimizer } from '../optim/index.js';
-import { writeFileAtomicSync } from '../data/index.js';
+import { DataError, makeDirs, readJsonFile, writeFileAtomicSync } from '../data/index.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { RunError, type ModelConfigFile } from './options.js';
 
@@ -57,13 +57,19 @@ export async function loadCheckpoint(modelDir: string, name: CheckpointName, net
   if (!fs.existsSync(file)) throw new RunError(`no checkpoint ${file}: train a model into --model_dir first`, 'VNET_E_NO_CHECKPOINT');
   const { tensors, metadata } = await readSafetensors(file);
   const device = net.store.device;
-  for (const [k, t] of net.store.entries()) {
+  const model = net.store.entries();
+  // Check everything before assigning anything: a refused file leaves the model untouched.
+  for (const [k, t] of model) {
     const e = tensors.get(k);
-    if (!e) throw new RunError(`${file} has no tensor ${k}: it was written for a different model`, 'VNET_E_CONFIG_MISMATCH');
+    if (!e) throw new RunError(`${file} has no tensor ${k}: it was written for a different model (config.json disagrees with the weights?)`, 'VNET_E_CONFIG_MISMATCH');
     if (e.shape.join(',') !== t.shape.join(','))
-      throw new RunError(`${file}: ${k} has shape [${e.shape}] but the model expects [${t.shape}]`, 'VNET_E_CONFIG_MISMATCH');
-    net.store.assign(k, E.tensor(e.data as Float32Array, e.shape, { device }));
+      throw new RunError(`${file}: ${k} has shape [${e.shape}] but the model expects [${t.shape}] (config.json disagrees with the weights?)`, 'VNET_E_CONFIG_MISMATCH');
+    checkValues(file, k, e);
   }
+  const known = new Set(model.map(([k]) => k));
+  const extra = [...tensors.keys()].filter((k) => !k.startsWith('optimizer/') && !known.has(k));
+  if (extra.length) throw new RunError(`${file} holds tensors the model does not have (${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', ...' : ''}): config.json disagrees with the weights`, 'VNET_E_CONFIG_MISMATCH');
+  for (const [k] of model) net.store.assign(k, E.tensor(tensors.get(k)!.data as Float32Array, tensors.get(k)!.shape, { device }));
   let state: TrainState;
   try {
     state = JSON.parse(metadata?.state ?? '') as TrainState;
@@ -72,6 +78,7 @@ export async function loadCheckpoint(modelDir: string, name: CheckpointName, net
   }
   if (opt) {
     const slots = new Map<string, E.Tensor>();
+    for (const [k, e] of tensors) if (k.startsWith('optimizer/')) checkValues(file, k, e);
     for (const [k, e] of tensors)
       if (k.startsWith('optimizer/')) slots.set(k.slice('optimizer/'.length), E.keep(E.tensor(e.data as Float32Array, e.shape, { device })));
     opt.load({ step: state.step, slots });
@@ -79,19 +86,68 @@ export async function loadCheckpoint(modelDir: string, name: CheckpointName, net
   return { file, state };
 }
 
+/** Weights are F32 and finite: NaN weights would predict all-background masks without a word. */
+function checkValues(file: string, name: string, e: { dtype: string; data: ArrayLike<number> }): void {
+  if (e.dtype !== 'F32') throw new RunError(`${file}: ${name} is ${e.dtype}; checkpoints hold F32 tensors`, 'VNET_E_CHECKPOINT');
+  const d = e.data;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if (v - v !== 0) throw new RunError(`${file}: ${name} holds a non-finite value (${v}) at element ${i}`, 'VNET_E_CHECKPOINT');
+  }
+}
+
 export function writeModelConfig(modelDir: string, cfg: ModelConfigFile): void {
-  fs.mkdirSync(modelDir, { recursive: true });
+  makeDirs(modelDir);
   writeFileAtomicSync(configFile(modelDir), JSON.stringify(cfg, null, 2) + '\n');
 }
 
 export function readModelConfig(modelDir: string): ModelConfigFile {
   const file = configFile(modelDir);
   if (!fs.existsSync(file)) throw new RunError(`no ${file}: --model_dir does not hold a trained model`, 'VNET_E_NO_CHECKPOINT');
+  let v: unknown;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as ModelConfigFile;
+    v = readJsonFile(file);
   } catch (e) {
-    throw new RunError(`${file} is not valid JSON (${(e as Error).message})`, 'VNET_E_CHECKPOINT');
+    throw new RunError(`${file} cannot be read (${e instanceof DataError ? e.detail : (e as Error).message})`, 'VNET_E_CHECKPOINT');
   }
+  return checkModelConfig(v, file);
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const intIn = (v: unknown, lo: number, hi: number) => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi;
+const intList = (v: unknown, lo: number, hi: number, len?: number) =>
+  Array.isArray(v) && (len === undefined || v.length === len) && v.length <= 16 && v.every((x) => intIn(x, lo, hi));
+
+/**
+ * A config.json as this version writes it, every field in range: one of another version, an
+ * empty one or an edited one is refused by name instead of building a wrong network.
+ */
+export function checkModelConfig(v: unknown, file: string): ModelConfigFile {
+  const bad = (m: string): never => { throw new RunError(`${file}: ${m}`, 'VNET_E_CHECKPOINT'); };
+  if (!isObj(v)) return bad('not a JSON object');
+  if (v.version !== 1) bad(`config version ${JSON.stringify(v.version)}; this vnet-native reads version 1`);
+  const m = v.model;
+  if (!isObj(m)) return bad('no "model" object');
+  if (!intList(m.inputShape, 1, 4096, 3)) bad(`model.inputShape ${JSON.stringify(m.inputShape)} is not 3 sizes in 1..4096`);
+  if (!intList(m.downscaleBlocks, 1, 64) || !intList(m.upscaleBlocks, 1, 64)) bad('model.downscaleBlocks / upscaleBlocks must be lists of block counts in 1..64');
+  if (!intIn(m.baseFilters, 1, 512)) bad(`model.baseFilters ${JSON.stringify(m.baseFilters)} is not in 1..512`);
+  if (!intIn(m.nClasses, 2, 1024)) bad(`model.nClasses ${JSON.stringify(m.nClasses)} is not in 2..1024`);
+  if (!(typeof m.bnMomentum === 'number' && m.bnMomentum >= 0 && m.bnMomentum < 1)) bad('model.bnMomentum must be in [0, 1)');
+  if (!(typeof m.bnEps === 'number' && m.bnEps > 0 && Number.isFinite(m.bnEps))) bad('model.bnEps must be a positive number');
+  if (m.normalization !== undefined && m.normalization !== 'batchnorm' && m.normalization !== 'none') bad('model.normalization must be batchnorm or none');
+  try {
+    validateVNetConfig(m as unknown as VNetConfig);
+  } catch (e) {
+    bad(`model: ${(e as Error).message}`);
+  }
+  const labels = v.labels;
+  if (!Array.isArray(labels) || labels.length !== m.nClasses) return bad(`"labels" must list the model's ${String(m.nClasses)} classes`);
+  labels.forEach((l: unknown, i) => {
+    if (!isObj(l) || l.value !== i || typeof l.name !== 'string') bad(`labels[${i}] must be {"value": ${i}, "name": "..."}`);
+  });
+  if (new Set(labels.map((l: { name: string }) => l.name)).size !== labels.length) bad('label names repeat');
+  if (v.loss !== 'dice' && v.loss !== 'dice_ce') bad(`loss ${JSON.stringify(v.loss)} is not dice or dice_ce`);
+  return v as unknown as ModelConfigFile;
 }
 
 /** Lists the fields where two model configs differ ("" when they match). */

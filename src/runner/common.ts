@@ -2,13 +2,14 @@
 // building the model on the right device, and reading a trained model back.
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { rankFromEnv } from './parallel.js';
 import * as E from '../engine/index.js';
 import { VNet, ConfigError, validateVNetConfig } from '../nn/index.js';
-import { formatProblems, loadDataset, validateDataset, isDataError, type DatasetSpec } from '../data/index.js';
+import { checkOutputDir, formatProblems, loadDataset, validateDataset, isDataError, type DatasetSpec } from '../data/index.js';
 import { configDiff, readModelConfig } from './checkpoint.js';
-import { modelConfig, RunError, type ModelConfigFile, type RunOptions } from './options.js';
-import type { LogSink } from './log.js';
+import { MAX_THREADS, modelConfig, RunError, type ModelConfigFile, type RunOptions } from './options.js';
+import { checkLogTarget, type LogSink } from './log.js';
 
 export function checkOptions(o: RunOptions): void {
   const bad = (flag: string, what: string, v: unknown) => {
@@ -27,7 +28,11 @@ export function checkOptions(o: RunOptions): void {
   if (!Number.isInteger(o.logEvery) || o.logEvery < 1) bad('log_every', 'must be a positive integer', o.logEvery);
   if (!Number.isInteger(o.warmupSteps) || o.warmupSteps < 0) bad('warmup_steps', 'must be a non-negative integer', o.warmupSteps);
   if (!Number.isInteger(o.gpus) || o.gpus < 1) bad('gpus', 'must be a positive integer', o.gpus);
-  if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1)) bad('threads', 'must be a positive integer', o.threads);
+  if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 1 || o.threads > MAX_THREADS)) bad('threads', `must be an integer in 1..${MAX_THREADS}`, o.threads);
+  if (!Number.isInteger(o.seed) || o.seed < 0) bad('seed', 'must be a non-negative integer', o.seed);
+  if (o.splitSeed !== undefined && (!Number.isInteger(o.splitSeed) || o.splitSeed < 0)) bad('split_seed', 'must be a non-negative integer', o.splitSeed);
+  if (!Number.isInteger(o.evalEvery) || o.evalEvery < 0) bad('eval_every', 'must be a non-negative integer', o.evalEvery);
+  if (o.benchmarkSteps !== undefined && (!Number.isInteger(o.benchmarkSteps) || o.benchmarkSteps < 1)) bad('benchmark_steps', 'must be a positive integer', o.benchmarkSteps);
   try {
     validateVNetConfig(modelConfig(o, 3));
   } catch (e) {
@@ -68,9 +73,27 @@ export function openDataset(o: RunOptions, log: LogSink, opts: { test: boolean }
   for (const w of res.warnings) log.info(`warning: ${formatProblems([w])}`);
   if (res.errors.length)
     throw new RunError(`the dataset in ${o.dataDir} has ${res.errors.length} problem(s):\n${formatProblems(res.errors)}`, res.errors[0].code);
-  const values = spec.labels.map((l) => l.value).sort((a, b) => a - b);
-  if (values.some((v, i) => v !== i)) throw new RunError(`dataset labels must be 0..N-1, got ${values.join(', ')}`, 'E_LABEL_VALUES');
   return spec;
+}
+
+/**
+ * The output-path guard for a run, before anything is opened for writing: --model_dir,
+ * --output_dir (predicting modes) and --log_dir must not be an input's folder or file, a link,
+ * or on /proc-like filesystems, and a training run must not overwrite a trained model.
+ */
+export function checkRunOutputs(mode: string, o: RunOptions, spec: DatasetSpec): void {
+  const inputs = [spec.jsonPath, ...spec.training.flatMap((c) => [c.image, c.label]), ...spec.test.map((c) => c.image)];
+  try {
+    checkOutputDir(o.modelDir, inputs, '--model_dir');
+    if (mode.includes('predict') && !o.benchmark) checkOutputDir(o.outputDir ?? path.join(o.modelDir, 'predictions'), inputs, '--output_dir');
+    if (o.logDir) checkLogTarget(o.logDir, inputs);
+  } catch (e) {
+    if (isDataError(e)) throw new RunError(e.message, 'VNET_E_UNSAFE_OUTPUT');
+    throw e;
+  }
+  const rank = rankFromEnv();
+  if (mode.startsWith('train') && !o.benchmark && !o.resume && (rank?.rank ?? 0) === 0 && hasCheckpoint(o.modelDir))
+    throw new RunError(`${o.modelDir} already holds a trained model; pass --resume to continue it, or choose another --model_dir`, 'VNET_E_MODEL_EXISTS');
 }
 
 export function modelConfigFile(o: RunOptions, spec: DatasetSpec): ModelConfigFile {

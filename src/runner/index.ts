@@ -1,5 +1,5 @@
 // The runner: modes, checkpoints, evaluation and prediction, logs and benchmarks.
-export { MODES, defaultRunOptions, learningRate, modelConfig, RunError, type Mode, type RunOptions, type ModelConfigFile } from './options.js';
+export { MAX_THREADS, MODES, defaultRunOptions, learningRate, modelConfig, RunError, type Mode, type RunOptions, type ModelConfigFile } from './options.js';
 export { runMode, withDefaults, type RunHooks, type RunResult } from './run.js';
 export { train, trainStep, type TrainCallbacks, type TrainResult, type StepInfo } from './train.js';
 export { evaluateCases, predictProbs, softDice, type EvalResult } from './evaluate.js';

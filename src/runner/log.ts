@@ -2,6 +2,7 @@
 // stderr, and a progress bar with ETA when stderr is a terminal.
 import fs from 'node:fs';
 import path from 'node:path';
+import { checkOutputFile, makeDirs } from '../data/index.js';
 
 export type LogStep = 'PARAMETER' | number[];
 
@@ -11,6 +12,8 @@ export interface LogSink {
   /** A human line on stderr (never in the JSON log). */
   info(msg: string): void;
   progress(p: Progress): void;
+  /** Starts writing the log file; called once the run's checks have passed (optional). */
+  open?(): void;
   close(): void;
 }
 
@@ -36,8 +39,32 @@ export function resolveLogFile(logDir: string): string {
   return isDir ? path.join(logDir, 'log.json') : logDir;
 }
 
+/** True for a file we may replace with a new log: empty, or one of our DLLL logs. */
+export function isOurLog(file: string): boolean {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const b = Buffer.alloc(5);
+    const n = fs.readSync(fd, b, 0, 5, 0);
+    return n === 0 || b.toString('latin1', 0, n) === 'DLLL ';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Refuses a --log_dir that would overwrite anything but an earlier log: a checkpoint, an input,
+ * a link, a special file. Runs before the log is opened (and the logger opens it only when the
+ * run's own checks have passed, see open()).
+ */
+export function checkLogTarget(logDir: string, inputs: readonly string[] = []): void {
+  checkOutputFile(resolveLogFile(logDir), inputs, '--log_dir', isOurLog);
+}
+
 export class RunLogger implements LogSink {
   private fd?: number;
+  private readonly file?: string;
+  /** Records written before open(): the file is not touched until the run's checks passed. */
+  private pending: string[] | undefined = [];
   private readonly t0 = Date.now();
   private barShown = false;
   private readonly tty: boolean;
@@ -45,17 +72,25 @@ export class RunLogger implements LogSink {
   constructor(opts: { logDir?: string; progress?: boolean; quiet?: boolean } = {}) {
     this.tty = opts.progress ?? Boolean(process.stderr.isTTY);
     this.quiet = opts.quiet ?? false;
-    if (opts.logDir) {
-      const file = resolveLogFile(opts.logDir);
-      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      this.fd = fs.openSync(file, 'w');
-    }
+    if (opts.logDir) this.file = resolveLogFile(opts.logDir);
+    else this.pending = undefined;
   }
 
   private readonly quiet: boolean;
 
+  /** Opens the log file (checked by checkLogTarget first) and writes what was logged so far. */
+  open(): void {
+    if (!this.file || this.fd !== undefined) return;
+    checkLogTarget(this.file);
+    makeDirs(path.dirname(path.resolve(this.file)));
+    const C = fs.constants;
+    this.fd = fs.openSync(this.file, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW, 0o644);
+    for (const line of this.pending ?? []) fs.writeSync(this.fd, line);
+    this.pending = undefined;
+  }
+
   log(step: LogStep, data: Record<string, unknown>): void {
-    if (this.fd !== undefined) {
+    if (this.file) {
       const now = Date.now();
       const rec = {
         timestamp: String(now / 1000),
@@ -65,7 +100,9 @@ export class RunLogger implements LogSink {
         step,
         data,
       };
-      fs.writeSync(this.fd, `DLLL ${JSON.stringify(rec)}\n`);
+      const line = `DLLL ${JSON.stringify(rec)}\n`;
+      if (this.fd !== undefined) fs.writeSync(this.fd, line);
+      else this.pending?.push(line);
     }
     if (step !== 'PARAMETER' && !this.quiet) {
       const kv = Object.entries(data).map(([k, v]) => `${k} ${typeof v === 'number' ? fmtNum(v) : String(v)}`).join('  ');

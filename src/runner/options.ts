@@ -117,6 +117,9 @@ export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' |
   };
 }
 
+/** The most CPU threads a run may ask for (--threads, VNET_NUM_THREADS); the engine's own cap too. */
+export const MAX_THREADS = 256;
+
 export class RunError extends Error {
   constructor(message: string, readonly code = 'VNET_E_RUN') {
     super(message);

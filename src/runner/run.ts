@@ -7,7 +7,7 @@ import { Loader, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '..
 import { benchStats, formatBench, type BenchStats } from './benchmark.js';
 import type { CheckpointName } from './checkpoint.js';
 import { loadModel } from './model.js';
-import { checkOptions, checkStoredConfig, openDataset, peakRssMb, setupDevice } from './common.js';
+import { checkOptions, checkRunOutputs, checkStoredConfig, openDataset, peakRssMb, setupDevice } from './common.js';
 import { evaluateCases, predictProbs, type EvalResult } from './evaluate.js';
 import { predictCases } from './predict.js';
 import { RunLogger, type LogSink } from './log.js';
@@ -52,6 +52,9 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
       throw new RunError('train_and_evaluate needs an evaluation split: pass --train_split < 1.0 (e.g. 0.9)', 'VNET_E_BAD_FLAG');
     const spec = openDataset(opts, log, { test: mode.includes('predict') });
     if (mode.includes('predict') && !spec.test.length) throw new RunError(`${spec.jsonPath} lists no test images to predict`, 'VNET_E_BAD_FLAG');
+    // Nothing is written (the log file included) until every check passed.
+    if (!follower) checkRunOutputs(mode, opts, spec);
+    log.open?.();
     const result: RunResult = { mode };
     if (training) {
       result.train = await train(opts, spec, device, log, hooks);
@@ -80,7 +83,10 @@ function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
   const saved = readSplit(opts.modelDir);
   if (saved) {
     const byId = new Map(spec.training.map((c) => [c.id, c]));
-    return saved.eval.map((id) => byId.get(id)).filter((c): c is NonNullable<typeof c> => Boolean(c));
+    const missing = saved.eval.filter((id) => !byId.has(id));
+    if (missing.length)
+      throw new RunError(`${missing.length} evaluation case(s) of ${opts.modelDir}/split.json are not in ${spec.jsonPath} (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}); evaluate with the dataset the model was trained on`, 'VNET_E_CONFIG_MISMATCH');
+    return saved.eval.map((id) => byId.get(id)!);
   }
   return makeSplit(spec.training, { trainSplit: opts.trainSplit, splitSeed: opts.splitSeed }).eval;
 }

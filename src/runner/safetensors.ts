@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { DataError, makeDirs, readRegularFile } from '../data/index.js';
 
 export type StDtype = 'F32' | 'F16' | 'I32';
 
@@ -93,7 +94,7 @@ function swap(b: Uint8Array, size: number): void {
 export function writeSafetensors(file: string, tensors: ReadonlyMap<string, StTensor>, metadata?: Record<string, string>): void {
   const bytes = encodeSafetensors(tensors, metadata);
   const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const fd = fs.openSync(tmp, 'w');
@@ -182,9 +183,9 @@ export function decodeSafetensors(b: Uint8Array, file?: string): StFile {
 export function readSafetensors(file: string): StFile {
   let b: Buffer;
   try {
-    b = fs.readFileSync(file);
+    b = readRegularFile(file);
   } catch (e) {
-    throw new CheckpointError((e as Error).message, file);
+    throw new CheckpointError(e instanceof DataError ? `${e.code}: ${e.detail}` : (e as Error).message, file);
   }
   return decodeSafetensors(b, file);
 }

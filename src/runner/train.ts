@@ -8,7 +8,7 @@ import { LossScaler, makeOptimizer } from '../optim/index.js';
 import { CapturedStep } from './graph.js';
 import type { VNet } from '../nn/index.js';
 import { benchStats, formatBench, type BenchStats } from './benchmark.js';
-import { loadCheckpoint, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
+import { configFile, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
 import { hasCheckpoint, modelConfigFile, modelFromDir, peakRssMb } from './common.js';
 import { softDiceOnCases } from './evaluate.js';
 import { VNet as VNetClass } from '../nn/index.js';
@@ -214,6 +214,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   if (o.resume) {
     if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: no ${o.modelDir}/latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
     state = (await loadCheckpoint(o.modelDir, 'latest', net, opt)).state;
+    checkResumable(o, state);
     log.info(`resuming from ${o.modelDir}/latest.safetensors after epoch ${state.epoch} (step ${state.step})`);
   }
   const scaler = o.amp ? new LossScaler({}, state.lossScale ? { scale: state.lossScale, goodSteps: state.goodSteps ?? 0 } : undefined) : undefined;
@@ -298,6 +299,17 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
     opt.dispose();
     net.dispose();
   }
+}
+
+/** --resume continues the same optimisation: another optimizer or loss would silently start over. */
+function checkResumable(o: RunOptions, state: TrainState): void {
+  const stored = fs.existsSync(configFile(o.modelDir)) ? readModelConfig(o.modelDir).loss : undefined;
+  const clash = [
+    state.optimizer !== o.optimizer ? `--optimizer ${state.optimizer} (given ${o.optimizer})` : '',
+    stored !== undefined && stored !== o.loss ? `--loss ${stored} (given ${o.loss})` : '',
+  ].filter(Boolean);
+  if (clash.length)
+    throw new RunError(`--resume: ${o.modelDir} was trained with ${clash.join(' and ')}; pass the same flags to continue it, or choose another --model_dir`, 'VNET_E_CONFIG_MISMATCH');
 }
 
 const ids = (s: { train: CaseRef[]; eval: CaseRef[] }) => ({ train: s.train.map((c) => c.id), eval: s.eval.map((c) => c.id) });

@@ -140,3 +140,29 @@ export function dataset(dir = tmp('data')): string {
 
 /** Flags of a tiny network, so that the few cases that train stay fast. */
 export const TINY = ['--input_shape', '16', '16', '16', '--downscale_blocks', '1', '1', '--upscale_blocks', '1', '--batch_size', '1'];
+
+/**
+ * A stored tiny model in `modelDir` (config.json, final and latest checkpoints, split.json with
+ * `evalIds`), made without training; `tweak` may edit the tensors before they are written.
+ */
+export function storedModel(modelDir: string, opts: { evalIds?: string[]; trainIds?: string[]; optimizer?: string } = {}): void {
+  const o = lib(`const R = await import(D + '/runner/index.js'); const N = await import(D + '/nn/index.js');
+    const C = await import(D + '/runner/checkpoint.js'); const S = await import(D + '/data/index.js');
+    const M = ${JSON.stringify(modelDir)};
+    const cfg = { version: 1, model: R.modelConfig({ inputShape: [16, 16, 16], upscaleBlocks: [1], downscaleBlocks: [1, 1], convolutionSize: 3 }, 3),
+      labels: [{ value: 0, name: 'background' }, { value: 1, name: 'Anterior' }, { value: 2, name: 'Posterior' }], loss: 'dice' };
+    const net = new N.VNet(cfg.model, { device: 'cpu', seed: 1 });
+    C.writeModelConfig(M, cfg);
+    const state = { epoch: 1, step: 4, optimizer: ${JSON.stringify(opts.optimizer ?? 'rmsprop')}, history: { losses: [], evals: [] } };
+    await C.saveCheckpoint(M, 'final', net, undefined, state);
+    await C.saveCheckpoint(M, 'latest', net, undefined, state);
+    S.writeSplit(M, { train: ${JSON.stringify(opts.trainIds ?? [])}.map((id) => ({ id })), eval: ${JSON.stringify(opts.evalIds ?? [])}.map((id) => ({ id })) }, { trainSplit: 0.75 });
+    return 'ok';`);
+  if (o.result.value !== 'ok') throw new Error(`could not store a model: ${JSON.stringify(o.result)}\n${o.stderr}`);
+}
+
+/** The case ids of a dataset's training list. */
+export function trainingIds(dataDir: string): string[] {
+  const j = JSON.parse(fs.readFileSync(path.join(dataDir, 'dataset.json'), 'utf8')) as { training: { image: string }[] };
+  return j.training.map((t) => path.basename(t.image).replace(/\.nii(\.gz)?$/, ''));
+}

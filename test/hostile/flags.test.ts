@@ -1,0 +1,72 @@
+// Hostile flags: values that are not numbers, out-of-range thread and node counts, repeated
+// flags (the last one wins, presets included), and a --log_dir pointing at a model file or an
+// earlier log of a run that is then refused.
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildCli } from '../../src/cli/main.js';
+import { toRunOptions } from '../../src/cli/flags.js';
+import type { RunOptions } from '../../src/runner/index.js';
+import { TINY, cli, dataset, expectIntact, expectRefused, fingerprint, requireBuilt, storedModel, tmp } from './helpers.js';
+
+requireBuilt();
+
+const base = ['train', '--data_dir', '/nonexistent-data', '--model_dir', '/nonexistent-model'];
+
+test('a numeric flag that is not a number is a usage error naming it', () => {
+  for (const [flag, v] of [['--seed', 'abc'], ['--base_lr', 'fast'], ['--input_shape', 'x']]) {
+    expectRefused(cli([...base, '--batch_size', '1', flag, v]), { exit: 2, names: [flag] });
+  }
+});
+
+test('--nnodes / --node_rank / --master_port that cannot work are refused at once (no endless wait)', () => {
+  expectRefused(cli([...base, '--batch_size', '1', '--device', 'cpu', '--gpus', '2', '--nnodes', '2', '--node_rank', '5', '--master_port', '29999']), { exit: 2, names: ['--node_rank', '0..1'], maxMs: 10_000 });
+  expectRefused(cli([...base, '--batch_size', '1', '--master_port', '70000']), { exit: 2, names: ['--master_port'] });
+  expectRefused(cli([...base, '--batch_size', '1', '--nnodes', '0']), { exit: 2, names: ['--nnodes'] });
+});
+
+test('thread counts have an upper bound (--threads and VNET_NUM_THREADS)', () => {
+  expectRefused(cli([...base, '--batch_size', '1', '--threads', '100000']), { exit: 2, names: ['--threads', '1..256'] });
+  expectRefused(cli([...base, '--batch_size', '1'], { env: { VNET_NUM_THREADS: '99999' } }), { exit: 2, names: ['VNET_NUM_THREADS', '1..256'] });
+});
+
+/** The RunOptions a command line parses to (the command itself is not run). */
+async function parsed(argv: string[]): Promise<RunOptions> {
+  let got: RunOptions | undefined;
+  try {
+    await buildCli(argv).middleware((a) => { got = toRunOptions(a); throw new Error('parsed'); }).parseAsync();
+  } catch (e) {
+    if ((e as Error).message !== 'parsed') throw e;
+  }
+  return got!;
+}
+
+test('a repeated flag: the last one wins, in every spelling, presets included', async () => {
+  const a = ['train', '--data_dir', 'd', '--model_dir', 'm'];
+  expect((await parsed([...a, '--batch_size', '2', '--batch-size', '4'])).batchSize).toBe(4);
+  expect((await parsed([...a, '--batch_size', '2', '--input_shape', '32', '32', '32', '--input-shape', '16', '16', '16'])).inputShape).toEqual([16, 16, 16]);
+  expect((await parsed([...a, '--batch_size', '2', '--base_lr=0.1', '--base_lr', '0.2', '--seed', '1', '--seed', '7'])).baseLr).toBe(0.2);
+  const p = await parsed([...a, '--preset', 'best', '--preset', 'reference']);
+  expect([p.trainEpochs, p.optimizer]).toEqual([80, 'rmsprop']);
+});
+
+test('--log_dir naming a checkpoint of the model is refused before anything is opened', () => {
+  const data = dataset();
+  const m = path.join(tmp('flags'), 'model');
+  storedModel(m);
+  const before = fingerprint(m, data);
+  const o = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, '--log_dir', path.join(m, 'final.safetensors')]);
+  expectRefused(o, { exit: 1, code: 'VNET_E_UNSAFE_OUTPUT', names: ['--log_dir', 'final.safetensors'] });
+  expectIntact(before);
+});
+
+test('a refused run leaves an earlier log.json in --log_dir as it was', () => {
+  const data = dataset();
+  const m = path.join(tmp('flags'), 'model');
+  storedModel(m);
+  const logs = tmp('logs');
+  fs.writeFileSync(path.join(logs, 'log.json'), 'DLLL {"type":"LOG","step":"PARAMETER","data":{"earlier":1}}\n');
+  const before = fingerprint(m, data, logs);
+  const o = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, '--log_dir', `${logs}/`]);
+  expectRefused(o, { exit: 1, code: 'VNET_E_MODEL_EXISTS', names: [m] });
+  expectIntact(before);
+});

@@ -9,6 +9,8 @@ import https from 'node:https';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DataError } from './errors.js';
+import { checkOutputDir, makeDirs } from './outputs.js';
+import { LIMITS } from './reader.js';
 import { extractTar } from './tar.js';
 import { formatProblems, validateDataset, type ValidationResult } from './validate.js';
 
@@ -30,6 +32,8 @@ export interface DownloadOptions {
   onProgress?: (p: DownloadProgress) => void;
   /** Idle socket timeout; default 60 s. */
   timeoutMs?: number;
+  /** Largest archive accepted when expectedSize is not given; default VNET_MAX_DOWNLOAD_MB (4096 MiB). */
+  maxBytes?: number;
   /** Keep the archive as `<dataDir>.tar` after extraction; default false. */
   keepArchive?: boolean;
 }
@@ -65,7 +69,7 @@ function get(url: URL, headers: Record<string, string>, timeoutMs: number, redir
 
 /** Fetch `url` into `part`, resuming from its current size; returns the complete size. */
 async function fetchResumable(url: URL, part: string, opts: DownloadOptions): Promise<{ size: number; resumedFrom: number }> {
-  let start = fs.existsSync(part) ? fs.statSync(part).size : 0;
+  let start = partSize(part);
   if (opts.expectedSize !== undefined && start > opts.expectedSize) start = 0;
   if (opts.expectedSize !== undefined && start === opts.expectedSize) return { size: start, resumedFrom: start };
   const res = await get(url, start > 0 ? { Range: `bytes=${start}-` } : {}, opts.timeoutMs ?? 60000);
@@ -95,10 +99,18 @@ async function fetchResumable(url: URL, part: string, opts: DownloadOptions): Pr
     res.resume();
     throw new DataError('E_DOWNLOAD', `HTTP ${status} from ${url.href}`);
   }
+  const max = opts.expectedSize ?? opts.maxBytes ?? LIMITS.download();
+  if (total !== undefined && total > max) {
+    res.resume();
+    throw new DataError('E_SIZE', `the server announces ${total} bytes, over the ${max}-byte limit (expectedSize, maxBytes or VNET_MAX_DOWNLOAD_MB)`, url.href);
+  }
   const resumedFrom = start;
   let done = start;
   opts.onProgress?.({ done, total });
-  const out = fs.createWriteStream(part, { flags: start > 0 ? 'a' : 'w' });
+  // O_NOFOLLOW: a link planted at the .part name is refused, never written through.
+  const C = fs.constants;
+  const fd = fs.openSync(part, C.O_WRONLY | C.O_CREAT | C.O_NOFOLLOW | (start > 0 ? C.O_APPEND : C.O_TRUNC), 0o644);
+  const out = fs.createWriteStream('', { fd });
   // Wait for 'close' on every path: a write still in flight when the transfer dies would land
   // after a quick retry had measured the .part size, and corrupt the resumed file.
   const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
@@ -106,17 +118,35 @@ async function fetchResumable(url: URL, part: string, opts: DownloadOptions): Pr
     await pipeline(res, async function* (src: AsyncIterable<Buffer>) {
       for await (const chunk of src) {
         done += chunk.length;
+        // No Content-Length (or a lying one): stop at the limit rather than fill the disk.
+        if (done > max) throw new DataError('E_SIZE', `more than ${max} bytes received (the limit: expectedSize, maxBytes or VNET_MAX_DOWNLOAD_MB)`, url.href);
         opts.onProgress?.({ done, total });
         yield chunk;
       }
     }, out);
   } catch (e) {
     await closed;
+    if (e instanceof DataError && e.code === 'E_SIZE') {
+      fs.rmSync(part, { force: true }); // too big: resuming cannot fix it
+      throw e;
+    }
     throw new DataError('E_DOWNLOAD', `transfer interrupted after ${done} bytes (${(e as Error).message}); run again to resume`);
   }
   await closed;
   if (total !== undefined && done !== total) throw new DataError('E_DOWNLOAD', `transfer interrupted after ${done} of ${total} bytes; run again to resume`);
   return { size: done, resumedFrom };
+}
+
+/** Bytes already in the `.part` file; refuses a link or special file planted under its name. */
+function partSize(part: string): number {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(part);
+  } catch {
+    return 0;
+  }
+  if (!st.isFile()) throw new DataError('E_UNSAFE_OUTPUT', 'the partial download is not a regular file (a link?); remove it and run again', part);
+  return st.size;
 }
 
 async function sha256File(file: string): Promise<string> {
@@ -139,7 +169,8 @@ export async function downloadDataset(opts: DownloadOptions): Promise<DownloadRe
   if (fs.existsSync(dataDir) && fs.readdirSync(dataDir).length > 0) {
     throw new DataError('E_DATA_EXISTS', 'the dataset folder already exists and is not empty', dataDir);
   }
-  fs.mkdirSync(path.dirname(dataDir), { recursive: true });
+  checkOutputDir(dataDir, [], '--data_dir');
+  makeDirs(path.dirname(dataDir));
   const part = `${dataDir}.tar.part`;
   const url = new URL(opts.url ?? DEFAULT_DATASET_URL);
   const { size, resumedFrom } = await fetchResumable(url, part, opts);

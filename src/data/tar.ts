@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DataError } from './errors.js';
+import { makeDirs } from './outputs.js';
+import { openRegular } from './reader.js';
 
 const BLOCK = 512;
 
@@ -13,15 +15,25 @@ function cstr(b: Buffer, off: number, len: number): string {
   return b.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
 }
 
+/** An unsigned octal (or GNU base-256) field; NaN when it is anything else (a sign, a stray digit). */
 function octal(b: Buffer, off: number, len: number): number {
-  if (b[off] & 0x80) {
-    // GNU base-256 for sizes >= 8 GiB: big-endian bytes after the marker bit.
-    let v = b[off] & 0x7f;
+  if (b[off] === 0x80) {
+    // GNU base-256 for sizes >= 8 GiB: big-endian bytes after the marker byte (0xff: negative).
+    let v = 0;
     for (let i = 1; i < len; i++) v = v * 256 + b[off + i];
     return v;
   }
+  if (b[off] & 0x80) return NaN;
   const s = b.toString('latin1', off, off + len).replace(/[\0 ]+/g, ' ').trim();
-  return s === '' ? 0 : parseInt(s, 8);
+  if (s === '') return 0;
+  return /^[0-7]+$/.test(s) ? parseInt(s, 8) : NaN;
+}
+
+/** A member size must be a whole number of bytes that fits the archive: never negative or NaN. */
+function checkSize(size: number, fileSize: number, at: number, tarFile: string): number {
+  if (!Number.isSafeInteger(size) || size < 0) throw new DataError('E_CORRUPT_FILE', `bad member size ${size} in the header at byte ${at}`, tarFile);
+  if (at + BLOCK + size > fileSize) throw new DataError('E_CORRUPT_FILE', 'archive truncated in a file', tarFile);
+  return size;
 }
 
 function checksumOk(h: Buffer): boolean {
@@ -52,9 +64,8 @@ export interface TarSummary {
 
 /** Extract `tarFile` into `destDir` (created). Throws E_CORRUPT_FILE on a damaged archive. */
 export function extractTar(tarFile: string, destDir: string): TarSummary {
-  fs.mkdirSync(destDir, { recursive: true });
-  const fd = fs.openSync(tarFile, 'r');
-  const fileSize = fs.fstatSync(fd).size;
+  makeDirs(destDir);
+  const { fd, size: fileSize } = openRegular(tarFile, Number.MAX_SAFE_INTEGER);
   const h = Buffer.alloc(BLOCK);
   const chunk = Buffer.alloc(1 << 20);
   let pos = 0;
@@ -77,9 +88,8 @@ export function extractTar(tarFile: string, destDir: string): TarSummary {
       if (h.every((v) => v === 0)) break; // end of archive
       if (!checksumOk(h)) throw new DataError('E_CORRUPT_FILE', `bad header checksum at byte ${pos - BLOCK}`, tarFile);
       const type = String.fromCharCode(h[156] || 0x30);
-      const size = paxSize ?? octal(h, 124, 12);
+      const size = checkSize(paxSize ?? octal(h, 124, 12), fileSize, pos - BLOCK, tarFile);
       const padded = Math.ceil(size / BLOCK) * BLOCK;
-      if (pos + size > fileSize) throw new DataError('E_CORRUPT_FILE', 'archive truncated in a file', tarFile);
       const posix = h.toString('latin1', 257, 263) === 'ustar\0';
       const prefix = posix ? cstr(h, 345, 155) : '';
       let name = paxPath ?? longName ?? (prefix ? `${prefix}/${cstr(h, 0, 100)}` : cstr(h, 0, 100));
@@ -91,7 +101,7 @@ export function extractTar(tarFile: string, destDir: string): TarSummary {
       if (type === 'x') {
         const pax = parsePax(readData(size));
         paxPath = pax.path;
-        paxSize = pax.size !== undefined ? Number(pax.size) : undefined;
+        paxSize = pax.size === undefined ? undefined : /^\d+$/.test(pax.size) ? Number(pax.size) : NaN;
         pos += padded;
         continue;
       }
@@ -103,7 +113,8 @@ export function extractTar(tarFile: string, destDir: string): TarSummary {
       } else if ((type === '0' || type === '7') && name && !base.startsWith('._')) {
         const target = safeJoin(destDir, name, tarFile);
         fs.mkdirSync(path.dirname(target), { recursive: true });
-        const ofd = fs.openSync(target, 'w');
+        // O_NOFOLLOW: a member never writes through a link (none are extracted, but be sure).
+        const ofd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW);
         try {
           for (let left = size, at = pos; left > 0;) {
             const n = fs.readSync(fd, chunk, 0, Math.min(left, chunk.length), at);

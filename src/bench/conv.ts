@@ -58,7 +58,9 @@ export interface BenchHooks {
   corrupt?: (row: { direction: Direction; algo: string }, out: Float32Array) => void;
 }
 
-export const TOLERANCE: Record<string, number> = { fp32: 1e-4, tf32: 5e-3, fp16: 1e-2 };
+// Max error over max |reference|: fp32 sums in another order; TF32 rounds inputs to 10 mantissa bits;
+// f16 results are stored in 11 bits. A wrong kernel is off by O(1).
+export const TOLERANCE: Record<string, number> = { fp32: 1e-4, tf32: 1e-2, fp16: 2e-2 };
 
 export function percentile(sorted: number[], q: number): number {
   if (!sorted.length) return NaN;
@@ -114,7 +116,8 @@ export function peakFor(device: 'cpu' | 'cuda', math: string, threads: number): 
 }
 const cpuPeaks = new Map<number, number>();
 function cachedCpuPeak(threads: number): number {
-  if (!cpuPeaks.has(threads)) cpuPeaks.set(threads, native.cpuPeakGflops(threads, 1.0));
+  // The best of three short measurements: other load on the machine only ever lowers it.
+  if (!cpuPeaks.has(threads)) cpuPeaks.set(threads, Math.max(...[0, 1, 2].map(() => native.cpuPeakGflops(threads, 0.4))));
   return cpuPeaks.get(threads)!;
 }
 

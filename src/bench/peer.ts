@@ -1,7 +1,7 @@
 // The PyTorch peer of `vnet-native bench conv`: the same problems through torch (CPU or CUDA, as
 // the benchmark's device), run once for all cases by peers/torch_conv.py. A missing Python or
 // torch is a note, not an error. The script ships in the package (src/bench/peers/).
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,6 @@ export function runTorchPeer(o: BenchOptions, threads: number): PeerResult {
   const ms = new Map<string, { ms: number; layout: string }>();
   const script = peerScript();
   if (!script) return { ms, note: 'peer torch skipped: src/bench/peers/torch_conv.py is missing from this install' };
-  const py = process.env.VNET_PYTHON ?? 'python3';
   const cases: object[] = [];
   const ids = new Map<string, { layer: string; batch: number; dtype: string; math: string }>();
   for (const p0 of o.problems)
@@ -43,8 +42,33 @@ export function runTorchPeer(o: BenchOptions, threads: number): PeerResult {
           });
         }
   const args = [script, '--threads', String(threads), '--warmup', String(o.warmup), '--reps', String(o.minReps), '--min_time', String(o.minTime), '--max_reps', String(o.maxReps)];
-  const r = spawnSync(py, args, { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.error) return { ms, note: `peer torch skipped: could not run ${py} (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); set VNET_PYTHON to a Python with torch` };
+  // $VNET_PYTHON alone when set; else python3 on the PATH, then the system's (a virtualenv or
+  // pyenv python3 often lacks the distribution's torch).
+  const pythons = process.env.VNET_PYTHON ? [process.env.VNET_PYTHON] : ['python3', '/usr/bin/python3'];
+  let why = '';
+  for (const py of pythons) {
+    const r = spawnSync(py, args, { input: JSON.stringify(cases), encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (r.error) {
+      why ||= `could not run ${py} (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); set VNET_PYTHON to a Python with torch`;
+      continue;
+    }
+    const first = r.stdout.split('\n').find(Boolean);
+    let skip: string | undefined = `${py} printed no results (${r.stderr.trim().split('\n').pop() ?? ''})`;
+    try {
+      if (first) skip = (JSON.parse(first) as { skipped?: string }).skipped;
+    } catch {
+      /* keep the message above */
+    }
+    if (skip) {
+      why ||= `${skip} (${py}; pip install torch, or apt-get install python3-torch)`;
+      continue;
+    }
+    return parsePeer(r, ms, ids, o.device);
+  }
+  return { ms, note: `peer torch skipped: ${why}` };
+}
+
+function parsePeer(r: SpawnSyncReturns<string>, ms: PeerResult['ms'], ids: Map<string, { layer: string; batch: number; dtype: string; math: string }>, device: string): PeerResult {
   let note = '';
   const skipped: string[] = [];
   for (const line of r.stdout.split('\n').filter(Boolean)) {
@@ -54,8 +78,7 @@ export function runTorchPeer(o: BenchOptions, threads: number): PeerResult {
     } catch {
       continue;
     }
-    if (o2.skipped && o2.id === undefined) return { ms, note: `peer torch skipped: ${String(o2.skipped)} (${py}; pip install torch, or apt-get install python3-torch)` };
-    if (o2.torch) note = `peer: PyTorch ${String(o2.torch)} on ${o.device}, ${String(o2.threads)} threads${o.device === 'cuda' ? `, cuDNN ${String(o2.cudnn)}` : `, mkldnn ${String(o2.mkldnn)}`}`;
+    if (o2.torch) note = `peer: PyTorch ${String(o2.torch)} on ${device}, ${String(o2.threads)} threads${device === 'cuda' ? `, cuDNN ${String(o2.cudnn)}` : `, mkldnn ${String(o2.mkldnn)}`}`;
     else if (o2.skipped) skipped.push(`${ids.get(String(o2.id))?.layer}: ${String(o2.skipped)}`);
     else {
       const c = ids.get(String(o2.id));

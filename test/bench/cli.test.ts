@@ -65,19 +65,41 @@ describe('vnet-native bench conv', () => {
     expect(r.stderr).toMatch(/VNET_E_DEVICE.*--device cuda: no usable GPU \(.+\)/);
   });
 
+  // Which python3 here has torch (the PATH's, the system's), to run or to refuse the peer.
+  const hasTorch = (py: string) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+  const pythons = ['python3', '/usr/bin/python3'].filter((py) => !spawnSync(py, ['-V']).error);
+
   test('--peer torch without a Python or without torch is one line, not an error', () => {
     const none = runCli([...small, '--direction', 'fprop', '--peer', 'torch'], { env: { VNET_PYTHON: '/nonexistent/python3' } });
     expect(none.code).toBe(0);
     expect(none.stdout.split('\n').filter((l) => l.startsWith('peer torch skipped'))).toHaveLength(1);
     expect(none.stdout).toMatch(/could not run \/nonexistent\/python3/);
-    const py = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
-    if (py.error || py.status === 0) {
-      console.log(`skipped the no-torch case: ${py.error ? 'no python3' : 'torch is installed'}`);
+    const bare = pythons.find((py) => !hasTorch(py));
+    if (!bare) {
+      console.log('skipped the no-torch case: every python3 here has torch');
       return;
     }
-    const r = runCli([...small, '--direction', 'fprop', '--peer', 'torch']);
+    const r = runCli([...small, '--direction', 'fprop', '--peer', 'torch'], { env: { VNET_PYTHON: bare } });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^peer torch skipped: torch is not importable/m);
+  });
+
+  test('--peer torch with torch: its time and the ratio beside ours', () => {
+    const py = pythons.find(hasTorch);
+    if (!py) {
+      console.log('skipped: no python3 with torch here (apt-get install python3-torch)');
+      return;
+    }
+    const r = runCli([...small, '--transposed', '--kernel', '2', '--stride', '2', '--peer', 'torch', '--json'], { env: { VNET_PYTHON: py } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/peer: PyTorch [\w.]+ on cpu/);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.direction)).toEqual(['fprop', 'dgrad', 'wgrad']);
+    for (const x of rows) {
+      expect(x.peer_ms).toBeGreaterThan(0);
+      expect(x.ratio).toBeCloseTo(x.peer_ms / x.ms_median, 9);
+      expect(['ncdhw', 'channels_last_3d']).toContain(x.peer_layout);
+    }
   });
 
   test('npm run bench:conv is an alias with the earlier JSON fields', () => {

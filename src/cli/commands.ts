@@ -76,9 +76,9 @@ export function cmdDoctor(): void {
     if (l.found) process.stdout.write(`    ${name.padEnd(7)} ${(l.version ?? '?').padEnd(8)} ${l.path ?? ''}\n`);
     else {
       const failed = (l.tried ?? []).filter((t) => t.startsWith('/') && !/\(no such (file|folder)\)$/.test(t));
-      process.stdout.write(`    ${name.padEnd(7)} ${'missing'.padEnd(8)} ${(l.error ?? '').split('\n')[0]}\n` +
-        `            ${l.tried?.length ?? 0} places tried${failed.length ? `; present but not loadable:\n${failed.slice(0, 5).map((t) => `              ${t}`).join('\n')}` : ', none present'}` +
-        ` (set ${env} to the file or its folder)\n`);
+      process.stdout.write(`    ${name.padEnd(7)} ${'missing'.padEnd(8)} ${(l.error ?? '').split('\n')[0].replace(/ Tried:$/, '')}\n` +
+        `            ${l.tried?.length ?? 0} places tried${failed.length ? `; present but not loadable:\n${failed.slice(0, 5).map((t) => `              ${t}`).join('\n')}` : ', none present'}\n` +
+        `            (set ${env} to the file or its folder)\n`);
     }
     for (const p of l.preloaded ?? []) process.stdout.write(`            + ${p.path}${p.version ? ` (${p.version})` : ''}\n`);
   }

@@ -29,6 +29,14 @@ void is_channel_vec(const TensorPtr& t, int64_t C, const char* what) {
   need_dtype(t, {DType::F32}, what);
 }
 
+// Ops that work per channel (the last axis) need one: at least `min_rank` axes and one channel,
+// so that no kernel divides by a zero channel count or reads the last axis of a rank-0 tensor.
+void need_channels(const TensorPtr& t, int min_rank, const char* what) {
+  VNET_CHECK(t->ndim() >= min_rank, VNET_E_SHAPE,
+             std::string(what) + " needs at least " + std::to_string(min_rank) + " axes (..., C), got " + shape_str(t->shape));
+  VNET_CHECK(t->dim(-1) >= 1, VNET_E_SHAPE, std::string(what) + " has no channels (last axis 0): " + shape_str(t->shape));
+}
+
 Shape with_last(Shape s, int64_t c) {
   s.back() = c;
   return s;
@@ -90,18 +98,18 @@ void infer_outputs(OpCall& c) {
     }
     case Op::bias_add:
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
-      VNET_CHECK(in[0]->ndim() >= 1, VNET_E_SHAPE, "x must have a channel axis");
+      need_channels(in[0], 1, "x");
       is_channel_vec(in[1], in[0]->dim(-1), "bias");
       out = {alloc_like(in[0]->shape, in[0]->dtype, c)};
       return;
     case Op::channel_sum:
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
-      VNET_CHECK(in[0]->ndim() >= 1, VNET_E_SHAPE, "x must have a channel axis");
+      need_channels(in[0], 1, "x");
       out = {alloc_like({in[0]->dim(-1)}, DType::F32, c)};
       return;
     case Op::batchnorm_train: case Op::batchnorm_infer: {
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
-      VNET_CHECK(in[0]->ndim() >= 2, VNET_E_SHAPE, "x must be (N,...,C)");
+      need_channels(in[0], 2, "x");
       int64_t C = in[0]->dim(-1);
       is_channel_vec(in[1], C, "gamma"); is_channel_vec(in[2], C, "beta");
       is_channel_vec(in[3], C, "running_mean"); is_channel_vec(in[4], C, "running_var");
@@ -115,6 +123,7 @@ void infer_outputs(OpCall& c) {
     }
     case Op::batchnorm_bwd: {
       need_dtype(in[0], {DType::F32, DType::F16}, "dy");
+      need_channels(in[0], 2, "dy");
       same_shape(in[0], in[1], "dy and x");
       int64_t C = in[0]->dim(-1);
       is_channel_vec(in[2], C, "gamma"); is_channel_vec(in[3], C, "mean"); is_channel_vec(in[4], C, "invstd");
@@ -124,7 +133,7 @@ void infer_outputs(OpCall& c) {
     }
     case Op::bias_bn_relu_train: case Op::bias_bn_relu_infer: {
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
-      VNET_CHECK(in[0]->ndim() >= 2, VNET_E_SHAPE, "x must be (N,...,C)");
+      need_channels(in[0], 2, "x");
       int64_t C = in[0]->dim(-1);
       is_channel_vec(in[1], C, "bias"); is_channel_vec(in[2], C, "gamma"); is_channel_vec(in[3], C, "beta");
       is_channel_vec(in[4], C, "running_mean"); is_channel_vec(in[5], C, "running_var");
@@ -138,6 +147,7 @@ void infer_outputs(OpCall& c) {
     }
     case Op::bias_bn_relu_bwd: {
       need_dtype(in[0], {DType::F32, DType::F16}, "dy");
+      need_channels(in[0], 2, "dy");
       same_shape(in[0], in[1], "dy and y");
       same_shape(in[0], in[2], "dy and x");
       int64_t C = in[0]->dim(-1);
@@ -149,6 +159,7 @@ void infer_outputs(OpCall& c) {
     }
     case Op::relu: case Op::softmax:
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
+      if (c.op == Op::softmax) need_channels(in[0], 1, "x");
       out = {alloc_like(in[0]->shape, in[0]->dtype, c)};
       return;
     case Op::relu_bwd:
@@ -160,8 +171,9 @@ void infer_outputs(OpCall& c) {
       need_dtype(in[0], {DType::F32, DType::F16}, "a");
       VNET_CHECK(in[0]->dtype == in[1]->dtype, VNET_E_DTYPE, "add inputs must share a dtype");
       bool same = in[0]->shape == in[1]->shape;
-      bool bcast = in[0]->ndim() == in[1]->ndim() && in[1]->dim(-1) == 1 &&
+      bool bcast = in[0]->ndim() == in[1]->ndim() && in[1]->ndim() >= 1 && in[1]->dim(-1) == 1 &&
                    with_last(in[0]->shape, 1) == in[1]->shape;
+      if (!same && bcast) need_channels(in[0], 1, "a");
       VNET_CHECK(same || bcast, VNET_E_SHAPE,
                  "add needs equal shapes or b with 1 channel: " + shape_str(in[0]->shape) + " + " +
                      shape_str(in[1]->shape));
@@ -170,11 +182,14 @@ void infer_outputs(OpCall& c) {
     }
     case Op::sum_channels:
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
+      need_channels(in[0], 1, "x");
       out = {alloc_like(with_last(in[0]->shape, 1), in[0]->dtype, c)};
       return;
     case Op::concat:
       need_dtype(in[0], {DType::F32, DType::F16}, "a");
       VNET_CHECK(in[0]->dtype == in[1]->dtype, VNET_E_DTYPE, "concat inputs must share a dtype");
+      need_channels(in[0], 1, "a");
+      need_channels(in[1], 1, "b");
       VNET_CHECK(in[0]->ndim() == in[1]->ndim() && with_last(in[0]->shape, 1) == with_last(in[1]->shape, 1),
                  VNET_E_SHAPE, "concat needs equal shapes but for the last axis: " +
                                    shape_str(in[0]->shape) + ", " + shape_str(in[1]->shape));
@@ -182,6 +197,7 @@ void infer_outputs(OpCall& c) {
       return;
     case Op::split: {
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
+      need_channels(in[0], 1, "x");
       int64_t first = int64_t(a.f("first")), C = in[0]->dim(-1);
       VNET_CHECK(first > 0 && first < C, VNET_E_INVALID_ARG, "split point out of range");
       out = {alloc_like(with_last(in[0]->shape, first), in[0]->dtype, c),
@@ -191,7 +207,10 @@ void infer_outputs(OpCall& c) {
     case Op::dice_loss: {
       need_dtype(in[0], {DType::F32, DType::F16}, "logits");
       need_dtype(in[1], {DType::I32}, "labels");
-      VNET_CHECK(in[0]->ndim() >= 2 && in[1]->shape == Shape(in[0]->shape.begin(), in[0]->shape.end() - 1),
+      need_channels(in[0], 2, "logits");
+      VNET_CHECK(in[0]->dim(0) >= 1 && in[0]->numel() > 0, VNET_E_SHAPE,
+                 "dice loss needs at least one sample and one voxel, got " + shape_str(in[0]->shape));
+      VNET_CHECK(in[1]->shape == Shape(in[0]->shape.begin(), in[0]->shape.end() - 1),
                  VNET_E_SHAPE, "labels must be logits' shape without the class axis: " +
                                    shape_str(in[0]->shape) + " vs " + shape_str(in[1]->shape));
       int64_t N = in[0]->dim(0), C = in[0]->dim(-1);
@@ -201,6 +220,11 @@ void infer_outputs(OpCall& c) {
     }
     case Op::dice_loss_bwd: {
       need_dtype(in[0], {DType::F32}, "probs");
+      need_channels(in[0], 2, "probs");
+      VNET_CHECK(in[0]->dim(0) >= 1, VNET_E_SHAPE, "dice loss needs at least one sample");
+      VNET_CHECK(in[1]->shape == Shape(in[0]->shape.begin(), in[0]->shape.end() - 1), VNET_E_SHAPE,
+                 "labels must be probs' shape without the class axis: " + shape_str(in[0]->shape) + " vs " +
+                     shape_str(in[1]->shape));
       need_dtype(in[1], {DType::I32}, "labels");
       int64_t N = in[0]->dim(0), C = in[0]->dim(-1);
       VNET_CHECK(in[2]->shape == Shape({N, C, 2}), VNET_E_SHAPE, "stats must be (N,C,2)");
@@ -211,7 +235,7 @@ void infer_outputs(OpCall& c) {
     }
     case Op::argmax:
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
-      VNET_CHECK(in[0]->ndim() >= 1, VNET_E_SHAPE, "argmax needs a class axis");
+      need_channels(in[0], 1, "x");
       out = {alloc_like(Shape(in[0]->shape.begin(), in[0]->shape.end() - 1), DType::I32, c)};
       return;
     case Op::cast:

@@ -53,9 +53,16 @@ std::string shape_str(const Shape& s) {
   return o.str();
 }
 
+// Checked: a product past 2^59 elements (whose bytes would not fit in int64) is an error, never a
+// wrapped count that allocates a few elements for a huge shape.
 int64_t shape_numel(const Shape& s) {
+  constexpr int64_t kMaxNumel = int64_t(1) << 59;
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) {
+    VNET_CHECK(d >= 0, VNET_E_SHAPE, "negative dimension in shape " + shape_str(s));
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxNumel)
+      throw_error(ErrorCode::VNET_E_SHAPE, "shape " + shape_str(s) + " has more elements than the engine can address");
+  }
   return n;
 }
 

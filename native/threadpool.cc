@@ -8,24 +8,40 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <string>
+#include <system_error>
 #include <vector>
+
+#include "error.h"
 
 namespace vnet {
 
 namespace {
 
+constexpr int kMaxThreads = 256;  // also the CLI's bound on --threads / VNET_NUM_THREADS
+
 class Pool {
  public:
-  explicit Pool(int n) { resize(n); }
+  // The default size never throws: a failed thread start leaves a smaller pool.
+  explicit Pool(int n) {
+    try {
+      start(n);
+    } catch (const VnetError&) {
+    }
+  }
   ~Pool() { stop(); }
 
-  int size() const { return nthreads_; }
+  int size() const { return nthreads_.load(); }
 
+  // Waits for a job in flight (another JS thread's op) before replacing the workers, so that a
+  // resize never pulls threads out from under a running job.
   void resize(int n) {
+    VNET_CHECK(n >= 1 && n <= kMaxThreads, VNET_E_INVALID_ARG,
+               "thread count must be in 1.." + std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+    VNET_CHECK(!in_job_, VNET_E_INVALID_ARG, "setNumThreads cannot be called from inside a parallel job");
+    std::lock_guard<std::mutex> serial(run_mu_);
     stop();
-    nthreads_ = std::max(1, n);
-    quit_ = false;
-    for (int i = 1; i < nthreads_; i++) workers_.emplace_back([this, i] { loop(i); });
+    start(n);
   }
 
   void run(int ntasks, const std::function<void(int)>& fn) {
@@ -60,8 +76,8 @@ class Pool {
     }
   }
 
-  void loop(int) {
-    uint64_t seen = 0;
+  // `seen`: the job generation when the worker started, so it never mistakes an old job for new.
+  void loop(int, uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lk(mu_);
@@ -79,6 +95,35 @@ class Pool {
     }
   }
 
+  // Starts n-1 workers. If the system refuses one (thread limit, memory), the pool keeps the
+  // ones it got, so a job never waits for a worker that does not exist, and says so.
+  void start(int n) {
+    n = std::max(1, std::min(n, kMaxThreads));
+    quit_ = false;
+    int fail_at = fault_spawn_limit();
+    std::string why;
+    for (int i = 1; i < n; i++) {
+      try {
+        if (i >= fail_at) throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again), "injected (VNET_FAULT_THREAD_SPAWN)");
+        workers_.emplace_back([this, i, g = generation_] { loop(i, g); });  // no job is in flight
+      } catch (const std::system_error& e) {
+        why = e.what();
+        break;
+      }
+    }
+    nthreads_ = int(workers_.size()) + 1;
+    if (!why.empty())
+      throw_error(ErrorCode::VNET_E_OOM, "could start only " + std::to_string(nthreads_.load()) + " of " +
+                                             std::to_string(n) + " threads (" + why + "); running with " +
+                                             std::to_string(nthreads_.load()));
+  }
+
+  // Fault injection for tests: thread starts from index VNET_FAULT_THREAD_SPAWN on fail.
+  static int fault_spawn_limit() {
+    const char* e = std::getenv("VNET_FAULT_THREAD_SPAWN");
+    return e && *e ? std::max(1, std::atoi(e)) : kMaxThreads + 1;
+  }
+
   void stop() {
     {
       std::lock_guard<std::mutex> lk(mu_);
@@ -89,7 +134,7 @@ class Pool {
     workers_.clear();
   }
 
-  int nthreads_ = 1;
+  std::atomic<int> nthreads_{1};
   std::vector<std::thread> workers_;
   std::mutex mu_, run_mu_;
   std::condition_variable cv_, done_cv_;
@@ -104,13 +149,16 @@ class Pool {
 
 thread_local bool Pool::in_job_ = false;
 
+// VNET_NUM_THREADS when it is a number in range (the CLI refuses others with a clear error;
+// here an out-of-range value is clamped), else the hardware concurrency.
 int default_threads() {
   if (const char* e = std::getenv("VNET_NUM_THREADS")) {
-    int n = std::atoi(e);
-    if (n > 0) return n;
+    char* end = nullptr;
+    long n = std::strtol(e, &end, 10);
+    if (end != e && *end == 0 && n > 0) return int(std::min<long>(n, kMaxThreads));
   }
   unsigned hc = std::thread::hardware_concurrency();
-  return hc ? int(hc) : 1;
+  return std::min(kMaxThreads, hc ? int(hc) : 1);
 }
 
 Pool& pool() {

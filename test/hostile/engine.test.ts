@@ -1,0 +1,65 @@
+// Hostile engine API calls: zero-size channel axes and rank-0 tensors for every per-channel op,
+// a dice loss over an empty batch, shapes whose element count overflows, thread counts out of
+// range, failed thread creation and setNumThreads racing ops on other threads. Each must come
+// back as a JS error with a VNET_E_* code naming the op, never a signal.
+import { expectRefused, lib, requireBuilt } from './helpers.js';
+
+requireBuilt();
+
+const E = `const E = await import(D + '/engine/index.js');
+  const s = (v) => E.tensor(new Float32Array([v]), []);
+  const bn = (c) => ({ gamma: E.zeros([c]), beta: E.zeros([c]), runningMean: E.zeros([c]), runningVar: E.zeros([c]) });`;
+
+const CASES: [string, string, string][] = [
+  ['softmax, C = 0', 'E.softmax(E.zeros([2, 0]))', 'softmax'],
+  ['softmax, rank 0', 'E.softmax(s(1))', 'softmax'],
+  ['argmax, C = 0', 'E.argmax(E.zeros([3, 0]))', 'argmax'],
+  ['argmax, rank 0', 'E.argmax(s(1))', 'argmax'],
+  ['bias add, C = 0', 'E.biasAdd(E.zeros([2, 0]), E.zeros([0]))', 'bias_add'],
+  ['bias add, rank 0', 'E.biasAdd(s(1), E.zeros([1]))', 'bias_add'],
+  ['channel sum, C = 0', "E.runOp('channel_sum', [E.zeros([4, 0])])", 'channel_sum'],
+  ['sum over channels, rank 0', "E.runOp('sum_channels', [s(1)])", 'sum_channels'],
+  ['batch norm (training), C = 0', 'E.batchNorm(E.zeros([2, 0]), bn(0), { training: true })', 'batchnorm_train'],
+  ['batch norm (inference), rank 0', 'E.batchNorm(s(1), bn(1), { training: false })', 'batchnorm_infer'],
+  ['batch norm backward, rank 0', "E.runOp('batchnorm_bwd', [s(1), s(1), E.zeros([1]), E.zeros([1]), E.zeros([1])])", 'batchnorm_bwd'],
+  ['concat, C = 0', 'E.concat(E.zeros([2, 0]), E.zeros([2, 0]))', 'concat'],
+  ['concat, rank 0', 'E.concat(s(1), s(2))', 'concat'],
+  ['split, rank 0', 'E.split(s(1), 1)', 'split'],
+  ['dice loss, batch 0', 'E.diceLoss(E.zeros([0, 4, 4, 4, 3]), E.tensor(new Int32Array(0), [0, 4, 4, 4]))', 'dice_loss'],
+  ['dice loss, no classes', 'E.diceLoss(E.zeros([1, 4, 0]), E.tensor(new Int32Array(4), [1, 4]))', 'dice_loss'],
+  ['add with a channel broadcast, C = 0', 'E.add(E.zeros([2, 0]), E.zeros([2, 1]))', 'add'],
+];
+
+test.each(CASES)('%s is a VNET_E_SHAPE error naming the op', (_name, call, op) => {
+  expectRefused(lib(`${E} ${call};`), { exit: 0, code: 'VNET_E_SHAPE', names: [op], maxMs: 10_000, maxRssMb: 300 });
+});
+
+test('a shape whose element count overflows int64 is refused, not allocated small', () => {
+  for (const shape of ['[2 ** 31, 2 ** 31, 2 ** 31]', '[1e12, 1e12]', '[4096, 4096, 4096, 4096, 4096]']) {
+    expectRefused(lib(`${E} E.zeros(${shape});`), { exit: 0, code: 'VNET_E_SHAPE', names: ['more elements than the engine can address'], maxMs: 10_000, maxRssMb: 300 });
+  }
+});
+
+test('setNumThreads outside 1..256 is refused', () => {
+  expectRefused(lib(`${E} E.native.setNumThreads(100000);`), { exit: 0, code: 'VNET_E_INVALID_ARG', names: ['1..256'], maxMs: 10_000 });
+});
+
+test('a failed thread creation leaves a working, smaller pool and says so (no endless wait)', () => {
+  const o = lib(`${E} let err; try { E.native.setNumThreads(8); } catch (e) { err = e; }
+    const n = E.native.info().threads;
+    const y = E.softmax(E.tensor(new Float32Array(1 << 18).fill(1), [1 << 16, 4])).toArray();
+    throw Object.assign(new Error(err.message + ' | threads ' + n + ' | softmax ' + y[0].toFixed(2)), { code: err.code });`, { env: { VNET_FAULT_THREAD_SPAWN: '3' } });
+  expectRefused(o, { exit: 0, code: 'VNET_E_OOM', names: ['could start only 3 of 8 threads', 'threads 3', 'softmax 0.25'], maxMs: 10_000 });
+});
+
+test('setNumThreads racing ops on three worker threads neither deadlocks nor crashes', () => {
+  const o = lib(`${E} const { Worker } = await import('node:worker_threads');
+    const src = "const E = await import(" + JSON.stringify(D + '/engine/index.js') + "); const x = E.tensor(new Float32Array(1 << 18).fill(1), [1 << 16, 4]); for (let i = 0; i < 150; i++) E.softmax(x).dispose(); process.exit(0);";
+    const ws = [0, 1, 2].map(() => new Worker(src, { eval: true, type: 'module' }));
+    let n = 0;
+    const iv = setInterval(() => E.native.setNumThreads(1 + (n++ % 4)), 2);
+    const codes = await Promise.all(ws.map((w) => new Promise((r) => w.on('exit', r))));
+    clearInterval(iv);
+    throw Object.assign(new Error('exits ' + codes.join(',') + ' after ' + n + ' resizes'), { code: 'RACE_DONE' });`, { timeoutMs: 60_000 });
+  expectRefused(o, { exit: 0, code: 'RACE_DONE', names: ['exits 0,0,0'], maxMs: 45_000, maxRssMb: 600 });
+});

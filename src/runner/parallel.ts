@@ -124,6 +124,7 @@ export class TcpCommunicator implements Communicator {
   private constructor(readonly rank: number, readonly world: number, private peers: FramedSocket[], private server?: net.Server) {}
 
   static async connect(info: RankInfo, timeoutMs = 60_000): Promise<TcpCommunicator> {
+    tieToLauncher();
     if (info.world === 1) return new TcpCommunicator(0, 1, []);
     if (info.rank === 0) {
       const server = net.createServer();
@@ -211,6 +212,34 @@ export class TcpCommunicator implements Communicator {
   }
 }
 
+let tied = false;
+
+/**
+ * A rank lives only as long as its launcher: the launcher holds one end of a pipe on the rank's
+ * fd VNET_LAUNCHER_FD, and when the launcher goes away, even by SIGKILL, the kernel closes it
+ * and the rank stops instead of training on and rewriting checkpoints. (Checkpoints are written
+ * by rename, so stopping at any point leaves the previous one intact.)
+ */
+export function tieToLauncher(env = process.env): void {
+  if (tied || env.VNET_LAUNCHER_FD === undefined) return;
+  tied = true;
+  const fd = Number(env.VNET_LAUNCHER_FD);
+  let link: net.Socket;
+  try {
+    link = new net.Socket({ fd, readable: true, writable: false });
+  } catch (e) {
+    throw new RunError(`rank: cannot watch the launcher on fd ${fd}: ${(e as Error).message}`, 'VNET_E_RANK');
+  }
+  const gone = () => {
+    process.stderr.write(`vnet-native: rank ${env.VNET_RANK}: the launcher is gone; stopping\n`);
+    process.exit(1);
+  };
+  link.on('data', () => {});
+  link.once('end', gone);
+  link.once('error', gone);
+  link.unref();
+}
+
 /**
  * Starts `nproc` ranks of this same command line and waits. A rank that fails ends the whole
  * job: the others are stopped, and the first failure's exit code is returned with its rank.
@@ -232,8 +261,9 @@ export async function launchRanks(nproc: number, opts: { nnodes?: number; nodeRa
   const exits = Array.from({ length: nproc }, (_, local) => {
     const rank = nodeRank * nproc + local;
     const child = spawn(process.execPath, argv, {
-      stdio: 'inherit',
-      env: { ...process.env, VNET_RANK: String(rank), VNET_LOCAL_RANK: String(local), VNET_WORLD_SIZE: String(nproc * nnodes), VNET_MASTER_ADDR: masterAddr, VNET_MASTER_PORT: String(masterPort) },
+      // fd 3: the pipe that ties the rank to this process's life (tieToLauncher).
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+      env: { ...process.env, VNET_LAUNCHER_FD: '3', VNET_RANK: String(rank), VNET_LOCAL_RANK: String(local), VNET_WORLD_SIZE: String(nproc * nnodes), VNET_MASTER_ADDR: masterAddr, VNET_MASTER_PORT: String(masterPort) },
     });
     children.push(child);
     return new Promise<void>((resolve) => child.on('exit', (code, signal) => {

@@ -14,7 +14,7 @@ cd "$ROOT"
 STAGE=$(mktemp -d /tmp/vnet-stage.XXXXXX)
 trap 'rm -rf "$STAGE"' EXIT
 OUTF="$ROOT/.bundle/vnet-gpu.tar.gz"
-NODE_CACHE=/tmp/vnet-node-cache
+NODE_CACHE=${VNET_NODE_CACHE:-/tmp/vnet-node-cache}
 PEER=${VNET_PEER:-$ROOT/../shared/peers/torch_vnet.py}
 LIMIT=$((64 * 1024 * 1024))
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -143,7 +143,7 @@ cmp "$U/vnet/build/Release/vnet_native.node" "$B/build/Release/vnet_native.node"
 "$U/vnet/bin/node" -e "const a = require('$U/vnet/build/Release/vnet_native.node'); console.log('   info():', JSON.stringify(a.info())); JSON.parse(a.doctor()); console.log('   doctor: parses')"
 rm -rf "$U"
 V="$STAGE/verify" && mkdir -p "$V"
-OUT="$V" bash "$ROOT/bench/gpu/check.sh" --dry-run --deadline 120 "$OUTF" >"$STAGE/dry.log" 2>&1 || { tail -30 "$STAGE/dry.log"; echo "the dry run on the bundle failed"; exit 1; }
+OUT="$V" bash "$ROOT/bench/gpu/check.sh" --dry-run "$OUTF" >"$STAGE/dry.log" 2>&1 || { tail -30 "$STAGE/dry.log"; echo "the dry run on the bundle failed"; exit 1; }
 cat "$V/summary.txt"
 if grep -q '"status":"\(fail\|timeout\)"' "$V/results.jsonl"; then echo "a dry-run step failed on the bundle (see above)"; exit 1; fi
 echo "ready: $OUTF ($((size / 1024 / 1024)) MiB). On the GPU machine: bash bench/gpu/check.sh  (carry .bundle)"

@@ -109,7 +109,17 @@ export function goldenVNet(steps = 3, other: E.DeviceName = 'cuda'): GoldenResul
  * Losses and weight changes must agree to float tolerance, and the graph's memory must be released.
  */
 export function graphVsEager(steps = 4, device: E.DeviceName = 'cuda'): GoldenResult[] {
+  const prevDet = process.env.VNET_DETERMINISTIC;
   process.env.VNET_DETERMINISTIC = '1';
+  try {
+    return graphVsEagerRun(steps, device);
+  } finally {
+    if (prevDet === undefined) delete process.env.VNET_DETERMINISTIC;
+    else process.env.VNET_DETERMINISTIC = prevDet;
+  }
+}
+
+function graphVsEagerRun(steps: number, device: E.DeviceName): GoldenResult[] {
   const cfg = { inputShape: [16, 16, 16] as E.Triple, downscaleBlocks: [1, 2], upscaleBlocks: [1] };
   const n = 2, vox = 16 ** 3;
   const batch = (s: number) => ({

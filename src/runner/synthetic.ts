@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { DataError, writeFileAtomicSync } from '../data/index.js';
+import { DataError, readJsonFile, writeFileAtomicSync } from '../data/index.js';
 
 export interface SyntheticOptions {
   /** Training cases; default 24. */
@@ -156,7 +156,7 @@ export function writeSyntheticDataset(dir: string, opts: SyntheticOptions = {}):
   const jsonPath = path.join(dir, 'dataset.json');
   if (fs.existsSync(jsonPath)) {
     let name: unknown;
-    try { name = JSON.parse(fs.readFileSync(jsonPath, 'utf8')).name; } catch { name = undefined; }
+    try { name = (readJsonFile(jsonPath) as { name?: unknown }).name; } catch { name = undefined; }
     if (name !== SYNTHETIC_NAME) throw new DataError('E_DATA_EXISTS', 'a dataset.json that is not a synthetic dataset is already there', jsonPath);
   }
   const rand = prng(opts.seed ?? 1);

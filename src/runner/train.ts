@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, makeSplit, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
+import { Loader, makeDirs, makeSplit, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
 import { LossScaler, makeOptimizer } from '../optim/index.js';
 import { CapturedStep } from './graph.js';
 import type { VNet } from '../nn/index.js';
@@ -183,7 +183,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   // Only rank 0 writes anything.
   const writer = rank === 0;
   const cfg = modelConfigFile(o, spec);
-  fs.mkdirSync(o.modelDir, { recursive: true });
+  makeDirs(o.modelDir);
   if (writer && !o.benchmark && !o.resume && hasCheckpoint(o.modelDir))
     throw new RunError(`${o.modelDir} already holds a trained model; pass --resume to continue it, or choose another --model_dir`, 'VNET_E_MODEL_EXISTS');
 

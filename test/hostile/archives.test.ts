@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import fc from 'fast-check';
 import { downloadDataset, extractTar, isDataError } from '../../src/data/index.js';
-import { expectIntact, expectRefused, fingerprint, lib, requireBuilt, tmp } from './helpers.js';
+import { CASE_LIMIT_MS, expectIntact, expectRefused, fingerprint, lib, requireBuilt, tmp } from './helpers.js';
 
 requireBuilt();
 
@@ -48,18 +48,18 @@ const extract = (tar: string, dest: string) =>
 test('a member size of octal -1000 is refused, not looped over', () => {
   const tar = tarOf([header('a.txt', '-1000'), block(Buffer.from('x'.repeat(600)))]);
   expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000, maxRssMb: 150 });
-});
+}, CASE_LIMIT_MS);
 
 test('a pax size of -1536 is refused, not looped over', () => {
   const tar = tarOf([header('PaxHeader/a', String(pax('size', '-1536').length.toString(8)), 'x'), block(pax('size', '-1536')), header('a.txt', '1'), block(Buffer.from('x'))]);
   expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000, maxRssMb: 150 });
-});
+}, CASE_LIMIT_MS);
 
 test('a negative GNU base-256 size is refused', () => {
   const size = Buffer.alloc(12, 0xff);
   const tar = tarOf([header('a.txt', size), block(Buffer.from('x'))]);
   expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000 });
-});
+}, CASE_LIMIT_MS);
 
 test('generated tar headers: extraction ends, inside the destination, or fails with a DataError', () => {
   const root = tmp('fuzz');
@@ -83,7 +83,7 @@ test('generated tar headers: extraction ends, inside the destination, or fails w
     }
   }), { numRuns: 250, seed: 13 });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 /** A local server: `handler` answers every request. */
 async function serve(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
@@ -109,7 +109,7 @@ test('download refuses to write through a planted .tar.part link; its target is 
   }
   expect(Date.now() - t0).toBeLessThan(5000);
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('a download without Content-Length stops at the size limit and leaves nothing behind', async () => {
   const root = tmp('dl');
@@ -126,7 +126,7 @@ test('a download without Content-Length stops at the size limit and leaves nothi
     await s.close();
   }
   expect(fs.readdirSync(root)).toEqual([]);
-});
+}, CASE_LIMIT_MS);
 
 test('a Content-Length over the limit is refused before any byte is stored', async () => {
   const root = tmp('dl');
@@ -138,4 +138,4 @@ test('a Content-Length over the limit is refused before any byte is stored', asy
     await s.close();
   }
   expect(fs.existsSync(`${dataDir}.tar.part`)).toBe(false);
-});
+}, CASE_LIMIT_MS);

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { TINY, cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp, trainingIds } from './helpers.js';
+import { CASE_LIMIT_MS, TINY, cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp, trainingIds } from './helpers.js';
 
 requireBuilt();
 
@@ -32,13 +32,13 @@ test('a weight stored as F16 is refused by name', () => {
   const before = fingerprint(m);
   expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: ['final.safetensors', 'F16'] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('a NaN weight is refused (it would predict all-background masks)', () => {
   const m = model();
   editWeights(m, `t.data[3] = NaN;`);
   expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: ['final.safetensors', 'non-finite'] });
-});
+}, CASE_LIMIT_MS);
 
 test('an empty config.json, and one of another version, are refused by name', () => {
   const m = model();
@@ -50,7 +50,7 @@ test('an empty config.json, and one of another version, are refused by name', ()
   expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: [cfg, 'version 2'] });
   fs.writeFileSync(cfg, JSON.stringify({ ...JSON.parse(good), model: { ...JSON.parse(good).model, baseFilters: 1e9 } }));
   expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: [cfg, 'baseFilters'], maxRssMb: 300 });
-});
+}, CASE_LIMIT_MS);
 
 test('a config.json that disagrees with the weights is refused (fewer classes; no batch norm)', () => {
   const m = model();
@@ -60,7 +60,7 @@ test('a config.json that disagrees with the weights is refused (fewer classes; n
   expectRefused(load(m), { exit: 0, code: 'VNET_E_CONFIG_MISMATCH', names: ['final.safetensors', 'config.json disagrees'] });
   fs.writeFileSync(cfg, JSON.stringify({ ...good, model: { ...good.model, normalization: 'none' } }));
   expectRefused(load(m), { exit: 0, code: 'VNET_E_CONFIG_MISMATCH', names: ['final.safetensors', 'tensors the model does not have'] });
-});
+}, CASE_LIMIT_MS);
 
 test('a checkpoint that is /dev/zero or a FIFO is refused at once, in bounded memory', () => {
   for (const kind of ['devzero', 'fifo']) {
@@ -73,7 +73,7 @@ test('a checkpoint that is /dev/zero or a FIFO is refused at once, in bounded me
     expectRefused(load(m), { exit: 0, code: 'E_NOT_A_FILE', names: [f], maxMs: 5000, maxRssMb: 200 });
     expectIntact(before);
   }
-});
+}, CASE_LIMIT_MS);
 
 test('--resume with another optimizer or loss is refused instead of starting a fresh optimizer state', () => {
   const data = dataset();
@@ -85,4 +85,4 @@ test('--resume with another optimizer or loss is refused instead of starting a f
   expectRefused(cli([...base, '--optimizer', 'adam']), { exit: 1, code: 'VNET_E_CONFIG_MISMATCH', names: ['--optimizer rmsprop', 'given adam'] });
   expectRefused(cli([...base, '--loss', 'dice_ce']), { exit: 1, code: 'VNET_E_CONFIG_MISMATCH', names: ['--loss dice', 'given dice_ce'] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);

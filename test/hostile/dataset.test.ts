@@ -2,7 +2,7 @@
 // cannot use (validate and train must agree), and a saved split naming cases the dataset lacks.
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp, trainingIds } from './helpers.js';
+import { CASE_LIMIT_MS, cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp, trainingIds } from './helpers.js';
 
 requireBuilt();
 
@@ -19,7 +19,7 @@ test('an empty dataset.json is a clear error naming it', () => {
   const before = fingerprint(dir);
   expectRefused(cli(['validate', '--data_dir', dir]), { exit: 1, code: 'E_BAD_JSON', names: [jsonOf(dir), 'empty'] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('a dataset.json over the JSON size limit is refused without being parsed', () => {
   const dir = tmp('ds');
@@ -27,7 +27,7 @@ test('a dataset.json over the JSON size limit is refused without being parsed', 
   const o = lib(`const { validateDataset } = await import(D + '/data/index.js');
     const e = validateDataset(${JSON.stringify(dir)}).errors[0]; throw Object.assign(new Error(e.file + ': ' + e.message), { code: e.code });`, { env: { VNET_MAX_JSON_MB: '1' } });
   expectRefused(o, { exit: 0, code: 'E_TOO_LARGE', names: [jsonOf(dir), 'VNET_MAX_JSON_MB'], maxMs: 5000 });
-});
+}, CASE_LIMIT_MS);
 
 test('two classes with one name are refused (they would mislabel the per-class Dice)', () => {
   const dir = dataset();
@@ -35,7 +35,7 @@ test('two classes with one name are refused (they would mislabel the per-class D
   const before = fingerprint(dir);
   expectRefused(cli(['validate', '--data_dir', dir]), { exit: 1, code: 'E_BAD_JSON', names: [jsonOf(dir), '"Hippocampus"'] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('labels that training refuses are refused by validate too, with the same error', () => {
   const dir = dataset();
@@ -46,7 +46,7 @@ test('labels that training refuses are refused by validate too, with the same er
   const t = cli(['train', '--data_dir', dir, '--model_dir', path.join(tmp('m'), 'm'), '--batch_size', '1']);
   expectRefused(t, { exit: 1, code: 'E_BAD_JSON', names: [jsonOf(dir), '0..2'] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('evaluation refuses a saved split whose cases are missing from the dataset (instead of dropping them)', () => {
   const dir = dataset();
@@ -57,4 +57,4 @@ test('evaluation refuses a saved split whose cases are missing from the dataset 
   const o = cli(['evaluate', '--data_dir', dir, '--model_dir', model, '--batch_size', '1']);
   expectRefused(o, { exit: 1, code: 'VNET_E_CONFIG_MISMATCH', names: ['split.json', 'case_that_is_gone'] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);

@@ -2,7 +2,7 @@
 // a dice loss over an empty batch, shapes whose element count overflows, thread counts out of
 // range, failed thread creation and setNumThreads racing ops on other threads. Each must come
 // back as a JS error with a VNET_E_* code naming the op, never a signal.
-import { expectRefused, lib, requireBuilt } from './helpers.js';
+import { CASE_LIMIT_MS, expectRefused, lib, requireBuilt } from './helpers.js';
 
 requireBuilt();
 
@@ -32,17 +32,17 @@ const CASES: [string, string, string][] = [
 
 test.each(CASES)('%s is a VNET_E_SHAPE error naming the op', (_name, call, op) => {
   expectRefused(lib(`${E} ${call};`), { exit: 0, code: 'VNET_E_SHAPE', names: [op], maxMs: 10_000, maxRssMb: 300 });
-});
+}, CASE_LIMIT_MS);
 
 test('a shape whose element count overflows int64 is refused, not allocated small', () => {
   for (const shape of ['[2 ** 31, 2 ** 31, 2 ** 31]', '[1e12, 1e12]', '[4096, 4096, 4096, 4096, 4096]']) {
     expectRefused(lib(`${E} E.zeros(${shape});`), { exit: 0, code: 'VNET_E_SHAPE', names: ['more elements than the engine can address'], maxMs: 10_000, maxRssMb: 300 });
   }
-});
+}, CASE_LIMIT_MS);
 
 test('setNumThreads outside 1..256 is refused', () => {
   expectRefused(lib(`${E} E.native.setNumThreads(100000);`), { exit: 0, code: 'VNET_E_INVALID_ARG', names: ['1..256'], maxMs: 10_000 });
-});
+}, CASE_LIMIT_MS);
 
 test('a failed thread creation leaves a working, smaller pool and says so (no endless wait)', () => {
   const o = lib(`${E} let err; try { E.native.setNumThreads(8); } catch (e) { err = e; }
@@ -50,7 +50,7 @@ test('a failed thread creation leaves a working, smaller pool and says so (no en
     const y = E.softmax(E.tensor(new Float32Array(1 << 18).fill(1), [1 << 16, 4])).toArray();
     throw Object.assign(new Error(err.message + ' | threads ' + n + ' | softmax ' + y[0].toFixed(2)), { code: err.code });`, { env: { VNET_FAULT_THREAD_SPAWN: '3' } });
   expectRefused(o, { exit: 0, code: 'VNET_E_OOM', names: ['could start only 3 of 8 threads', 'threads 3', 'softmax 0.25'], maxMs: 10_000 });
-});
+}, CASE_LIMIT_MS);
 
 test('setNumThreads racing ops on three worker threads neither deadlocks nor crashes', () => {
   const o = lib(`${E} const { Worker } = await import('node:worker_threads');
@@ -62,4 +62,4 @@ test('setNumThreads racing ops on three worker threads neither deadlocks nor cra
     clearInterval(iv);
     throw Object.assign(new Error('exits ' + codes.join(',') + ' after ' + n + ' resizes'), { code: 'RACE_DONE' });`, { timeoutMs: 60_000 });
   expectRefused(o, { exit: 0, code: 'RACE_DONE', names: ['exits 0,0,0'], maxMs: 45_000, maxRssMb: 600 });
-});
+}, CASE_LIMIT_MS);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { buildCli } from '../../src/cli/main.js';
 import { toRunOptions } from '../../src/cli/flags.js';
 import type { RunOptions } from '../../src/runner/index.js';
-import { TINY, cli, dataset, expectIntact, expectRefused, fingerprint, requireBuilt, storedModel, tmp } from './helpers.js';
+import { CASE_LIMIT_MS, TINY, cli, dataset, expectIntact, expectRefused, fingerprint, requireBuilt, storedModel, tmp } from './helpers.js';
 
 requireBuilt();
 
@@ -16,18 +16,18 @@ test('a numeric flag that is not a number is a usage error naming it', () => {
   for (const [flag, v] of [['--seed', 'abc'], ['--base_lr', 'fast'], ['--input_shape', 'x']]) {
     expectRefused(cli([...base, '--batch_size', '1', flag, v]), { exit: 2, names: [flag] });
   }
-});
+}, CASE_LIMIT_MS);
 
 test('--nnodes / --node_rank / --master_port that cannot work are refused at once (no endless wait)', () => {
   expectRefused(cli([...base, '--batch_size', '1', '--device', 'cpu', '--gpus', '2', '--nnodes', '2', '--node_rank', '5', '--master_port', '29999']), { exit: 2, names: ['--node_rank', '0..1'], maxMs: 10_000 });
   expectRefused(cli([...base, '--batch_size', '1', '--master_port', '70000']), { exit: 2, names: ['--master_port'] });
   expectRefused(cli([...base, '--batch_size', '1', '--nnodes', '0']), { exit: 2, names: ['--nnodes'] });
-});
+}, CASE_LIMIT_MS);
 
 test('thread counts have an upper bound (--threads and VNET_NUM_THREADS)', () => {
   expectRefused(cli([...base, '--batch_size', '1', '--threads', '100000']), { exit: 2, names: ['--threads', '1..256'] });
   expectRefused(cli([...base, '--batch_size', '1'], { env: { VNET_NUM_THREADS: '99999' } }), { exit: 2, names: ['VNET_NUM_THREADS', '1..256'] });
-});
+}, CASE_LIMIT_MS);
 
 /** The RunOptions a command line parses to (the command itself is not run). */
 async function parsed(argv: string[]): Promise<RunOptions> {
@@ -47,7 +47,7 @@ test('a repeated flag: the last one wins, in every spelling, presets included', 
   expect((await parsed([...a, '--batch_size', '2', '--base_lr=0.1', '--base_lr', '0.2', '--seed', '1', '--seed', '7'])).baseLr).toBe(0.2);
   const p = await parsed([...a, '--preset', 'best', '--preset', 'reference']);
   expect([p.trainEpochs, p.optimizer]).toEqual([80, 'rmsprop']);
-});
+}, CASE_LIMIT_MS);
 
 test('--log_dir naming a checkpoint of the model is refused before anything is opened', () => {
   const data = dataset();
@@ -57,7 +57,7 @@ test('--log_dir naming a checkpoint of the model is refused before anything is o
   const o = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, '--log_dir', path.join(m, 'final.safetensors')]);
   expectRefused(o, { exit: 1, code: 'VNET_E_UNSAFE_OUTPUT', names: ['--log_dir', 'final.safetensors'] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('a refused run leaves an earlier log.json in --log_dir as it was', () => {
   const data = dataset();
@@ -69,4 +69,4 @@ test('a refused run leaves an earlier log.json in --log_dir as it was', () => {
   const o = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, '--log_dir', `${logs}/`]);
   expectRefused(o, { exit: 1, code: 'VNET_E_MODEL_EXISTS', names: [m] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);

@@ -166,3 +166,6 @@ export function trainingIds(dataDir: string): string[] {
   const j = JSON.parse(fs.readFileSync(path.join(dataDir, 'dataset.json'), 'utf8')) as { training: { image: string }[] };
   return j.training.map((t) => path.basename(t.image).replace(/\.nii(\.gz)?$/, ''));
 }
+
+/** The hard time limit of one case, however it runs (each child process also has its own). */
+export const CASE_LIMIT_MS = 60_000;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { isDataError, readNifti, readNiftiHeader } from '../../src/data/index.js';
-import { cli, dataset, expectIntact, expectRefused, fingerprint, lib, nifti, requireBuilt, tmp } from './helpers.js';
+import { CASE_LIMIT_MS, cli, dataset, expectIntact, expectRefused, fingerprint, lib, nifti, requireBuilt, tmp } from './helpers.js';
 
 requireBuilt();
 
@@ -34,7 +34,7 @@ test('a 1 MB .nii.gz that inflates to 1 GiB is refused by validate in bounded me
   expectRefused(o, { exit: 1, code: 'E_CORRUPT_FILE', names: [img, 'inflates to more than'], maxRssMb: 300 });
   process.stdout.write(`hostile nifti: gzip bomb (${size} bytes -> 1 GiB) peak RSS ${o.rssMb?.toFixed(0)} MB in ${o.ms} ms\n`);
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('a header declaring terabytes is refused before anything is inflated', () => {
   const dir = tmp('nii');
@@ -45,7 +45,7 @@ test('a header declaring terabytes is refused before anything is inflated', () =
   })));
   const o = lib(`const { readNifti } = await import(D + '/data/index.js'); return readNifti(${JSON.stringify(file)}).shape;`);
   expectRefused(o, { exit: 0, code: 'E_TOO_LARGE', names: [file, 'VNET_MAX_VOLUME_MB'], maxMs: 5000, maxRssMb: 150 });
-});
+}, CASE_LIMIT_MS);
 
 test('a header that starts past the first 64 KiB of the gzip stream is read (long name field, empty members)', () => {
   const dir = tmp('nii');
@@ -61,7 +61,7 @@ test('a header that starts past the first 64 KiB of the gzip stream is read (lon
     expect(readNiftiHeader(file).shape).toEqual([8, 6, 4]);
     expect(readNifti(file).data.length).toBe(8 * 6 * 4);
   }
-});
+}, CASE_LIMIT_MS);
 
 test('NaN and zero voxel spacing fail validation (they would skew resampling and HD95)', () => {
   const dir = dataset();
@@ -77,7 +77,7 @@ test('NaN and zero voxel spacing fail validation (they would skew resampling and
     throw Object.assign(new Error(g.map((e) => e.file + ': ' + e.message).join('\\n')), { code: g.length === 2 ? 'E_GEOMETRY' : 'MISSING' });`);
   expectRefused(o, { exit: 0, code: 'E_GEOMETRY', names: [img, second, 'NaN', 'finite positive'], maxMs: 10_000 });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('a truncated .nii.gz and a data section shorter than declared are clear errors', () => {
   const dir = tmp('nii');
@@ -90,7 +90,7 @@ test('a truncated .nii.gz and a data section shorter than declared are clear err
     const o = lib(`const { readNifti } = await import(D + '/data/index.js'); return readNifti(${JSON.stringify(f)}).shape;`);
     expectRefused(o, { exit: 0, code: 'E_CORRUPT_FILE', names: [f], maxMs: 5000, maxRssMb: 150 });
   }
-});
+}, CASE_LIMIT_MS);
 
 // Generated cases: random values in the header fields a reader trusts, and random byte damage
 // of a compressed file. The reader must return a consistent volume or throw a DataError:
@@ -111,7 +111,7 @@ test('generated header mutations: a consistent volume or a DataError', () => {
       expect(String((e as Error).message)).toContain('mutated.nii');
     }
   }), { numRuns: 300, seed: 13 });
-});
+}, CASE_LIMIT_MS);
 
 test('generated damage to a .nii.gz: a consistent volume or a DataError', () => {
   const gz = zlib.gzipSync(nifti([6, 5, 4]));
@@ -125,7 +125,7 @@ test('generated damage to a .nii.gz: a consistent volume or a DataError', () => 
       if (!isDataError(e)) throw e;
     }
   }), { numRuns: 300, seed: 13 });
-});
+}, CASE_LIMIT_MS);
 
 test('a NIfTI header field far beyond the volume limit is refused by the header reader too', () => {
   const dir = tmp('nii');
@@ -138,4 +138,4 @@ test('a NIfTI header field far beyond the volume limit is refused by the header 
     const { gzipSync } = await import('node:zlib');
     return readNifti(gzipSync(b), 'many-volumes.nii.gz').shape;`);
   expectRefused(o, { exit: 0, code: 'E_TOO_LARGE', names: ['many-volumes.nii.gz'], maxMs: 5000, maxRssMb: 150 });
-});
+}, CASE_LIMIT_MS);

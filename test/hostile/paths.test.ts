@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { TINY, cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp } from './helpers.js';
+import { CASE_LIMIT_MS, TINY, cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp } from './helpers.js';
 
 requireBuilt();
 
@@ -20,7 +20,7 @@ test('predict --output_dir <data>/imagesTs is refused and the images stay as the
     expectRefused(o, { exit: 1, code: 'VNET_E_UNSAFE_OUTPUT', names: ['--output_dir', out] });
   }
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('model and output folders under /proc are refused at once (a recursive mkdir there never returns)', () => {
   const data = dataset();
@@ -30,7 +30,7 @@ test('model and output folders under /proc are refused at once (a recursive mkdi
   const o = lib(`const { makeDirs } = await import(D + '/data/index.js'); makeDirs('/proc/vnet-hostile/a/b');`, { timeoutMs: 10_000 });
   expectRefused(o, { exit: 0, code: 'E_UNSAFE_OUTPUT', names: ['/proc/vnet-hostile'], maxMs: 5000 });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 function firstImage(dir: string): string {
   const j = JSON.parse(fs.readFileSync(path.join(dir, 'dataset.json'), 'utf8')) as { training: { image: string }[] };
@@ -45,7 +45,7 @@ test('an input that is /dev/zero is refused at once in bounded memory', () => {
   const before = fingerprint(data);
   expectRefused(cli(['validate', '--data_dir', data]), { exit: 1, code: 'E_NOT_A_FILE', names: [img, 'a device'], maxMs: 10_000, maxRssMb: 250 });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('a dataset.json or an image that is a FIFO does not hang', () => {
   const data = dataset();
@@ -56,7 +56,7 @@ test('a dataset.json or an image that is a FIFO does not hang', () => {
   const dir = tmp('fifo');
   execFileSync('mkfifo', [path.join(dir, 'dataset.json')]);
   expectRefused(cli(['validate', '--data_dir', dir], { timeoutMs: 20_000 }), { exit: 1, code: 'E_NOT_A_FILE', names: [path.join(dir, 'dataset.json')], maxMs: 10_000 });
-});
+}, CASE_LIMIT_MS);
 
 test('--log_dir that is a link is refused; the file it points at is untouched', () => {
   const data = dataset();
@@ -68,7 +68,7 @@ test('--log_dir that is a link is refused; the file it points at is untouched', 
   const o = cli(['train', '--data_dir', data, '--model_dir', path.join(tmp('m'), 'm'), ...TINY, '--log_dir', path.join(logs, 'run.log')]);
   expectRefused(o, { exit: 1, code: 'VNET_E_UNSAFE_OUTPUT', names: ['--log_dir', 'symbolic link'] });
   expectIntact(before);
-});
+}, CASE_LIMIT_MS);
 
 test('demo never moves or deletes run / run.prev folders it did not make', () => {
   const x = tmp('demo');
@@ -84,4 +84,4 @@ test('demo never moves or deletes run / run.prev folders it did not make', () =>
   expectRefused(cli(['demo', '--model_dir', x]), { exit: 1, code: 'VNET_E_UNSAFE_OUTPUT', names: [path.join(x, 'run.prev')] });
   expectIntact(before);
   expectIntact(before2);
-});
+}, CASE_LIMIT_MS);

@@ -40,6 +40,7 @@ test('ranks stop within seconds when their launcher is killed with SIGKILL, and 
     const t0 = Date.now();
     expect(await until(() => ranks.every((p) => !alive(p)), 15_000)).toBe(true);
     const stoppedMs = Date.now() - t0;
+    process.stdout.write(`hostile signals: ranks stopped ${stoppedMs} ms after the launcher's SIGKILL\n`);
     const hash = () => crypto.createHash('sha256').update(fs.readFileSync(latest)).digest('hex');
     const h = hash();
     await sleep(1500);

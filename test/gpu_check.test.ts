@@ -36,7 +36,7 @@ describe('check.sh --dry-run', () => {
 
   test('steps come in order of value, each recorded with status, seconds and box', () => {
     const names = run.rows.map((r) => r.step);
-    const order = ['preflight', 'doctor', 'api_check', 'dataset', 'conv_smoke', 'train_fp32', 'train_tf32', 'train_amp', 'peer',
+    const order = ['preflight', 'doctor', 'api_check', 'dataset', 'conv_smoke', 'train_fp32', 'train_tf32', 'train_amp', 'peer', 'compare',
       'checks_ops', 'golden', 'graph', 'conv_table', 'train_xla', 'infer_tf32', 'infer_amp', 'dice_fp32', 'dice_amp', 'dice_pair'];
     const at = order.map((n) => names.indexOf(n));
     expect(at.filter((i) => i < 0)).toEqual([]);
@@ -75,6 +75,8 @@ describe('check.sh --dry-run', () => {
     expect(typeof d?.fp32).toBe('number');
     expect(typeof d?.amp).toBe('number');
     expect(JSON.stringify(row('doctor')?.data[0])).toContain('cudnn');
+    // No peer on the CPU: the comparison lists our numbers with no ratio.
+    expect((row('compare')?.data[0]?.rows as { ratio: unknown }[]).map((x) => x.ratio)).toEqual([null, null, null]);
   });
 });
 

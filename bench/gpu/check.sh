@@ -250,6 +250,7 @@ peer() {
 if [ $DRY = 1 ]; then skip peer "GPU-only (dry run): the PyTorch peer runs on cuda"; else
   export B1 BATCHES; export -f peer
   PARSE=peer step peer 90 bash -c "peer '$B/torch_vnet.py'"; fi
+step compare 10 "$NODE" "$B/dist/bench/gpu/compare.js" "$OUT/results.jsonl" "$B1"  # ours / the peer's
 
 # ---- correctness, one section per process (a sticky CUDA error costs one section) ------------
 if [ $DRY = 1 ]; then

@@ -1,10 +1,12 @@
 // The segmentation service under load: requests/s and p50 / p99 latency at concurrency 1, 4 and
 // 16, with dynamic batching (--max_batch B) and without (--max_batch 1), against calling
-// `vnet-native predict` once per file (what a user without a server would do). The server is
-// the real CLI in a child process; the load comes from this process (closed loop: each of the
-// `c` clients sends its next request when the previous one is answered). Real test images, the
-// default model shape with random weights.
-//   node dist/bench/serve.js [--requests 48] [--max_batch 8] [--window_ms 10] [--predict_files 6] [--threads 2] [--json]
+// `vnet-native predict` once per file (what a user without a server would do). Both servers are
+// the real CLI in child processes, started together and loaded in turn, `--reps` times each
+// (medians of requests/s; latency percentiles over all reps), so that a busy machine hits both
+// alike. The load comes from this process (closed loop: each of the `c` clients sends its next
+// request when the previous one is answered). Real test images, the default model shape with
+// random weights.
+//   node dist/bench/serve.js [--requests 48] [--reps 3] [--max_batch 8] [--window_ms 10] [--predict_files 4] [--threads 2] [--json]
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -19,7 +21,8 @@ const opt = (name: string, dflt: string) => { const i = args.indexOf(`--${name}`
 const nRequests = Number(opt('requests', '48'));
 const maxBatch = opt('max_batch', '8');
 const windowMs = opt('window_ms', '10');
-const predictFiles = Number(opt('predict_files', '6'));
+const predictFiles = Number(opt('predict_files', '4'));
+const reps = Number(opt('reps', '3'));
 const threads = opt('threads', '2');
 const cli = path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 const env = { ...process.env, VNET_NUM_THREADS: threads };
@@ -74,31 +77,43 @@ async function metric(url: string, name: string): Promise<number> {
   return Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
 }
 
-async function server(model: string, batch: string): Promise<Row[]> {
-  const child = spawn(process.execPath, [cli, 'serve', '--model_dir', model, '--port', '0', '--max_batch', batch, '--batch_window_ms', windowMs, '--max_queue', '256'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+interface Server { url: string; batch: string; stop: () => Promise<unknown> }
+
+async function startServe(model: string, batch: string): Promise<Server> {
+  const child = spawn(process.execPath, [cli, 'serve', '--model_dir', model, '--port', '0', '--max_batch', batch, '--batch_window_ms', windowMs, '--max_queue', '256'], { env, stdio: ['ignore', 'pipe', 'ignore'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c) => { out += c; const m = out.match(/listening on (\S+)/); if (m) resolve(m[1]); });
     child.on('exit', () => reject(new Error('serve exited')));
   });
-  for (let i = 0; i < 60; i++) { // wait for the model
+  for (let i = 0; i < 120; i++) { // wait for the model
     const ok = await new Promise<boolean>((r) => http.get(`${url}/health`, (res) => { res.resume(); r(res.statusCode === 200); }).on('error', () => r(false)));
     if (ok) break;
     await new Promise((r) => setTimeout(r, 250));
   }
+  await load(url, 4, 8); // warm up
+  return { url, batch, stop: () => { child.kill('SIGTERM'); return new Promise((r) => child.on('exit', r)); } };
+}
+
+async function measure(servers: Server[]): Promise<Row[]> {
   const rows: Row[] = [];
-  try {
-    await load(url, 4, 8); // warm up
-    for (const c of [1, 4, 16]) {
-      const [passes0, cases0] = [await metric(url, 'vnet_batch_size_count'), await metric(url, 'vnet_batch_size_sum')];
-      const { lat, seconds } = await load(url, c, nRequests);
-      const [passes, cases] = [await metric(url, 'vnet_batch_size_count') - passes0, await metric(url, 'vnet_batch_size_sum') - cases0];
-      rows.push({ what: batch === '1' ? 'serve, no batching (--max_batch 1)' : `serve, dynamic batching (--max_batch ${batch}, ${windowMs} ms)`, concurrency: c, requests: nRequests, rps: nRequests / seconds, p50: pct(lat, 50), p99: pct(lat, 99), meanBatch: cases / passes });
-      process.stderr.write(`${rows.at(-1)!.what} c=${c}: ${rows.at(-1)!.rps.toFixed(2)} req/s\n`);
+  for (const c of [1, 4, 16]) {
+    const runs = servers.map(() => ({ rps: [] as number[], lat: [] as number[], passes: 0, cases: 0 }));
+    for (let r = 0; r < reps; r++) {
+      for (const [k, srv] of servers.entries()) {
+        const [p0, c0] = [await metric(srv.url, 'vnet_batch_size_count'), await metric(srv.url, 'vnet_batch_size_sum')];
+        const { lat, seconds } = await load(srv.url, c, nRequests);
+        runs[k].rps.push(nRequests / seconds);
+        runs[k].lat.push(...lat);
+        runs[k].passes += (await metric(srv.url, 'vnet_batch_size_count')) - p0;
+        runs[k].cases += (await metric(srv.url, 'vnet_batch_size_sum')) - c0;
+      }
     }
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.on('exit', r));
+    servers.forEach((srv, k) => {
+      const what = srv.batch === '1' ? 'serve, no batching (--max_batch 1)' : `serve, dynamic batching (--max_batch ${srv.batch}, ${windowMs} ms)`;
+      rows.push({ what, concurrency: c, requests: nRequests * reps, rps: pct(runs[k].rps, 50), p50: pct(runs[k].lat, 50), p99: pct(runs[k].lat, 99), meanBatch: runs[k].cases / runs[k].passes });
+      process.stderr.write(`${what} c=${c}: ${rows.at(-1)!.rps.toFixed(2)} req/s\n`);
+    });
   }
   return rows;
 }
@@ -123,11 +138,18 @@ function predictPerFile(model: string): Row {
 }
 
 const model = await randomModel();
-const rows = [predictPerFile(model), ...(await server(model, '1')), ...(await server(model, maxBatch))];
+const peer = predictPerFile(model);
+const servers = [await startServe(model, '1'), await startServe(model, maxBatch)];
+let rows: Row[];
+try {
+  rows = [peer, ...(await measure(servers))];
+} finally {
+  await Promise.all(servers.map((s) => s.stop()));
+}
 fs.rmSync(dir, { recursive: true, force: true });
 if (args.includes('--json')) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
 else {
-  process.stdout.write(`${images.length} test images of ${path.basename(data)}, model ${defaultVNetConfig.inputShape.join('x')} (default shape, random weights), ${threads} engine threads, ${os.cpus().length} cores, ${nRequests} requests per row\n\n`);
+  process.stdout.write(`${images.length} test images of ${path.basename(data)}, model ${defaultVNetConfig.inputShape.join('x')} (default shape, random weights), ${threads} engine threads, ${os.cpus().length} cores, ${reps} x ${nRequests} requests per row (requests/s: median of the ${reps})\n\n`);
   process.stdout.write('| how | concurrency | requests/s | p50 ms | p99 ms | mean batch |\n|---|---:|---:|---:|---:|---:|\n');
   for (const r of rows) process.stdout.write(`| ${r.what} | ${r.concurrency} | ${r.rps.toFixed(2)} | ${r.p50.toFixed(0)} | ${r.p99.toFixed(0)} | ${r.meanBatch === undefined ? '' : r.meanBatch.toFixed(2)} |\n`);
 }

@@ -141,7 +141,11 @@ function main(): number {
       if (r.done) break;
       const c = r.value;
       last = c.name;
-      c.pass ? summary.pass++ : (summary.fail++, summary.failed.push(c.name));
+      if (c.pass) summary.pass++;
+      else {
+        summary.fail++;
+        summary.failed.push(c.name);
+      }
       console.log(`${c.pass ? 'PASS' : 'FAIL'} ${c.line}`);
       if (!c.pass) {
         const dead = probe(device);

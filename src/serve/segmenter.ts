@@ -180,7 +180,8 @@ export class Segmenter {
     const t0 = performance.now();
     // A copy of just this view, so the worker gets these bytes and not a larger pooled buffer.
     const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name };
-    const res: JobResult = this.pool ? await this.pool.run(job) : runJob(job, false);
+    // In this thread when there are no workers (or none left: a worker that died is not restarted).
+    const res: JobResult = this.pool?.size ? await this.pool.run(job) : runJob(job, false);
     const d = res.decoded!;
     const shape = res.originalShapes![0];
     if (this.only3d && (d.header.dim[0] < 3 || d.volumes > 1)) {

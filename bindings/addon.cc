@@ -265,9 +265,11 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
-    if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
+    // Checked as a double: Int32Value would wrap 2^32 + 2 to 2.
+    double n = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+    if (!(n >= 1 && n <= 1e6) || n != double(int64_t(n)))
       js_throw(env, "VNET_E_INVALID_ARG", "setNumThreads(n) needs a positive integer");
-    set_num_threads(info[0].As<Napi::Number>().Int32Value());
+    set_num_threads(int(n));  // range-checked (1..256) by the pool
     return env.Undefined();
   });
 }

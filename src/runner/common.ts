@@ -122,6 +122,17 @@ export function checkStoredConfig(o: RunOptions, spec: DatasetSpec): ModelConfig
   return cfg;
 }
 
+/**
+ * The dataset's classes must be the model's (values and names): otherwise evaluation would
+ * score class k under another class's name, and predictions would be read with the wrong map.
+ */
+export function checkModelLabels(modelDir: string, spec: DatasetSpec): void {
+  const cfg = readModelConfig(modelDir);
+  const fmt = (l: { value: number; name: string }[]) => l.map((c) => `${c.value}=${c.name}`).join(', ');
+  if (fmt(cfg.labels) !== fmt(spec.labels))
+    throw new RunError(`the model in ${modelDir} has classes {${fmt(cfg.labels)}} but ${spec.jsonPath} has {${fmt(spec.labels)}}; use the dataset the model was trained on`, 'VNET_E_CONFIG_MISMATCH');
+}
+
 export function hasCheckpoint(modelDir: string): boolean {
   return ['latest', 'final', 'best'].some((n) => fs.existsSync(`${modelDir}/${n}.safetensors`));
 }

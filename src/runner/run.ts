@@ -7,7 +7,7 @@ import { Loader, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '..
 import { benchStats, formatBench, type BenchStats } from './benchmark.js';
 import type { CheckpointName } from './checkpoint.js';
 import { loadModel } from './model.js';
-import { checkOptions, checkRunOutputs, checkStoredConfig, openDataset, peakRssMb, setupDevice } from './common.js';
+import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, openDataset, peakRssMb, setupDevice } from './common.js';
 import { evaluateCases, predictProbs, type EvalResult } from './evaluate.js';
 import { predictCases } from './predict.js';
 import { RunLogger, type LogSink } from './log.js';
@@ -76,6 +76,7 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
 async function loadTrained(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, hooks: RunHooks, prefer: CheckpointName[]): Promise<VNet> {
   // Refuses a stored model whose config disagrees with the model flags given.
   if (hooks.modelFlagsGiven) checkStoredConfig(opts, spec);
+  else checkModelLabels(opts.modelDir, spec);
   return (await loadModel(opts.modelDir, { device, amp: opts.amp, xla: opts.xla, prefer })).net;
 }
 

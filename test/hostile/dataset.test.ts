@@ -58,3 +58,15 @@ test('evaluation refuses a saved split whose cases are missing from the dataset 
   expectRefused(o, { exit: 1, code: 'VNET_E_CONFIG_MISMATCH', names: ['split.json', 'case_that_is_gone'] });
   expectIntact(before);
 }, CASE_LIMIT_MS);
+
+test('evaluation refuses a dataset whose classes are not the model's (swapped names would swap the Dice columns)', () => {
+  const dir = dataset();
+  edit(dir, (j) => { j.labels = { 0: 'background', 1: 'Posterior', 2: 'Anterior' }; });
+  const model = path.join(tmp('m'), 'model');
+  const ids = trainingIds(dir);
+  storedModel(model, { trainIds: ids.slice(0, 3), evalIds: ids.slice(3) });
+  const before = fingerprint(dir, model);
+  const o = cli(['evaluate', '--data_dir', dir, '--model_dir', model, '--batch_size', '1']);
+  expectRefused(o, { exit: 1, code: 'VNET_E_CONFIG_MISMATCH', names: [jsonOf(dir), '1=Anterior'] });
+  expectIntact(before);
+}, CASE_LIMIT_MS);

@@ -40,8 +40,11 @@ test('a shape whose element count overflows int64 is refused, not allocated smal
   }
 }, CASE_LIMIT_MS);
 
-test('setNumThreads outside 1..256 is refused', () => {
+test('setNumThreads outside 1..256, fractional, or wrapping past 2^32 is refused', () => {
   expectRefused(lib(`${E} E.native.setNumThreads(100000);`), { exit: 0, code: 'VNET_E_INVALID_ARG', names: ['1..256'], maxMs: 10_000 });
+  const o = lib(`${E} const bad = [2 ** 32 + 2, 1.5, 0, NaN, -3].filter((n) => { try { E.native.setNumThreads(n); return false; } catch (e) { return e.code === 'VNET_E_INVALID_ARG'; } });
+    throw Object.assign(new Error('refused ' + bad.length + ' of 5; threads ' + E.native.info().threads), { code: 'VNET_E_INVALID_ARG' });`);
+  expectRefused(o, { exit: 0, code: 'VNET_E_INVALID_ARG', names: ['refused 5 of 5; threads 2'], maxMs: 10_000 });
 }, CASE_LIMIT_MS);
 
 test('a failed thread creation leaves a working, smaller pool and says so (no endless wait)', () => {

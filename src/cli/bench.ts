@@ -30,9 +30,9 @@ export const benchConvFlags: Record<string, Options> = {
   peer: { group: T, type: 'string', choices: ['torch'], describe: 'also run the problems through PyTorch (python3 or $VNET_PYTHON) and show the ratio' },
   warmup: { group: H, type: 'number', default: 2, describe: 'untimed calls first' },
   min_reps: { group: H, type: 'number', default: 5, alias: 'min-reps', describe: 'timed calls: at least this many ...' },
-  min_time: { group: H, type: 'number', alias: 'min-time', describe: '... and at least this many seconds in total (default 0.3 on the CPU, 0.1 on CUDA)' },
-  max_reps: { group: H, type: 'number', alias: 'max-reps', describe: 'at most this many timed calls (default 1000 on the CPU, 200 on CUDA)' },
-  check_limit: { group: H, type: 'number', default: 2e8, alias: 'check-limit', describe: 'check results against the CPU reference up to this many multiply-adds (0: never)' },
+  min_time: { group: H, type: 'number', alias: 'min-time', describe: '... and at least this many seconds in total (default 0.3 on the CPU, 0.05 on CUDA)' },
+  max_reps: { group: H, type: 'number', alias: 'max-reps', describe: 'at most this many timed calls (default 1000 on the CPU, 100 on CUDA)' },
+  check_limit: { group: H, type: 'number', default: 5e8, alias: 'check-limit', describe: 'check results against the CPU reference up to this many multiply-adds (0: never)' },
   json: { group: O, type: 'boolean', default: false, describe: 'one JSON object per line' },
   csv: { group: O, type: 'boolean', default: false, describe: 'CSV with a header line' },
 };
@@ -69,7 +69,7 @@ export function toBenchOptions(a: Record<string, unknown>): BenchOptions & { for
   }
   const batches = a.batch !== undefined ? parseInts('--batch', String(a.batch), String(a.batch).split(',').length) : a.vnet ? [8] : undefined;
   // GPU kernels take microseconds to milliseconds: fewer calls already give a stable median.
-  a = { min_time: device === 'cuda' ? 0.1 : 0.3, max_reps: device === 'cuda' ? 200 : 1000, ...Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) };
+  a = { min_time: device === 'cuda' ? 0.05 : 0.3, max_reps: device === 'cuda' ? 100 : 1000, ...Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) };
   const num = (flag: string, min: number) => {
     const v = a[flag] as number;
     if (!Number.isFinite(v) || v < min) throw new BenchInputError(`--${flag}: must be a number >= ${min}, got ${String(a[flag])}`);

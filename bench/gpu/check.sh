@@ -105,7 +105,7 @@ unpack() {  # unpack FILE DIR: tar with xz or gzip, else Python's tarfile (no xz
     *) tar -xzf "$1" -C "$2" && return 0 ;;
   esac
   echo "tar could not unpack $1; trying Python's tarfile"
-  python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"
+  python3 -c 'import sys, tarfile; t = tarfile.open(sys.argv[1]); t.extractall(sys.argv[2], **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))' "$1" "$2"
 }
 
 say "vnet-native GPU check: deadline ${DEADLINE} s$([ $DRY = 1 ] && echo ', DRY RUN on the CPU'); results in $OUT"
@@ -183,7 +183,7 @@ step preflight 30 bash -c preflight
 # The addon's own library search first (no VNET_*_PATH), then with the wheels' folders.
 doctor() {
   env -u VNET_CUDNN_PATH -u VNET_CUBLAS_PATH -u VNET_NCCL_PATH -u VNET_NVRTC_PATH \
-    "$NODE" "$B/dist/bench/gpu/doctor_step.js" "$WORK/doctor_search.json" search || return $?
+    "$NODE" "$B/dist/bench/gpu/doctor_step.js" "$WORK/doctor_search.json" search || echo "FAIL doctor with the addon's own search: exit $?"
   VNET_DOCTOR_FIRST="$WORK/doctor_search.json" "$NODE" "$B/dist/bench/gpu/doctor_step.js" "$OUT/doctor.json" used
 }
 export -f doctor

@@ -138,7 +138,7 @@ if [ $((size + tree)) -ge $LIMIT ]; then echo "bundle plus tree too large to car
 
 echo "== checking the bundle before it travels"
 U="$STAGE/py" && mkdir -p "$U"
-python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$OUTF" "$U"
+python3 -c 'import sys, tarfile; t = tarfile.open(sys.argv[1]); t.extractall(sys.argv[2], **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))' "$OUTF" "$U"
 cmp "$U/vnet/build/Release/vnet_native.node" "$B/build/Release/vnet_native.node" || { echo "Python's tarfile unpacked a different addon"; exit 1; }
 "$U/vnet/bin/node" -e "const a = require('$U/vnet/build/Release/vnet_native.node'); console.log('   info():', JSON.stringify(a.info())); JSON.parse(a.doctor()); console.log('   doctor: parses')"
 rm -rf "$U"

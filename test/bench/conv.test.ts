@@ -4,6 +4,7 @@
 import { native } from '../../bindings/native.js';
 import { relError, percentile, runConvBench, checkDevice, type BenchOptions, type BenchRow } from '../../src/bench/conv.js';
 import { BenchInputError, makeProblem, geometry, denseFlops } from '../../src/bench/problem.js';
+import { cmdBenchConv } from '../../src/cli/bench.js';
 
 const problem = makeProblem({ input: '2,6,6,6,5', filters: 7, kernel: '3', stride: '2', pad: 'same', transposed: false });
 const tconv = makeProblem({ input: '1,4,4,4,6', filters: 3, kernel: '2', stride: '2', pad: 'same', transposed: true });
@@ -52,6 +53,20 @@ describe('bench conv on the CPU', () => {
     expect(rows[1].check_error).toBeGreaterThan(1e-3);
   });
 
+  test('through the command, a wrong result of the engine ends it with VNET_E_BENCH_CHECK (exit 1)', () => {
+    const write = process.stdout.write;
+    const out: string[] = [];
+    process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
+    try {
+      const args = { input: '1,6,6,6,4', filters: 5, kernel: '3', stride: '1', pad: 'same', transposed: false, vnet: false, direction: 'wgrad', dtype: 'f32', device: 'cpu', algo: 'auto', warmup: 0, min_reps: 1, max_reps: 1, min_time: 0, check_limit: 1e9, json: true, csv: false, threads: 2 };
+      expect(() => cmdBenchConv(args, { corrupt: (_r, o) => o.fill(0) })).toThrow(expect.objectContaining({ code: 'VNET_E_BENCH_CHECK', message: expect.stringMatching(/correctness check failed: conv .* wgrad f32\/fp32 direct/) }));
+    } finally {
+      process.stdout.write = write;
+    }
+    const row = JSON.parse(out.join('').trim());
+    expect(row).toMatchObject({ check: 'FAIL', ms_median: null, reps: 0 });
+  });
+
   test('a NaN result fails the check', () => {
     const a = new Float32Array([1, 2, 3]), b = new Float32Array([1, NaN, 3]);
     expect(relError(b, a)).toBe(Infinity);
@@ -81,5 +96,22 @@ describe('bench conv on the CPU', () => {
       return;
     }
     expect(() => checkDevice({ ...base, device: 'cuda' })).toThrow(expect.objectContaining({ code: 'VNET_E_DEVICE', message: expect.stringMatching(/--device cuda: no usable GPU/) }));
+  });
+
+  test('on CUDA: every precision checks against the reference, --algo all marks one choice per row group', () => {
+    const info = native.info();
+    if (!info.cudaAvailable) {
+      console.log(`skipped the CUDA case: ${info.cudaUnavailableReason ?? 'no GPU'}`);
+      return;
+    }
+    const rows = run({ device: 'cuda', dtypes: ['f32', 'f16'], maths: ['fp32', 'tf32'], algo: 'all', problems: [problem, tconv] }).rows;
+    const groups = new Map<string, BenchRow[]>();
+    for (const r of rows) groups.set(`${r.layer}/${r.direction}/${r.dtype}/${r.math}`, [...(groups.get(`${r.layer}/${r.direction}/${r.dtype}/${r.math}`) ?? []), r]);
+    expect(groups.size).toBe(2 * 3 * 3);
+    for (const [k, g] of groups) {
+      expect({ k, chosen: g.filter((r) => r.chosen).length }).toEqual({ k, chosen: 1 });
+      expect({ k, check: g.find((r) => r.chosen)!.check }).toEqual({ k, check: 'ok' });
+      for (const r of g) if (r.check === 'FAIL') console.log(`${k}: ${r.algo} (not the engine's choice) failed the check: ${r.check_error}`);
+    }
   });
 });

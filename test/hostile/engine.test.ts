@@ -2,7 +2,8 @@
 // a dice loss over an empty batch, shapes whose element count overflows, thread counts out of
 // range, failed thread creation and setNumThreads racing ops on other threads. Each must come
 // back as a JS error with a VNET_E_* code naming the op, never a signal.
-import { CASE_LIMIT_MS, expectRefused, lib, requireBuilt } from './helpers.js';
+import path from 'node:path';
+import { CASE_LIMIT_MS, ROOT, expectRefused, lib, requireBuilt } from './helpers.js';
 
 requireBuilt();
 
@@ -65,4 +66,33 @@ test('setNumThreads racing ops on three worker threads neither deadlocks nor cra
     clearInterval(iv);
     throw Object.assign(new Error('exits ' + codes.join(',') + ' after ' + n + ' resizes'), { code: 'RACE_DONE' });`, { timeoutMs: 60_000 });
   expectRefused(o, { exit: 0, code: 'RACE_DONE', names: ['exits 0,0,0'], maxMs: 45_000, maxRssMb: 600 });
+}, CASE_LIMIT_MS);
+
+// Generated: every op on random shapes of rank 0..5 with sizes 0..3 (zero sizes anywhere). Each
+// call returns or throws a VNET_E_* error; the child would die by a signal on an abort.
+test('generated shapes for every op: a result or a VNET_E_* error, never a signal', () => {
+  const FC = JSON.stringify(path.join(ROOT, 'node_modules', 'fast-check', 'lib', 'fast-check.js'));
+  const o = lib(`${E} const fc = (await import(${FC})).default;
+    const mk = (s, i32) => i32 ? E.tensor(new Int32Array(s.reduce((a, b) => a * b, 1)), s) : E.zeros(s);
+    const st = (b) => ({ gamma: mk(b), beta: mk(b), runningMean: mk(b), runningVar: mk(b) });
+    const ops = {
+      softmax: (a) => E.softmax(mk(a)), argmax: (a) => E.argmax(mk(a)), relu: (a) => E.relu(mk(a)),
+      bias_add: (a, b) => E.biasAdd(mk(a), mk(b)), add: (a, b) => E.add(mk(a), mk(b)), concat: (a, b) => E.concat(mk(a), mk(b)),
+      split: (a, b) => E.split(mk(a), b.length), channel_sum: (a) => E.runOp('channel_sum', [mk(a)]), sum_channels: (a) => E.runOp('sum_channels', [mk(a)]),
+      batchnorm_train: (a, b) => E.batchNorm(mk(a), st(b), { training: true }), batchnorm_infer: (a, b) => E.batchNorm(mk(a), st(b), { training: false }),
+      batchnorm_bwd: (a, b) => E.runOp('batchnorm_bwd', [mk(a), mk(a), mk(b), mk(b), mk(b)]),
+      dice_loss: (a, b) => E.diceLoss(mk(a), mk(b, true)), dice_loss_matched: (a) => E.diceLoss(mk(a), mk(a.slice(0, -1), true)),
+      dice_loss_bwd: (a, b) => E.runOp('dice_loss_bwd', [mk(a), mk(a.slice(0, -1), true), mk(b), mk([1])]),
+      bias_bn_relu_train: (a, b) => E.runOp('bias_bn_relu_train', [mk(a), mk(b), mk(b), mk(b), mk(b), mk(b)]),
+      bias_bn_relu_bwd: (a, b) => E.runOp('bias_bn_relu_bwd', [mk(a), mk(a), mk(a), mk(b), mk(b), mk(b), mk(b)]),
+      conv3d_fprop: (a, b) => E.runOp('conv3d_fprop', [mk(a), mk(b)], {}), sum_all: (a) => E.sumAll(mk(a)), cast: (a) => E.cast(mk(a), 'f16'),
+    };
+    const shape = fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 5 });
+    let calls = 0, errors = 0;
+    for (const f of Object.values(ops)) fc.assert(fc.property(shape, shape, (a, b) => {
+      calls++;
+      try { E.tidy(() => { f(a, b); }); } catch (e) { if (!String(e.code).startsWith('VNET_E_')) throw e; errors++; }
+    }), { numRuns: 120, seed: 13 });
+    throw Object.assign(new Error(calls + ' calls, ' + errors + ' refused'), { code: 'GENERATED_DONE' });`, { timeoutMs: 60_000 });
+  expectRefused(o, { exit: 0, code: 'GENERATED_DONE', names: ['2400 calls'], maxMs: 45_000, maxRssMb: 400 });
 }, CASE_LIMIT_MS);

@@ -21,8 +21,14 @@ export function requireBuilt(): void {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the hostile suite`);
 }
 
+const made: string[] = [];
+afterAll(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+
+/** A fresh temp folder, removed after the file's cases. */
 export function tmp(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `vnet-hostile-${prefix}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `vnet-hostile-${prefix}-`));
+  made.push(d);
+  return d;
 }
 
 export interface Outcome {

@@ -59,7 +59,7 @@ test('evaluation refuses a saved split whose cases are missing from the dataset 
   expectIntact(before);
 }, CASE_LIMIT_MS);
 
-test('evaluation refuses a dataset whose classes are not the model's (swapped names would swap the Dice columns)', () => {
+test('evaluation refuses a dataset whose classes differ from the model (swapped names would swap the Dice columns)', () => {
   const dir = dataset();
   edit(dir, (j) => { j.labels = { 0: 'background', 1: 'Posterior', 2: 'Anterior' }; });
   const model = path.join(tmp('m'), 'model');

@@ -16,6 +16,7 @@ export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const DIST = path.join(ROOT, 'dist', 'src');
 const TIME = '/usr/bin/time';
 const haveTime = fs.existsSync(TIME);
+const SELF_RSS = `data:text/javascript,process.on('exit',()=>process.stderr.write('VNET_MAXRSS_KB '+process.resourceUsage().maxRSS+'\\n'))`;
 
 export function requireBuilt(): void {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the hostile suite`);
@@ -43,7 +44,8 @@ export interface Outcome {
 
 function run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; input?: string }): Outcome {
   const rssFile = path.join(os.tmpdir(), `vnet-hostile-rss-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-  const cmd = haveTime ? [TIME, '-f', '%M', '-o', rssFile, process.execPath, ...argv] : [process.execPath, ...argv];
+  // Without /usr/bin/time the child reports its own peak at exit.
+  const cmd = haveTime ? [TIME, '-f', '%M', '-o', rssFile, process.execPath, ...argv] : [process.execPath, `--import=${SELF_RSS}`, ...argv];
   const t0 = Date.now();
   const r = spawnSync(cmd[0], cmd.slice(1), {
     encoding: 'utf8', cwd: opts.cwd ?? ROOT, input: opts.input, timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL',
@@ -52,8 +54,8 @@ function run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: n
   const ms = Date.now() - t0;
   let rssMb: number | undefined;
   try {
-    const kb = Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop());
-    if (Number.isFinite(kb)) rssMb = kb / 1024;
+    const kb = haveTime ? Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : Number(/VNET_MAXRSS_KB (\d+)/.exec(r.stderr ?? '')?.[1]);
+    if (Number.isFinite(kb) && kb > 0) rssMb = kb / 1024;
   } catch { /* killed before time wrote it */ }
   fs.rmSync(rssFile, { force: true });
   // /usr/bin/time reports a killed child as exit 128+n on its own stderr line.
@@ -102,6 +104,7 @@ export function expectRefused(o: Outcome & { result?: { code?: string; message?:
   if (e.code) expect(text).toContain(e.code);
   for (const n of e.names ?? []) expect(text).toContain(n);
   expect(o.ms).toBeLessThan(e.maxMs ?? 20_000);
+  if (e.maxRssMb !== undefined) expect(o.rssMb).toBeDefined();
   if (o.rssMb !== undefined) expect(o.rssMb).toBeLessThan(e.maxRssMb ?? 400);
 }
 

@@ -169,80 +169,92 @@ const stats = (ms: number[]) => {
   return { med: percentile(s, 0.5), p10: percentile(s, 0.1), p90: percentile(s, 0.9) };
 };
 
-/** Runs every combination; rows come out in order through `onRow` as they finish. */
+/** The (problem, batch) cases of a run, in order: each problem at each batch size. */
+export function benchCases(o: BenchOptions): { p: ConvProblem; n: number }[] {
+  return o.problems.flatMap((p0) => (o.batches ?? [p0.input[0]]).map((n) => ({ p: { ...p0, input: [n, p0.input[1], p0.input[2], p0.input[3], p0.input[4]] } as ConvProblem, n })));
+}
+
+/** Every direction, dtype and math of one case; rows come out through `onRow` as they finish. */
+export function benchCase(o: BenchOptions, p: ConvProblem, n: number, onRow: (r: BenchRow) => void, hooks: BenchHooks = {}): { rows: BenchRow[]; checkSkipped: boolean } {
+  const threads = native.info().threads;
+  const rows: BenchRow[] = [];
+  const g = geometry(p, n);
+  const doCheck = denseMacs(g) <= o.checkLimit;
+  for (const dtype of o.dtypes) {
+    const ops = makeOperands(operandShapes(g), dtype, o.device);
+    try {
+      for (const d of o.directions) {
+        const call = engineCall(p, g, d);
+        const handles = call.inputs.map((k) => ops[k].handle) as Handle[];
+        let ref: Float32Array | undefined;
+        if (doCheck) {
+          const hx = call.inputs.map((k) => native.fromArray(ops.host[k], ops[k].shape, 'f32', 'cpu'));
+          const r = native.convReference(call.op, hx.map((t) => t.handle), call.attrs);
+          ref = native.toArray(r.handle) as Float32Array;
+          dispose(r, ...hx);
+        }
+        const maths = dtype === 'f16' ? ['fp16'] : o.maths;
+        for (const math of maths) {
+          const attrs = o.device === 'cuda' && dtype === 'f32' ? { ...call.attrs, tf32: math === 'tf32' ? 1 : 0 } : call.attrs;
+          const bench = (opts: Parameters<typeof native.convBench>[3]) => native.convBench(call.op, handles, attrs, { ...opts, all: o.algo === 'all' });
+          // The check first: one call per algorithm, its result against the reference.
+          const verdict = new Map<string, { check: BenchRow['check']; chosen: boolean; err?: number; error?: string }>();
+          for (const r of bench({ warmup: 0, minReps: 1, maxReps: 1, minMs: 0 })) {
+            if (r.error || !r.out) verdict.set(r.algo, { check: 'error', chosen: r.chosen, error: r.error ?? 'no result' });
+            else if (!ref) verdict.set(r.algo, { check: 'skipped', chosen: r.chosen });
+            else {
+              const got = hostValues(r.out);
+              hooks.corrupt?.({ direction: d, algo: r.algo }, got);
+              const e = relError(got, ref);
+              verdict.set(r.algo, { check: e <= TOLERANCE[math] ? 'ok' : 'FAIL', chosen: r.chosen, err: e });
+            }
+            dispose(r.out);
+          }
+          const passed = [...verdict.values()].some((v) => v.check === 'ok' || v.check === 'skipped');
+          const timed = passed ? bench({ warmup: o.warmup, minReps: o.minReps, maxReps: o.maxReps, minMs: o.minTime * 1000 }) : [];
+          const peak = peakFor(o.device, math, threads);
+          for (const [algo, v] of verdict) {
+            const t = timed.find((r) => r.algo === algo);
+            const ok = (v.check === 'ok' || v.check === 'skipped') && t && !t.error && t.ms.length > 0;
+            const st = ok ? stats(t.ms) : undefined;
+            const gflops = st ? denseFlops(g) / (st.med * 1e6) : null;
+            const row: BenchRow = {
+              layer: p.name, shape: { input: [...p.input], filters: p.filters, kernel: [...p.kernel], stride: [...p.stride], pad: p.pad, transposed: p.transposed },
+              batch: n, direction: d, dtype, math, device: o.device, algo, chosen: v.chosen,
+              ms_median: st?.med ?? null, ms_p10: st?.p10 ?? null, ms_p90: st?.p90 ?? null, reps: ok ? t.ms.length : 0,
+              gflops, peak_gflops: peak, peak_fraction: gflops === null ? null : gflops / peak,
+              check: v.check, ...(v.err !== undefined ? { check_error: v.err } : {}),
+              ...(v.error || t?.error ? { error: v.error ?? t?.error } : {}),
+              ms: st?.med ?? null, threads: o.device === 'cpu' ? threads : undefined,
+            };
+            rows.push(row);
+            onRow(row);
+          }
+          for (const r of timed) dispose(r.out);
+        }
+      }
+    } finally {
+      dispose(ops.x, ops.w, ops.dy);
+    }
+  }
+  return { rows, checkSkipped: !doCheck };
+}
+
+export const checkSkippedNote = (names: string[], limit: number) =>
+  `correctness check skipped for ${names.join(', ')}: more than ${limit.toExponential(1)} multiply-adds (raise --check_limit to check them)`;
+
+/** Runs every case; rows come out in order through `onRow` as they finish. */
 export function runConvBench(o: BenchOptions, onRow: (r: BenchRow) => void, note: (s: string) => void = () => {}, hooks: BenchHooks = {}): BenchRow[] {
   checkDevice(o);
   if (o.threads) native.setNumThreads(o.threads);
-  const threads = native.info().threads;
   const rows: BenchRow[] = [];
-  const skippedChecks = new Set<string>();
-  for (const p0 of o.problems)
-    for (const n of o.batches ?? [p0.input[0]]) {
-      const p: ConvProblem = { ...p0, input: [n, p0.input[1], p0.input[2], p0.input[3], p0.input[4]] };
-      const g = geometry(p, n);
-      const macs = denseMacs(g);
-      for (const dtype of o.dtypes) {
-        const ops = makeOperands(operandShapes(g), dtype, o.device);
-        try {
-          for (const d of o.directions) {
-            const call = engineCall(p, g, d);
-            const handles = call.inputs.map((k) => ops[k].handle) as Handle[];
-            const doCheck = macs <= o.checkLimit;
-            if (!doCheck) skippedChecks.add(`${p.name}@${n}`);
-            let ref: Float32Array | undefined;
-            if (doCheck) {
-              const hx = call.inputs.map((k) => native.fromArray(ops.host[k], ops[k].shape, 'f32', 'cpu'));
-              const r = native.convReference(call.op, hx.map((t) => t.handle), call.attrs);
-              ref = native.toArray(r.handle) as Float32Array;
-              dispose(r, ...hx);
-            }
-            const maths = dtype === 'f16' ? ['fp16'] : o.maths;
-            for (const math of maths) {
-              const attrs = o.device === 'cuda' && dtype === 'f32' ? { ...call.attrs, tf32: math === 'tf32' ? 1 : 0 } : call.attrs;
-              const bench = (opts: Parameters<typeof native.convBench>[3]) => native.convBench(call.op, handles, attrs, { ...opts, all: o.algo === 'all' });
-              // The check first: one call per algorithm, its result against the reference.
-              const verdict = new Map<string, { check: BenchRow['check']; chosen: boolean; err?: number; error?: string }>();
-              for (const r of bench({ warmup: 0, minReps: 1, maxReps: 1, minMs: 0 })) {
-                if (r.error || !r.out) verdict.set(r.algo, { check: 'error', chosen: r.chosen, error: r.error ?? 'no result' });
-                else if (!ref) verdict.set(r.algo, { check: 'skipped', chosen: r.chosen });
-                else {
-                  const got = hostValues(r.out);
-                  hooks.corrupt?.({ direction: d, algo: r.algo }, got);
-                  const e = relError(got, ref);
-                  verdict.set(r.algo, { check: e <= TOLERANCE[math] ? 'ok' : 'FAIL', chosen: r.chosen, err: e });
-                }
-                dispose(r.out);
-              }
-              const passed = [...verdict.values()].some((v) => v.check === 'ok' || v.check === 'skipped');
-              const timed = passed ? bench({ warmup: o.warmup, minReps: o.minReps, maxReps: o.maxReps, minMs: o.minTime * 1000 }) : [];
-              const peak = peakFor(o.device, math, threads);
-              for (const [algo, v] of verdict) {
-                const t = timed.find((r) => r.algo === algo);
-                const ok = (v.check === 'ok' || v.check === 'skipped') && t && !t.error && t.ms.length > 0;
-                const st = ok ? stats(t.ms) : undefined;
-                const gflops = st ? denseFlops(g) / (st.med * 1e6) : null;
-                const row: BenchRow = {
-                  layer: p.name, shape: { input: [...p.input], filters: p.filters, kernel: [...p.kernel], stride: [...p.stride], pad: p.pad, transposed: p.transposed },
-                  batch: n, direction: d, dtype, math, device: o.device, algo, chosen: v.chosen,
-                  ms_median: st?.med ?? null, ms_p10: st?.p10 ?? null, ms_p90: st?.p90 ?? null, reps: ok ? t.ms.length : 0,
-                  gflops, peak_gflops: peak, peak_fraction: gflops === null ? null : gflops / peak,
-                  check: v.check, ...(v.err !== undefined ? { check_error: v.err } : {}),
-                  ...(v.error || t?.error ? { error: v.error ?? t?.error } : {}),
-                  ms: st?.med ?? null, threads: o.device === 'cpu' ? threads : undefined,
-                };
-                rows.push(row);
-                onRow(row);
-              }
-              for (const r of timed) dispose(r.out);
-            }
-          }
-        } finally {
-          dispose(ops.x, ops.w, ops.dy);
-        }
-      }
-    }
-  if (skippedChecks.size)
-    note(`correctness check skipped for ${[...skippedChecks].join(', ')}: more than ${o.checkLimit.toExponential(1)} multiply-adds (raise --check_limit to check them)`);
+  const skipped: string[] = [];
+  for (const { p, n } of benchCases(o)) {
+    const r = benchCase(o, p, n, onRow, hooks);
+    rows.push(...r.rows);
+    if (r.checkSkipped) skipped.push(`${p.name}@${n}`);
+  }
+  if (skipped.length) note(checkSkippedNote(skipped, o.checkLimit));
   return rows;
 }
 

@@ -5,9 +5,9 @@ import type { Argv, Options } from 'yargs';
 import { UsageError } from './flags.js';
 import { RunError } from '../runner/options.js';
 import { native } from '../../bindings/native.js';
-import { checkDevice, peakFor, runConvBench, type BenchHooks, type BenchOptions, type BenchRow, type BenchDType, type BenchMath } from '../bench/conv.js';
+import { benchCase, benchCases, checkDevice, checkSkippedNote, peakFor, type BenchHooks, type BenchOptions, type BenchRow, type BenchDType, type BenchMath } from '../bench/conv.js';
 import { RowWriter, type OutputFormat } from '../bench/format.js';
-import { peerKey, runTorchPeer } from '../bench/peer.js';
+import { peerKey, TorchPeer } from '../bench/peer.js';
 import { BenchInputError, DIRECTIONS, VNET_LAYERS, makeProblem, parseInts, type Direction } from '../bench/problem.js';
 
 const P = 'Problem:', T = 'What to time:', H = 'Timing:', O = 'Output:';
@@ -97,7 +97,7 @@ export function toBenchOptions(a: Record<string, unknown>): BenchOptions & { for
 }
 
 /** `hooks` is for tests (a corrupted result must end the command with VNET_E_BENCH_CHECK). */
-export function cmdBenchConv(a: Record<string, unknown>, hooks: BenchHooks = {}): void {
+export async function cmdBenchConv(a: Record<string, unknown>, hooks: BenchHooks = {}): Promise<void> {
   let o: ReturnType<typeof toBenchOptions>;
   try {
     o = toBenchOptions(a);
@@ -106,34 +106,44 @@ export function cmdBenchConv(a: Record<string, unknown>, hooks: BenchHooks = {})
   }
   // Notes go to stderr when stdout carries machine-readable rows.
   const note = (s: string) => (o.format === 'table' ? process.stdout : process.stderr).write(s + '\n');
-  const out = (s: string) => process.stdout.write(s);
   const rows: BenchRow[] = [];
+  let peer: TorchPeer | undefined;
   try {
+    checkDevice(o);
     if (o.threads) native.setNumThreads(o.threads);
     const info = native.info();
     if (o.device === 'cpu') note(`conv bench on the CPU: ${info.isa} kernels, ${info.threads} threads, FMA peak ${peakFor('cpu', 'fp32', info.threads).toFixed(1)} GFLOP/s (measured by the engine)`);
-    let peer: ReturnType<typeof runTorchPeer> | undefined;
-    checkDevice(o);
+    else {
+      const g = native.gpuPeak();
+      note(`conv bench on ${g.name} (sm_${g.computeCapability.replace('.', '')}, ${g.sms} SMs, ${g.clockMHz} MHz): peaks fp32 ${(g.fp32 / 1e3).toFixed(1)}, TF32 ${(g.tf32 / 1e3).toFixed(1)}, fp16 ${(g.fp16 / 1e3).toFixed(1)} TFLOP/s (SMs x clock x rate per SM by compute capability)`);
+    }
     if (o.peer === 'torch') {
-      peer = runTorchPeer(o, info.threads);
-      note(peer.note + (peer.ms.size ? ' — ratio = peer time / ours (above 1: we are faster)' : ''));
+      const started = await TorchPeer.start(o, info.threads);
+      if (typeof started === 'string') note(started);
+      else {
+        peer = started;
+        note(`${peer.note}; each case runs there right before ours; ratio = peer time / ours (above 1: we are faster)`);
+      }
     }
     const width = Math.max(5, ...o.problems.map((p) => p.name.length));
-    const writer = new RowWriter(o.format, out, { layer: width, algo: o.device === 'cuda' ? (o.algo === 'all' ? 38 : 32) : 10 }, Boolean(peer?.ms.size));
-    let gpuNoted = false;
-    runConvBench(o, (r) => {
-      if (r.device === 'cuda' && !gpuNoted) {
-        const g = native.gpuPeak();
-        note(`conv bench on ${g.name} (sm_${g.computeCapability.replace('.', '')}, ${g.sms} SMs, ${g.clockMHz} MHz): peaks fp32 ${(g.fp32 / 1e3).toFixed(1)}, TF32 ${(g.tf32 / 1e3).toFixed(1)}, fp16 ${(g.fp16 / 1e3).toFixed(1)} TFLOP/s (SMs x clock x rate per SM by compute capability)`);
-        gpuNoted = true;
-      }
-      const p = peer?.ms.get(peerKey(r.layer, r.batch, r.dtype, r.math, r.direction));
-      if (p) Object.assign(r, { peer_ms: p.ms, peer_layout: p.layout, ...(r.ms_median ? { ratio: p.ms / r.ms_median } : {}) });
-      rows.push(r);
-      writer.row(r);
-    }, note, hooks);
+    const writer = new RowWriter(o.format, (s) => process.stdout.write(s), { layer: width, algo: o.device === 'cuda' ? (o.algo === 'all' ? 38 : 32) : 10 }, Boolean(peer));
+    const skipped: string[] = [];
+    for (const { p, n } of benchCases(o)) {
+      const times = peer ? await peer.measure(p, n) : undefined;
+      const r = benchCase(o, p, n, (row) => {
+        const t = times?.get(peerKey(row.dtype, row.math, row.direction));
+        if (t && row.chosen) Object.assign(row, { peer_ms: t.ms, peer_layout: t.layout, ...(row.ms_median ? { ratio: t.ms / row.ms_median } : {}) });
+        rows.push(row);
+        writer.row(row);
+      }, hooks);
+      if (r.checkSkipped) skipped.push(`${p.name}@${n}`);
+    }
+    if (skipped.length) note(checkSkippedNote(skipped, o.checkLimit));
+    if (peer?.skipped.length) note(`peer skipped ${peer.skipped.join('; ')}`);
   } catch (e) {
     throw e instanceof BenchInputError ? new UsageError(e.message) : e;
+  } finally {
+    peer?.close();
   }
   // The engine's own choice must be right; another algorithm's FAIL (--algo all) is shown in
   // its row, untimed, with a note.

@@ -53,13 +53,13 @@ describe('bench conv on the CPU', () => {
     expect(rows[1].check_error).toBeGreaterThan(1e-3);
   });
 
-  test('through the command, a wrong result of the engine ends it with VNET_E_BENCH_CHECK (exit 1)', () => {
+  test('through the command, a wrong result of the engine ends it with VNET_E_BENCH_CHECK (exit 1)', async () => {
     const write = process.stdout.write;
     const out: string[] = [];
     process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
     try {
       const args = { input: '1,6,6,6,4', filters: 5, kernel: '3', stride: '1', pad: 'same', transposed: false, vnet: false, direction: 'wgrad', dtype: 'f32', device: 'cpu', algo: 'auto', warmup: 0, min_reps: 1, max_reps: 1, min_time: 0, check_limit: 1e9, json: true, csv: false, threads: 2 };
-      expect(() => cmdBenchConv(args, { corrupt: (_r, o) => o.fill(0) })).toThrow(expect.objectContaining({ code: 'VNET_E_BENCH_CHECK', message: expect.stringMatching(/correctness check failed: conv .* wgrad f32\/fp32 direct/) }));
+      await expect(cmdBenchConv(args, { corrupt: (_r, o) => o.fill(0) })).rejects.toThrow(expect.objectContaining({ code: 'VNET_E_BENCH_CHECK', message: expect.stringMatching(/correctness check failed: conv .* wgrad f32\/fp32 direct/) }));
     } finally {
       process.stdout.write = write;
     }

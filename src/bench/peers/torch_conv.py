@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch peer for `vnet-native bench conv`: times conv3d / conv_transpose3d forward and the two
-backward gradients for the cases given as JSON on stdin, one JSON result per line on stdout.
+backward gradients. It first prints one JSON line (the torch version, or {"skipped": why}), then
+reads one case per line on stdin and answers with one JSON result per direction and a
+{"done": id} line, so the caller can run its own timing of the same case right after (both
+then see the same load on a shared machine).
 
 Each case: {id, transposed, input [N,D,H,W,C] (the layer's input), filters, kernel [3],
 stride [3], pad_front [3], pad_back [3], out [3] (a transposed layer's output size),
@@ -104,6 +107,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--min_time", type=float, default=0.3)
     ap.add_argument("--max_reps", type=int, default=1000)
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     try:
         import torch
@@ -112,15 +116,17 @@ def main():
         return
     if a.threads > 0:
         torch.set_num_threads(a.threads)
-    cases = json.load(sys.stdin)
-    if any(c["device"] == "cuda" for c in cases) and not torch.cuda.is_available():
+    if a.device == "cuda" and not torch.cuda.is_available():
         print(json.dumps({"skipped": f"torch {torch.__version__} has no usable CUDA device"}), flush=True)
         return
     torch.backends.cudnn.benchmark = True
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                       "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
                       "mkldnn": torch.backends.mkldnn.is_available()}), flush=True)
-    for c in cases:
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        c = json.loads(line)
         try:
             for r in run_case(torch, c, a):
                 print(json.dumps(r), flush=True)
@@ -128,6 +134,7 @@ def main():
             print(json.dumps({"id": c["id"], "skipped": str(e).splitlines()[0][:200]}), flush=True)
             if c["device"] == "cuda":
                 torch.cuda.empty_cache()
+        print(json.dumps({"done": c["id"]}), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,84 @@
+// Patch sampling for native-resolution training (--resize none): a patch of the network input
+// shape at a random position of the volume, padded where the volume is smaller, and with
+// probability p (--foreground_oversample) centred on a labelled voxel, as nnU-Net samples.
+// The random numbers are drawn in the main thread (drawPatch) before the case is even read;
+// the worker turns them into a position once it knows the volume (patchStart), so batches do
+// not depend on which thread built them.
+import type { Rng } from './rng.js';
+import type { Shape3 } from './nifti.js';
+
+/** One sample's patch draw: three uniforms for the position, and the foreground choice. */
+export interface PatchDraw {
+  /** Centre the patch on a labelled voxel (when the case has one). */
+  foreground: boolean;
+  /** Uniforms in [0, 1) for the start on each axis (random patches). */
+  u: [number, number, number];
+  /** Uniform in [0, 1) choosing which labelled voxel (foreground patches). */
+  pick: number;
+}
+
+/** Draw one patch from the loader's Rng: the foreground coin first, then the uniforms. */
+export function drawPatch(rng: Rng, foregroundOversample: number): PatchDraw {
+  const foreground = rng.float() < foregroundOversample;
+  const u: [number, number, number] = [rng.float(), rng.float(), rng.float()];
+  return { foreground, u, pick: rng.float() };
+}
+
+/**
+ * The starts a patch of `p` may take on an axis of `n` voxels: [0, n - p] when the volume is
+ * larger, [n - p, 0] when smaller (the whole volume lies inside the patch, padded around).
+ */
+export function startRange(n: number, p: number): [number, number] {
+  return n >= p ? [0, n - p] : [n - p, 0];
+}
+
+/**
+ * The patch's start (may be negative: padding) for a volume of `shape`. A foreground draw
+ * centres the patch on the pick-th labelled voxel (value > 0), clamped to the start range so the
+ * voxel stays inside the patch; without labelled voxels it falls back to a random patch.
+ */
+export function patchStart(shape: Shape3, patch: Shape3, draw: PatchDraw, label?: Int32Array): [number, number, number] {
+  const ranges = [0, 1, 2].map((a) => startRange(shape[a], patch[a]));
+  if (draw.foreground && label) {
+    let count = 0;
+    for (let i = 0; i < label.length; i++) if (label[i] > 0) count++;
+    if (count > 0) {
+      const want = Math.min(count - 1, Math.floor(draw.pick * count));
+      let k = 0, idx = -1;
+      for (let i = 0; i < label.length; i++) if (label[i] > 0 && k++ === want) { idx = i; break; }
+      const [, H, W] = shape;
+      const v = [Math.floor(idx / (H * W)), Math.floor(idx / W) % H, idx % W];
+      return [0, 1, 2].map((a) => Math.min(ranges[a][1], Math.max(ranges[a][0], v[a] - Math.floor(patch[a] / 2)))) as [number, number, number];
+    }
+  }
+  return [0, 1, 2].map((a) => {
+    const [lo, hi] = ranges[a];
+    return lo + Math.min(hi - lo, Math.floor(draw.u[a] * (hi - lo + 1)));
+  }) as [number, number, number];
+}
+
+/**
+ * Copy the box of `patch` voxels at `start` of a (D, H, W) volume into `dst` at `offset`;
+ * voxels outside the volume get `pad` (0: the z-scored mean for images, background for labels).
+ */
+export function extractPatch<T extends Float32Array | Int32Array>(src: T, shape: Shape3, start: readonly number[], patch: Shape3, dst: T, offset = 0, pad = 0): void {
+  const [D, H, W] = shape;
+  const [pd, ph, pw] = patch;
+  // The z range inside the volume is the same for every row.
+  const z0 = Math.max(0, -start[2]), z1 = Math.min(pw, W - start[2]);
+  for (let x = 0; x < pd; x++) {
+    const sx = start[0] + x;
+    for (let y = 0; y < ph; y++) {
+      const sy = start[1] + y;
+      const o = offset + (x * ph + y) * pw;
+      if (sx < 0 || sx >= D || sy < 0 || sy >= H || z1 <= z0) {
+        dst.fill(pad, o, o + pw);
+        continue;
+      }
+      if (z0 > 0) dst.fill(pad, o, o + z0);
+      const s = (sx * H + sy) * W + start[2];
+      dst.set(src.subarray(s + z0, s + z1), o + z0);
+      if (z1 < pw) dst.fill(pad, o + z1, o + pw);
+    }
+  }
+}

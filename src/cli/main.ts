@@ -170,8 +170,8 @@ export async function main(argv = hideBin(process.argv)): Promise<number> {
   }
 }
 
-// Run when executed directly (not when imported by tests).
+// Run when executed directly (not when imported by tests or by bin.js, the installed executable).
 const invokedAs = process.argv[1] ?? '';
-if (/(^|[\\/])(main\.js|vnet-native)$/.test(invokedAs)) {
+if (/(^|[\\/])main\.js$/.test(invokedAs)) {
   main().then((code) => process.exit(code));
 }

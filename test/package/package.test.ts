@@ -113,6 +113,10 @@ test('without a fitting addon: the loader names what it looked for, the install 
     expect(r.stderr).toContain(path.join(pkgDir, 'build', 'Release', 'vnet_native.node'));
     expect(r.stderr).toContain(`no prebuilt addon for ${prebuiltKey}`);
     expect(r.stderr).toContain(path.join(pkgDir, 'scripts', 'install.js'));
+    // The executable (npm's link to it, run without npm) says it in one line, no stack trace.
+    const cli = run(path.join(proj, 'node_modules', '.bin', 'vnet-native'), ['summary'], proj);
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toMatch(/^vnet-native: error \[VNET_E_NOT_BUILT\]: vnet-native: the native addon is not built\. Looked for: .*\n$/);
   } finally {
     fs.renameSync(`${pre}.off`, pre);
   }

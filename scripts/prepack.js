@@ -2,10 +2,11 @@
 // prebuilds/<platform>-<arch>/ (CUDA code included where nvcc exists), and describes that addon
 // in manifest.json by loading it. libstdc++ stays dynamic: linking it in statically pulls in
 // newer glibc symbols (arc4random, 2.36) than the addon needs otherwise (2.34), so the shared
-// one reaches more systems (Ubuntu 22.04, whose libstdc++ has GLIBCXX_3.4.30). VNET_PACK_REUSE=1 instead takes dist/ and
-// build/Release/vnet_native.node as they are (fast: the package test packs a build CI just made).
+// one reaches more systems (Ubuntu 22.04, whose libstdc++ has GLIBCXX_3.4.30).
+// VNET_PACK_REUSE=1 instead takes dist/ and build/Release/vnet_native.node as they are (fast:
+// the package test packs a build CI just made).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,8 +35,12 @@ if (reuse) {
   if (buildAddon(root, { out, cuda: process.env.VNET_CUDA || 'AUTO' }) !== 0) fail('the addon build failed');
   addon = join(out, 'Release', 'vnet_native.node');
 }
-for (const f of ['dist/src/index.js', 'dist/src/cli/main.js', 'dist/bindings/native.js', 'dist/bindings/prebuilt.js'])
+for (const f of ['dist/src/index.js', 'dist/src/cli/bin.js', 'dist/bindings/native.js', 'dist/bindings/prebuilt.js'])
   if (!existsSync(join(root, f))) fail(`${f} is missing: run \`npm run build:ts\``);
+// tsc never deletes: compiled files whose source is gone would ship too.
+const stale = ['src', 'bindings'].flatMap((d) => readdirSync(join(root, 'dist', d), { recursive: true }).map((f) => join(d, String(f))))
+  .filter((f) => f.endsWith('.js') && !existsSync(join(root, f.replace(/\.js$/, '.ts'))));
+if (stale.length) (reuse ? say : fail)(`dist/ holds compiled files with no source (${stale.join(', ')}): delete dist/ and build again`);
 
 // What the addon says about itself, from a separate process (loading it here could abort prepack).
 const info = JSON.parse(execFileSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(addon)}).info()))`], { encoding: 'utf8' }));

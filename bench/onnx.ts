@@ -1,7 +1,7 @@
 // CPU inference of the exported ONNX model through onnxruntime-node beside the engine's own
 // forward pass (predictProbs: forward + softmax), default V-Net 32³ with random weights and
 // batch-norm statistics, the same threads; batch norm folded and as BatchNormalization nodes.
-// Alternating runs, each the median of its timed steps; the table shows medians over runs.
+// Runtimes timed in turn step by step; each run's median step, and the median over runs.
 //   node dist/bench/onnx.js [--batches 1,8] [--reps 3] [--steps 10] [--threads 2] [--json]
 import ort from 'onnxruntime-node';
 import { VNet, tensor, predictProbs, engine as E, exportOnnx } from '../src/index.js';
@@ -39,17 +39,19 @@ async function once(r: Runner, x: Float32Array, n: number): Promise<void> {
   else await sessions[r].run({ image: new ort.Tensor('float32', x, [n, D, H, W, 1]) });
 }
 
-/** One run: a warm-up step, then `steps` timed steps; returns the median step in ms. */
-async function run(r: Runner, n: number): Promise<number> {
+/** One run: a warm-up step each, then `steps` rounds timing every runtime in turn (so that
+ *  they share the machine's load); returns each runtime's median step in ms. */
+async function run(runners: Runner[], n: number): Promise<Record<Runner, number>> {
   const x = Float32Array.from({ length: n * D * H * W }, (_, i) => Math.sin(i * 0.37) * 2);
-  await once(r, x, n);
-  const ms: number[] = [];
-  for (let s = 0; s < steps; s++) {
-    const t0 = performance.now();
-    await once(r, x, n);
-    ms.push(performance.now() - t0);
-  }
-  return median(ms);
+  const ms = Object.fromEntries(runners.map((r) => [r, [] as number[]])) as Record<Runner, number[]>;
+  for (const r of runners) await once(r, x, n);
+  for (let s = 0; s < steps; s++)
+    for (const r of runners) {
+      const t0 = performance.now();
+      await once(r, x, n);
+      ms[r].push(performance.now() - t0);
+    }
+  return Object.fromEntries(runners.map((r) => [r, median(ms[r])])) as Record<Runner, number>;
 }
 
 const runners: Runner[] = ['engine', 'fold', 'nodes'];
@@ -57,7 +59,10 @@ const label: Record<Runner, string> = { engine: 'vnet-native engine', fold: 'onn
 const rows: string[][] = [];
 for (const n of batches) {
   const p50: Record<Runner, number[]> = { engine: [], fold: [], nodes: [] };
-  for (let i = 0; i < reps; i++) for (const r of runners) p50[r].push(await run(r, n));
+  for (let i = 0; i < reps; i++) {
+    const m = await run(runners, n);
+    for (const r of runners) p50[r].push(m[r]);
+  }
   const engine = median(p50.engine);
   for (const r of runners) {
     const ms = median(p50[r]);

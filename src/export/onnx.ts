@@ -153,6 +153,8 @@ function batchNorm(g: GraphBuilder, name: string, u: UnitWeights, x: string, eps
 
 function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file'>>, inDims: Dims, outDims: Dims): Record<string, string> {
   const [x, y, z] = config.model.inputShape;
+  // Models trained with --resize none (native resolution) are run by sliding window.
+  const native = (config.model as { resize?: string }).resize === 'none';
   return {
     producer: 'vnet-native',
     vnet_native_version: version(),
@@ -166,9 +168,13 @@ function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file
     output_shape: JSON.stringify(outDims),
     output: o.output === 'probabilities' ? 'softmax probabilities over the classes (channel axis)' : 'logits (apply softmax over the channel axis for probabilities)',
     batch_norm: o.batchNorm === 'fold' ? 'folded into the convolutions (moving statistics)' : 'BatchNormalization nodes with the moving statistics',
-    resize: `resample the NIfTI volume (x, y, z) = (D, H, W) linearly to ${x}x${y}x${z} (output voxel i samples input index i*old/new on each axis, anchored at voxel 0, 0 beyond the last half voxel); for the mask, resample the probabilities back to the original shape on the same anchored grid (linear, edges clamped), then argmax`,
-    normalization: 'z-score per volume after resampling: (v - mean) / std over the whole volume, population std (ddof 0); a constant volume becomes 0',
-    preprocessing: JSON.stringify({ resize: 'linear', input_shape: [x, y, z], normalization: 'zscore_per_volume' }),
+    resize: native
+      ? `none: the model was trained at the volumes' own resolution (--resize none); z-score the whole volume, then slide ${x}x${y}x${z} windows over it (vnet-native predict: overlap 0.5, each window's probabilities weighted by a Gaussian centred on it and averaged per voxel), then argmax`
+      : `resample the NIfTI volume (x, y, z) = (D, H, W) linearly to ${x}x${y}x${z} (output voxel i samples input index i*old/new on each axis, anchored at voxel 0, 0 beyond the last half voxel); for the mask, resample the probabilities back to the original shape on the same anchored grid (linear, edges clamped), then argmax`,
+    normalization: `z-score per volume${native ? '' : ' after resampling'}: (v - mean) / std over the whole volume, population std (ddof 0); a constant volume becomes 0`,
+    preprocessing: JSON.stringify(native
+      ? { resize: 'none', window: [x, y, z], inference: 'sliding_window', normalization: 'zscore_per_volume' }
+      : { resize: 'linear', input_shape: [x, y, z], normalization: 'zscore_per_volume' }),
   };
 }
 

@@ -128,6 +128,11 @@ test('metadata says how to feed the model; the file is written atomically', () =
   expect(Number(model.opsetImport[0].version)).toBe(17);
   expect(model.graph!.input![0].name).toBe('image');
   expect(model.graph!.output![0].name).toBe('probabilities');
+  // A model trained at native resolution says it is run by sliding window.
+  const nativeModel = { net: m.net, config: { ...m.config, model: { ...m.config.model, resize: 'none' } as typeof m.config.model } };
+  const nmeta = Object.fromEntries(decodeModel(exportOnnx(nativeModel)).metadataProps.map((p) => [p.key, p.value]));
+  expect(JSON.parse(nmeta.preprocessing)).toEqual({ resize: 'none', window: [16, 24, 16], inference: 'sliding_window', normalization: 'zscore_per_volume' });
+  expect(nmeta.resize).toMatch(/^none: .*slide 16x24x16 windows/);
   // Folded batch norm: no BatchNormalization node left; kept: one per normalised unit.
   const ops = (b: Uint8Array) => decodeModel(b).graph!.node!.map((n) => n.opType);
   expect(ops(bytes)).not.toContain('BatchNormalization');

@@ -4,13 +4,16 @@ import { applyAugment, type SampleAugment } from './augment.js';
 import { isDataError } from './errors.js';
 import { readNifti, type Shape3 } from './nifti.js';
 import type { NiftiHeader } from './nifti-header.js';
-import { preprocessImage, prepareCase, type CaseRef, type PreparedCase } from './preprocess.js';
+import { extractPatch, patchStart, type PatchDraw } from './patches.js';
+import { preprocessImage, prepareCase, zscoreInPlace, type CaseRef, type PreparedCase } from './preprocess.js';
 
 /** One batch slot: the case, its cached arrays when the main thread has them, its augmentation. */
 export interface SampleSpec {
   ref: CaseRef;
   cached?: PreparedCase;
   flips: SampleAugment;
+  /** Native resolution (--resize none): where the patch of the batch shape is taken. */
+  patch?: PatchDraw;
 }
 
 /** Assemble a batch. `withLabels` false skips labels (prediction). */
@@ -19,6 +22,8 @@ export interface BatchJob {
   shape: Shape3;
   withLabels: boolean;
   samples: SampleSpec[];
+  /** Cases at their own resolution; each sample is a patch of `shape` (its `patch` draw). */
+  native?: boolean;
 }
 
 /** Preprocess cases into the cache. */
@@ -27,6 +32,7 @@ export interface LoadJob {
   shape: Shape3;
   withLabels: boolean;
   refs: CaseRef[];
+  native?: boolean;
 }
 
 /** Read one image (a path, or the bytes of a .nii / .nii.gz) and preprocess it for inference. */
@@ -36,6 +42,8 @@ export interface DecodeJob {
   src: string | Uint8Array;
   /** Names the image in errors when `src` is bytes. */
   name?: string;
+  /** z-score at the image's own shape, no resampling (models trained with --resize none). */
+  native?: boolean;
 }
 
 export type Job = BatchJob | LoadJob | DecodeJob;
@@ -57,8 +65,8 @@ export interface JobError {
   message: string;
 }
 
-function load(ref: CaseRef, shape: Shape3, withLabels: boolean, shared: boolean): PreparedCase {
-  return prepareCase(withLabels ? ref : { id: ref.id, image: ref.image }, shape, { shared });
+function load(ref: CaseRef, shape: Shape3, withLabels: boolean, shared: boolean, native?: boolean): PreparedCase {
+  return prepareCase(withLabels ? ref : { id: ref.id, image: ref.image }, shape, { shared, native });
 }
 
 /**
@@ -69,26 +77,37 @@ export function runJob(job: Job, shared: boolean): JobResult {
   if (job.kind === 'decode') {
     const t0 = performance.now();
     const img = readNifti(job.src, job.name);
-    const images = preprocessImage(img.data, img.shape, job.shape);
+    const images = job.native ? zscoreInPlace(img.data) : preprocessImage(img.data, img.shape, job.shape);
     return { images, originalShapes: [img.shape], loaded: [], decoded: { header: img.header, headerBytes: img.headerBytes, volumes: img.volumes, ms: performance.now() - t0 } };
   }
-  if (job.kind === 'load') return { loaded: job.refs.map((r) => load(r, job.shape, job.withLabels, shared)) };
+  if (job.kind === 'load') return { loaded: job.refs.map((r) => load(r, job.shape, job.withLabels, shared, job.native)) };
   const vox = job.shape[0] * job.shape[1] * job.shape[2];
   const n = job.samples.length;
   const images = new Float32Array(n * vox);
   const labels = job.withLabels ? new Int32Array(n * vox) : undefined;
   const loaded: PreparedCase[] = [];
   const originalShapes: Shape3[] = [];
+  // Native resolution: the sample's patch is cut out first, then augmented like a whole volume.
+  const imgPatch = job.native ? new Float32Array(vox) : undefined;
+  const labPatch = job.native && labels ? new Int32Array(vox) : undefined;
   job.samples.forEach((s, i) => {
     let c = s.cached;
     if (!c) {
-      c = load(s.ref, job.shape, job.withLabels, shared);
+      c = load(s.ref, job.shape, job.withLabels, shared, job.native);
       loaded.push(c);
     }
-    applyAugment(c.image, job.shape, s.flips, images, i * vox, false);
+    let img = c.image, lab = c.label;
+    if (imgPatch) {
+      if (!s.patch) throw new Error(`case ${c.id}: a native-resolution batch needs a patch draw per sample`);
+      const start = patchStart(c.originalShape, job.shape, s.patch, c.label);
+      extractPatch(c.image, c.originalShape, start, job.shape, imgPatch);
+      img = imgPatch;
+      if (labPatch && c.label) { extractPatch(c.label, c.originalShape, start, job.shape, labPatch); lab = labPatch; }
+    }
+    applyAugment(img, job.shape, s.flips, images, i * vox, false);
     if (labels) {
-      if (!c.label) throw new Error(`case ${c.id} has no label`);
-      applyAugment(c.label, job.shape, s.flips, labels, i * vox, true);
+      if (!lab) throw new Error(`case ${c.id} has no label`);
+      applyAugment(lab, job.shape, s.flips, labels, i * vox, true);
     }
     originalShapes.push(c.originalShape);
   });

@@ -11,6 +11,7 @@ import { DataError } from './errors.js';
 import { runJob, type Job, type JobResult, type SampleSpec } from './jobs.js';
 import type { Shape3 } from './nifti.js';
 import { WorkerPool } from './pool.js';
+import { drawPatch, type PatchDraw } from './patches.js';
 import { DEFAULT_INPUT_SHAPE, prepareCase, type CaseRef, type PreparedCase } from './preprocess.js';
 import { Rng, type RngState } from './rng.js';
 
@@ -35,6 +36,13 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches prepared ahead of the consumer; default 2 per worker. */
   prefetch?: number;
+  /**
+   * Native resolution (--resize none, train mode only): cases keep their own shape and every
+   * sample is a patch of `inputShape` at a random position (data/patches.ts).
+   */
+  native?: boolean;
+  /** With `native`: the fraction of patches centred on a labelled voxel (default 0.33). */
+  foregroundOversample?: number;
 }
 
 /** A batch of plain typed arrays, NDHWC with C = 1 for images. */
@@ -63,6 +71,7 @@ export interface LoaderState {
 interface Planned {
   ref: CaseRef;
   flips: SampleAugment;
+  patch?: PatchDraw;
 }
 
 /** The compiled worker next to this module, when there is one (not under ts-jest, which runs .ts). */
@@ -80,6 +89,8 @@ export class Loader {
   readonly augment: boolean;
   readonly augmentMode: AugmentMode;
   readonly withLabels: boolean;
+  readonly native: boolean;
+  readonly foregroundOversample: number;
   /** Worker threads actually used (0 = in-thread). */
   readonly workerCount: number;
   /** Why workers are not used, when `workerCount` is 0 though workers were asked for. */
@@ -99,6 +110,10 @@ export class Loader {
     this.augment = this.mode === 'train' && (opts.augment ?? false);
     this.augmentMode = opts.augmentMode ?? 'flips';
     this.withLabels = this.mode !== 'predict';
+    this.native = opts.native ?? false;
+    this.foregroundOversample = opts.foregroundOversample ?? 0.33;
+    if (this.native && this.mode !== 'train') throw new DataError('E_BAD_ARGUMENT', `native-resolution batches are training patches; ${this.mode} runs by sliding window`);
+    if (!(this.foregroundOversample >= 0 && this.foregroundOversample <= 1)) throw new DataError('E_BAD_ARGUMENT', `foreground oversampling must be in [0, 1], got ${this.foregroundOversample}`);
     this.cases = [...opts.cases];
     if (this.withLabels) {
       const bad = this.cases.find((c) => !c.label);
@@ -158,7 +173,11 @@ export class Loader {
     const plan: Planned[][] = [];
     for (let b = 0; b < this.batchesPerEpoch; b++) {
       const idx = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
-      plan.push(idx.map((i) => ({ ref: this.cases[i], flips: this.augment ? drawAugment(this.rng, this.augmentMode) : NO_FLIPS })));
+      plan.push(idx.map((i) => {
+        const flips = this.augment ? drawAugment(this.rng, this.augmentMode) : NO_FLIPS;
+        // Drawn only for native batches, so the reference's stream of draws is unchanged.
+        return this.native ? { ref: this.cases[i], flips, patch: drawPatch(this.rng, this.foregroundOversample) } : { ref: this.cases[i], flips };
+      }));
     }
     return plan;
   }
@@ -168,7 +187,7 @@ export class Loader {
     let next = 0;
     const launch = () => {
       const samples: SampleSpec[] = plan[next++].map((s) => ({ ...s, cached: this.cache.get(s.ref.id) }));
-      const p = this.run({ kind: 'batch', shape: this.inputShape, withLabels: this.withLabels, samples });
+      const p = this.run({ kind: 'batch', shape: this.inputShape, withLabels: this.withLabels, samples, ...(this.native ? { native: true } : {}) });
       p.catch(() => undefined); // awaited below; this only keeps an abandoned epoch from an unhandled rejection
       inflight.push(p);
     };
@@ -197,7 +216,7 @@ export class Loader {
     for (const ref of this.cases) {
       if (this.cache.has(ref.id)) continue;
       const r = this.withLabels ? ref : { id: ref.id, image: ref.image };
-      this.cache.set(ref.id, prepareCase(r, this.inputShape, { shared: !!this.pool }));
+      this.cache.set(ref.id, prepareCase(r, this.inputShape, { shared: !!this.pool, native: this.native }));
     }
   }
 
@@ -208,7 +227,7 @@ export class Loader {
     const chunk = Math.max(1, Math.ceil(todo.length / (this.workerCount * 4)));
     const jobs: Promise<JobResult>[] = [];
     for (let i = 0; i < todo.length; i += chunk) {
-      jobs.push(this.run({ kind: 'load', shape: this.inputShape, withLabels: this.withLabels, refs: todo.slice(i, i + chunk) }));
+      jobs.push(this.run({ kind: 'load', shape: this.inputShape, withLabels: this.withLabels, refs: todo.slice(i, i + chunk), native: this.native }));
     }
     await Promise.all(jobs);
   }

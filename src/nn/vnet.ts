@@ -16,6 +16,16 @@ export interface VNetConfig {
   bnEps: number;
   /** 'none' drops batch norm from every unit (conv → bias → ReLU), e.g. for exact data-parallel checks. */
   normalization?: 'batchnorm' | 'none';
+  /**
+   * 'none': trained on patches at the volume's own resolution (--resize none), so inference
+   * slides windows of inputShape over the whole volume; absent: the reference's resize.
+   */
+  resize?: 'none';
+  /**
+   * Deep supervision (--deep_supervision): a 1³ output convolution on every decoder level but
+   * the coarsest (which nnU-Net's weights give 0), used only by the training loss.
+   */
+  deepSupervision?: boolean;
 }
 
 export const defaultVNetConfig: VNetConfig = {
@@ -45,6 +55,7 @@ export function validateVNetConfig(c: VNetConfig): void {
   if (c.inputShape.length !== 3 || c.inputShape.some((d) => !Number.isInteger(d) || d < 1 || d % 2 ** L !== 0))
     throw new ConfigError(`--input_shape ${c.inputShape.join(' ')}: each size must be a positive multiple of 2^${L} = ${2 ** L} for ${L} downscale levels`);
   if (!Number.isInteger(c.nClasses) || c.nClasses < 2) throw new ConfigError(`the dataset must have at least 2 labels, got ${c.nClasses}`);
+  if (c.deepSupervision && L < 3) throw new ConfigError(`--deep_supervision needs at least 3 --downscale_blocks levels (2 decoder levels), got ${L}`);
 }
 
 interface Layer {
@@ -122,6 +133,7 @@ export class VNet {
     this.unit({ name: 'in.conv', kind: 'conv', cin: 1, cout: f, k, grid }, seed, device, true);
     let ch = f;
     const skips = [f];
+    const heads: { cin: number; grid: Triple }[] = [];
     c.downscaleBlocks.forEach((depth, i) => {
       grid = half(grid);
       this.unit({ name: `down${i + 1}.pool`, kind: 'pool', cin: ch, cout: 2 * ch, k: 2, grid }, seed, device, true);
@@ -136,10 +148,13 @@ export class VNet {
       this.unit({ name: `up${i + 1}.tconv`, kind: 'tconv', cin: ch, cout: skip, k: 2, grid }, seed, device, true);
       ch = 2 * skip;
       for (let j = 0; j < depth; j++) this.unit({ name: `up${i + 1}.res${j + 1}`, kind: 'conv', cin: ch, cout: ch, k, grid }, seed, device, true);
+      heads.push({ cin: ch, grid });
     });
     grid = dbl(grid);
     this.unit({ name: 'out.tconv', kind: 'tconv', cin: ch, cout: skips.pop()!, k: 2, grid }, seed, device, true);
     this.unit({ name: 'out.conv', kind: 'out', cin: f, cout: c.nClasses, k, grid }, seed, device, false);
+    // Created last, so every other unit keeps its TF-style name; the coarsest level has none.
+    if (c.deepSupervision) heads.slice(1).forEach((h, i) => this.unit({ name: `ds${i + 2}.conv`, kind: 'out', cin: h.cin, cout: c.nClasses, k: 1, grid: h.grid }, seed, device, false));
   }
 
   private apply(name: string, x: Tensor): Tensor {
@@ -162,6 +177,18 @@ export class VNet {
 
   /** x (N, D, H, W, 1) -> logits (N, D, H, W, nClasses). */
   forward(x: Tensor): Tensor {
+    return this.run(x, false)[0];
+  }
+
+  /**
+   * Deep supervision: the full-resolution logits, then those of each supervised decoder level
+   * from finer to coarser (sizes inputShape / 2, / 4, ...). Just [forward(x)] without heads.
+   */
+  forwardDeep(x: Tensor): Tensor[] {
+    return this.run(x, !!this.config.deepSupervision);
+  }
+
+  private run(x: Tensor, deep: boolean): Tensor[] {
     const c = this.config;
     const want = [...c.inputShape, 1];
     if (x.rank !== 5 || x.shape.slice(1).some((d, i) => d !== want[i]))
@@ -174,12 +201,14 @@ export class VNet {
       skips.push(cur);
     });
     skips.pop();
+    const aux: Tensor[] = [];
     c.upscaleBlocks.forEach((depth, i) => {
       const skip = skips.pop()!;
       cur = this.residual(`up${i + 1}`, depth, E.concat(this.apply(`up${i + 1}.tconv`, cur), skip));
+      if (deep && i > 0) aux.unshift(this.apply(`ds${i + 1}.conv`, cur));
     });
     // The finest skip (S0) is not used, as in the reference (spec §7.3).
-    return this.apply('out.conv', this.apply('out.tconv', cur));
+    return [this.apply('out.conv', this.apply('out.tconv', cur)), ...aux];
   }
 
   /** The layer table: output shapes, parameters and forward FLOPs per sample (dense count). */

@@ -32,6 +32,9 @@ export function checkOptions(o: RunOptions): void {
   if (!Number.isInteger(o.seed) || o.seed < 0) bad('seed', 'must be a non-negative integer', o.seed);
   if (o.splitSeed !== undefined && (!Number.isInteger(o.splitSeed) || o.splitSeed < 0)) bad('split_seed', 'must be a non-negative integer', o.splitSeed);
   if (!Number.isInteger(o.evalEvery) || o.evalEvery < 0) bad('eval_every', 'must be a non-negative integer', o.evalEvery);
+  if (o.resize !== undefined && o.resize !== 'input_shape' && o.resize !== 'none') bad('resize', 'must be input_shape or none', o.resize);
+  if (o.foregroundOversample !== undefined && !(o.foregroundOversample >= 0 && o.foregroundOversample <= 1)) bad('foreground_oversample', 'must be in [0, 1]', o.foregroundOversample);
+  if (o.overlap !== undefined && !(o.overlap >= 0 && o.overlap < 1)) bad('overlap', 'must be in [0, 1)', o.overlap);
   if (o.benchmarkSteps !== undefined && (!Number.isInteger(o.benchmarkSteps) || o.benchmarkSteps < 1)) bad('benchmark_steps', 'must be a positive integer', o.benchmarkSteps);
   try {
     validateVNetConfig(modelConfig(o, 3));

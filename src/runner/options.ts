@@ -31,6 +31,14 @@ export interface RunOptions {
   augmentMode?: 'flips' | 'full';
   trainSplit: number;
   splitSeed?: number;
+  /** 'none': z-score at the volume's own resolution, train on patches, infer by sliding window; default: resize to the input shape (the reference). */
+  resize?: 'input_shape' | 'none';
+  /** --resize none: the fraction of training patches centred on a labelled voxel (default 0.33, as nnU-Net). */
+  foregroundOversample?: number;
+  /** --resize none: the overlap of sliding windows at inference, in [0, 1) (default 0.5). */
+  overlap?: number;
+  /** Auxiliary losses at the decoder levels (nnU-Net's weights); off by default. */
+  deepSupervision?: boolean;
   seed: number;
   logEvery: number;
   warmupSteps: number;
@@ -103,7 +111,7 @@ export interface ModelConfigFile {
   loss: RunOptions['loss'];
 }
 
-export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' | 'downscaleBlocks' | 'convolutionSize' | 'normalizationLayer' | 'bnMomentum'>, nClasses: number): VNetConfig {
+export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' | 'downscaleBlocks' | 'convolutionSize' | 'normalizationLayer' | 'bnMomentum' | 'resize' | 'deepSupervision'>, nClasses: number): VNetConfig {
   return {
     ...(o.normalizationLayer === 'none' ? { normalization: 'none' as const } : {}),
     inputShape: o.inputShape,
@@ -114,6 +122,9 @@ export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' |
     baseFilters: 16,
     bnMomentum: o.bnMomentum ?? 0.99,
     bnEps: 1e-3,
+    // Only when set, so the reference's config.json stays as it was.
+    ...(o.resize === 'none' ? { resize: 'none' as const } : {}),
+    ...(o.deepSupervision ? { deepSupervision: true } : {}),
   };
 }
 

@@ -98,7 +98,7 @@ async function runEvaluate(opts: RunOptions, spec: DatasetSpec, device: E.Device
     const cases = evalCases(opts, spec);
     if (!cases.length) throw new RunError('there are no evaluation cases: train with --train_split < 1.0 so that a split is held out', 'VNET_E_BAD_FLAG');
     log.info(`evaluating ${cases.length} cases`);
-    const res = await evaluateCases(net, cases, spec.labels, opts.batchSize, path.join(opts.modelDir, 'eval'), { tta: opts.tta });
+    const res = await evaluateCases(net, cases, spec.labels, opts.batchSize, path.join(opts.modelDir, 'eval'), { tta: opts.tta, overlap: opts.overlap });
     const soft = res.summary.soft_dice_at_input_shape;
     log.log([], Object.fromEntries(Object.entries(soft).map(([k, v]) => [`${k.toLowerCase()}_dice`, v])));
     process.stdout.write(`${res.table}\nsummary: ${res.file}\n`);
@@ -135,7 +135,7 @@ async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceN
   try {
     if (opts.benchmark) return { files: [], bench: await benchmarkPredict(opts, net, spec.test, log) };
     const outDir = opts.outputDir ?? path.join(opts.modelDir, 'predictions');
-    const files = await predictCases(net, spec.test, spec.labels.length, opts.batchSize, outDir, (id, f) => log.info(`wrote ${f}`), { tta: opts.tta });
+    const files = await predictCases(net, spec.test, spec.labels.length, opts.batchSize, outDir, (id, f) => log.info(`wrote ${f}`), { tta: opts.tta, overlap: opts.overlap });
     process.stdout.write(`${files.length} masks in ${outDir}\n`);
     return { files };
   } finally {

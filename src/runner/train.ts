@@ -10,6 +10,7 @@ import type { VNet } from '../nn/index.js';
 import { benchStats, formatBench, type BenchStats } from './benchmark.js';
 import { configFile, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
 import { hasCheckpoint, modelConfigFile, modelFromDir, peakRssMb } from './common.js';
+import { trainingLoss } from './deep-supervision.js';
 import { softDiceOnCases } from './evaluate.js';
 import { VNet as VNetClass } from '../nn/index.js';
 import { RunError, learningRate, type RunOptions } from './options.js';
@@ -51,7 +52,7 @@ export function trainStep(net: VNet, opt: ReturnType<typeof makeOptimizer>, imag
   return E.tidy(() => {
     const x = E.tensor(images, [n, D, H, W, 1], { device });
     const y = E.tensor(labels, [n, D, H, W], { device });
-    const { loss } = E.diceLoss(net.forward(x), y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
+    const loss = trainingLoss(net, x, y, labels, n, o);
     const value = loss.item();
     E.backward(loss, scaler ? scaler.scale : 1);
     update(net, opt, o.baseLr, scaler);
@@ -71,7 +72,7 @@ export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimiz
   const loss = E.tidy(() => {
     const x = E.tensor(images, [n, D, H, W, 1], { device });
     const y = E.tensor(labels, [n, D, H, W], { device });
-    const { loss } = E.diceLoss(net.forward(x), y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
+    const loss = trainingLoss(net, x, y, labels, n, o);
     const value = loss.item();
     E.backward(loss, scaler ? scaler.scale : 1);
     for (const p of params) if (p.grad) E.keep(p.grad);
@@ -228,12 +229,14 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   const loader = new Loader({
     cases: split.train, batchSize: o.batchSize * world, mode: 'train', inputShape: net.config.inputShape, augment: o.augment, augmentMode: o.augmentMode,
     seed: o.seed, state: state.loader as LoaderState | undefined,
+    ...(net.config.resize === 'none' ? { native: true, foregroundOversample: o.foregroundOversample } : {}),
   });
   const perEpoch = loader.batchesPerEpoch;
   log.info(`training on ${device}${world > 1 ? ` x ${world} ranks` : ''}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}${world > 1 ? ` per rank (global ${o.batchSize * world})` : ''}, ${perEpoch} steps per epoch`);
   const vox = net.config.inputShape.reduce((a, b) => a * b, 1);
   const shard = (b: { images: Float32Array; labels?: Int32Array }) => (world === 1 ? b : shardOf(b, rank, o.batchSize, vox));
-  const graphs = o.xla && device === 'cuda' ? new GraphStepper(net, opt, o.batchSize, log, scaler, comm) : undefined;
+  // The captured graph holds the single-output loss; deep supervision trains eagerly.
+  const graphs = o.xla && device === 'cuda' && !net.config.deepSupervision ? new GraphStepper(net, opt, o.batchSize, log, scaler, comm) : undefined;
   const anyStep = async (images: Float32Array, labels: Int32Array, n: number, so: Pick<RunOptions, 'loss' | 'baseLr'>): Promise<number> => {
     const g = graphs ? await graphs.step(images, labels, n, so) : undefined;
     if (g !== undefined) return g;

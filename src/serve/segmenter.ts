@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import type * as E from '../engine/index.js';
-import { encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
+import { argmaxChannels, encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
 import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
 import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
 import type { VNet, VNetConfig } from '../nn/index.js';
-import { predictProbs } from '../runner/evaluate.js';
+import { nativeProbs, predictProbs } from '../runner/evaluate.js';
 import { loadModel } from '../runner/model.js';
 import { RunError } from '../runner/options.js';
 
@@ -33,6 +33,8 @@ export interface SegmenterOptions {
   workers?: number;
   /** Refuse volumes that are not 3-D (dims past the third other than 1); predict keeps the last volume instead. */
   only3d?: boolean;
+  /** Models trained with --resize none: the sliding windows' overlap (default 0.5). */
+  overlap?: number;
 }
 
 export interface ClassStat { value: number; name: string; voxels: number; volumeMm3: number }
@@ -89,6 +91,9 @@ export class Segmenter {
   private drained: (() => void)[] = [];
   private readonly ownNet: boolean;
   private readonly only3d: boolean;
+  /** The model was trained at native resolution: each case by sliding window at its own shape. */
+  private readonly native: boolean;
+  private readonly overlap?: number;
 
   /** Around an already loaded net; `ownNet` makes dispose() free it. */
   constructor(readonly net: VNet, labels: { value: number; name: string }[], o: Omit<SegmenterOptions, 'modelDir'> & { modelDir?: string; checkpoint?: string; ownNet?: boolean } = {}) {
@@ -100,6 +105,8 @@ export class Segmenter {
     if (script) this.pool = new WorkerPool(script, want, { depth: 64 });
     this.ownNet = o.ownNet ?? false;
     this.only3d = o.only3d ?? false;
+    this.native = net.config.resize === 'none';
+    this.overlap = o.overlap;
     this.info = {
       modelDir: o.modelDir, checkpoint: o.checkpoint, device: net.store.device, tta: o.tta ?? false, amp: o.amp ?? false,
       maxBatch, batchWindowMs: o.batchWindowMs ?? 0, workers: this.pool?.size ?? 0, model: net.config, labels,
@@ -179,7 +186,7 @@ export class Segmenter {
   private async prepare(src: Uint8Array | string, name?: string): Promise<Prepared> {
     const t0 = performance.now();
     // A copy of just this view, so the worker gets these bytes and not a larger pooled buffer.
-    const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name };
+    const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name, ...(this.native ? { native: true } : {}) };
     // In this thread when there are no workers (or none left: a worker that died is not restarted).
     const res: JobResult = this.pool?.size ? await this.pool.run(job) : runJob(job, false);
     const d = res.decoded!;
@@ -214,6 +221,7 @@ export class Segmenter {
    * case is retried alone so that only the one that fails gets the error.
    */
   private runBatch(batch: Pick<Waiting, 'prep' | 'ready'>[]): (Error | Segmentation)[] {
+    if (this.native) return batch.map((w) => this.runNative(w));
     const [D, H, W] = this.net.config.inputShape;
     const vox = D * H * W, C = this.net.config.nClasses;
     const start = performance.now();
@@ -237,10 +245,24 @@ export class Segmenter {
     });
   }
 
+  /** A native-resolution case: its windows are the batch (up to maxBatch per pass). */
+  private runNative(w: Pick<Waiting, 'prep' | 'ready'>): Error | Segmentation {
+    const start = performance.now();
+    try {
+      const probs = nativeProbs(this.net, w.prep.image, w.prep.shape, { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch });
+      const inferMs = performance.now() - start;
+      this.onBatch?.(1, inferMs);
+      return this.finish(w.prep, probs, { queueMs: start - w.ready, inferMs, batchSize: 1 });
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+  }
+
   private finish(p: Prepared, probs: Float32Array, t: { queueMs: number; inferMs: number; batchSize: number }): Segmentation {
     const t1 = performance.now();
     const C = this.net.config.nClasses;
-    const labels = restoreLabels(probs, this.net.config.inputShape, C, p.shape);
+    // Native probabilities are already on the input's grid: only the argmax, no resampling.
+    const labels = this.native ? argmaxChannels(probs, C) : restoreLabels(probs, this.net.config.inputShape, C, p.shape);
     const counts = new Float64Array(C);
     for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
     // The same bytes writeMask produces: the input's header, level-6 gzip.

@@ -125,7 +125,7 @@ export function buildCli(rawArgv: string[]): Argv {
       host: { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0: every interface)' },
       port: { type: 'number', default: 8080, describe: 'port (0: any free one, printed at start)' },
       device: runFlags.device, tta: runFlags.tta, amp: runFlags.amp, xla: runFlags.xla, threads: runFlags.threads,
-      max_batch: { type: 'number', default: 8, describe: 'most requests run as one forward pass (1: no dynamic batching)', alias: 'max-batch' },
+      max_batch: { type: 'number', describe: 'most requests run as one forward pass (default 1 on CPU, where batching did not pay, 8 on CUDA; 1: no dynamic batching)', alias: 'max-batch' },
       batch_window_ms: { type: 'number', default: 10, describe: 'longest a ready request waits for requests still being read to share its batch', alias: 'batch-window-ms' },
       max_queue: { type: 'number', default: 64, describe: 'requests accepted at once; beyond, 503 with Retry-After', alias: 'max-queue' },
       max_body_mb: { type: 'number', default: 64, describe: 'largest request body (413 beyond)', alias: 'max-body-mb' },

@@ -16,7 +16,8 @@ export interface ServeArgs {
   tta: boolean;
   amp: boolean;
   xla: boolean;
-  maxBatch: number;
+  /** Default: 1 on CPU (batches measured no faster per case there, see the README), 8 on CUDA. */
+  maxBatch?: number;
   batchWindowMs: number;
   maxQueue: number;
   maxBodyMb: number;
@@ -27,7 +28,7 @@ export interface ServeArgs {
 function check(a: ServeArgs): void {
   const bad = (flag: string, why: string, v: unknown) => { throw new RunError(`--${flag} ${v}: ${why}`, 'VNET_E_BAD_FLAG'); };
   if (!(Number.isInteger(a.port) && a.port >= 0 && a.port <= 65535)) bad('port', 'must be an integer in 0..65535', a.port);
-  if (!(Number.isInteger(a.maxBatch) && a.maxBatch >= 1)) bad('max_batch', 'must be a positive integer', a.maxBatch);
+  if (a.maxBatch !== undefined && !(Number.isInteger(a.maxBatch) && a.maxBatch >= 1)) bad('max_batch', 'must be a positive integer', a.maxBatch);
   if (!(Number.isInteger(a.maxQueue) && a.maxQueue >= 1)) bad('max_queue', 'must be a positive integer', a.maxQueue);
   if (!(a.batchWindowMs >= 0 && a.batchWindowMs <= 10_000)) bad('batch_window_ms', 'must be between 0 and 10000', a.batchWindowMs);
   if (!(a.maxBodyMb > 0)) bad('max_body_mb', 'must be a positive number', a.maxBodyMb);
@@ -37,10 +38,11 @@ function check(a: ServeArgs): void {
 
 export async function cmdServe(a: ServeArgs): Promise<void> {
   check(a);
-  const device = setupDevice({ ...defaultRunOptions, dataDir: '', modelDir: a.modelDir, batchSize: a.maxBatch, device: a.device ?? 'cpu', threads: a.threads });
+  const device = setupDevice({ ...defaultRunOptions, dataDir: '', modelDir: a.modelDir, batchSize: 1, device: a.device ?? 'cpu', threads: a.threads });
+  const maxBatch = a.maxBatch ?? (device === 'cuda' ? 8 : 1);
   const version = (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const loading = createSegmenter({ modelDir: a.modelDir, device, tta: a.tta, amp: a.amp, xla: a.xla, batchSize: a.maxBatch, batchWindowMs: a.batchWindowMs, workers: a.workers, only3d: true });
+  const loading = createSegmenter({ modelDir: a.modelDir, device, tta: a.tta, amp: a.amp, xla: a.xla, batchSize: maxBatch, batchWindowMs: a.batchWindowMs, workers: a.workers, only3d: true });
   loading.catch(() => undefined); // reported through srv.ready below
   const srv = await startServer(loading, { host: a.host, port: a.port, maxBodyMb: a.maxBodyMb, maxQueue: a.maxQueue, version, log });
   process.stdout.write(`listening on ${srv.url}\n`);
@@ -61,7 +63,7 @@ export async function cmdServe(a: ServeArgs): Promise<void> {
     await srv.close();
     throw e;
   }
-  log(`model ${a.modelDir} loaded on ${device} (max batch ${a.maxBatch}, window ${a.batchWindowMs} ms): POST a .nii / .nii.gz to ${srv.url}/predict`);
+  log(`model ${a.modelDir} loaded on ${device} (max batch ${maxBatch}, window ${a.batchWindowMs} ms): POST a .nii / .nii.gz to ${srv.url}/predict`);
   await stopped;
   log('stopped');
 }

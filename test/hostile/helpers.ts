@@ -1,8 +1,10 @@
 // Helpers of the hostile-input suite. Every case runs in a child process (the CLI, or a few lines
 // of the compiled library), so that a hang is cut by a time limit, an abort shows as a signal
-// instead of killing jest, and peak memory is measured by /usr/bin/time. Each case then asserts:
-// the exit code, the error code and that the message names the file or flag, the time, the peak
-// memory, and that every file that existed before is byte-identical afterwards.
+// instead of killing jest, and the peak memory is known: the child reports its own
+// process.resourceUsage().maxRSS when it exits (a wrapper such as /usr/bin/time would be the one
+// killed on a timeout, leaving the hung child behind). Each case then asserts: the exit code, the
+// error code and that the message names the file or flag, the time, the peak memory, and that
+// every file that existed before is byte-identical afterwards.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -14,8 +16,7 @@ import { repoRoot } from '../../src/data/index.js';
 export const ROOT = repoRoot();
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const DIST = path.join(ROOT, 'dist', 'src');
-const TIME = '/usr/bin/time';
-const haveTime = fs.existsSync(TIME);
+/** Preloaded into every child: prints its peak resident memory (KiB) on exit. */
 const SELF_RSS = `data:text/javascript,process.on('exit',()=>process.stderr.write('VNET_MAXRSS_KB '+process.resourceUsage().maxRSS+'\\n'))`;
 
 export function requireBuilt(): void {
@@ -38,29 +39,19 @@ export interface Outcome {
   stdout: string;
   stderr: string;
   ms: number;
-  /** Peak resident memory of the child in MB (undefined without /usr/bin/time). */
+  /** Peak resident memory of the child in MB (undefined when it did not exit by itself). */
   rssMb?: number;
 }
 
 function run(argv: string[], opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; input?: string }): Outcome {
-  const rssFile = path.join(os.tmpdir(), `vnet-hostile-rss-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-  // Without /usr/bin/time the child reports its own peak at exit.
-  const cmd = haveTime ? [TIME, '-f', '%M', '-o', rssFile, process.execPath, ...argv] : [process.execPath, `--import=${SELF_RSS}`, ...argv];
   const t0 = Date.now();
-  const r = spawnSync(cmd[0], cmd.slice(1), {
+  const r = spawnSync(process.execPath, [`--import=${SELF_RSS}`, ...argv], {
     encoding: 'utf8', cwd: opts.cwd ?? ROOT, input: opts.input, timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL',
     env: { ...process.env, VNET_NUM_THREADS: '2', ...opts.env },
   });
   const ms = Date.now() - t0;
-  let rssMb: number | undefined;
-  try {
-    const kb = haveTime ? Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : Number(/VNET_MAXRSS_KB (\d+)/.exec(r.stderr ?? '')?.[1]);
-    if (Number.isFinite(kb) && kb > 0) rssMb = kb / 1024;
-  } catch { /* killed before time wrote it */ }
-  fs.rmSync(rssFile, { force: true });
-  // /usr/bin/time reports a killed child as exit 128+n on its own stderr line.
-  const killed = /Command terminated by signal (\d+)/.exec(r.stderr ?? '');
-  return { exit: killed ? null : r.status, signal: r.signal ?? (killed ? (`SIG${killed[1]}` as NodeJS.Signals) : null), stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms, rssMb };
+  const kb = Number(/VNET_MAXRSS_KB (\d+)/.exec(r.stderr ?? '')?.[1]);
+  return { exit: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms, rssMb: kb > 0 ? kb / 1024 : undefined };
 }
 
 /** The CLI as a user runs it. */

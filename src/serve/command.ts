@@ -2,7 +2,6 @@
 // SIGTERM / SIGINT, then stop accepting, finish what is in flight and return (exit 0).
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../data/index.js';
 import { setupDevice } from '../runner/common.js';
 import { RunError, defaultRunOptions } from '../runner/options.js';
 import { createSegmenter } from './segmenter.js';
@@ -40,11 +39,10 @@ export async function cmdServe(a: ServeArgs): Promise<void> {
   check(a);
   const device = setupDevice({ ...defaultRunOptions, dataDir: '', modelDir: a.modelDir, batchSize: 1, device: a.device ?? 'cpu', threads: a.threads });
   const maxBatch = a.maxBatch ?? (device === 'cuda' ? 8 : 1);
-  const version = (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const loading = createSegmenter({ modelDir: a.modelDir, device, tta: a.tta, amp: a.amp, xla: a.xla, batchSize: maxBatch, batchWindowMs: a.batchWindowMs, workers: a.workers, only3d: true });
   loading.catch(() => undefined); // reported through srv.ready below
-  const srv = await startServer(loading, { host: a.host, port: a.port, maxBodyMb: a.maxBodyMb, maxQueue: a.maxQueue, version, log });
+  const srv = await startServer(loading, { host: a.host, port: a.port, maxBodyMb: a.maxBodyMb, maxQueue: a.maxQueue, log });
   process.stdout.write(`listening on ${srv.url}\n`);
   let stop: (sig: NodeJS.Signals) => void = () => undefined;
   const stopped = new Promise<void>((resolve, reject) => {

@@ -2,9 +2,11 @@
 // POST /predict, GET /health, /info, /metrics. Every bad request gets a JSON { error, code }
 // with a 4xx status and leaves the server serving; shutdown stops accepting and lets what is in
 // flight finish.
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isDataError } from '../data/index.js';
+import path from 'node:path';
+import { isDataError, repoRoot } from '../data/index.js';
 import { ServeMetrics } from './metrics.js';
 import { SegmentError, type Segmentation, type Segmenter } from './segmenter.js';
 
@@ -17,7 +19,7 @@ export interface ServeOptions {
   maxBodyMb?: number;
   /** Most /predict requests accepted at once (default 64): 503 with Retry-After beyond it. */
   maxQueue?: number;
-  /** Shown by /info. */
+  /** Shown by /info (default: this package's version). */
   version?: string;
   /** Startup, shutdown and server-side failures (default: none). */
   log?: (line: string) => void;
@@ -114,6 +116,7 @@ export async function startServer(segmenter: Segmenter | Promise<Segmenter>, o: 
   const maxBody = Math.floor((o.maxBodyMb ?? 64) * 1024 * 1024);
   const maxQueue = o.maxQueue ?? 64;
   const log = o.log ?? (() => undefined);
+  const version = o.version ?? (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   let seg: Segmenter | undefined;
   let failed: Error | undefined;
   let closing = false;
@@ -171,7 +174,12 @@ export async function startServer(segmenter: Segmenter | Promise<Segmenter>, o: 
       }
       if (route === '/info') {
         if (!seg) throw new HttpError(503, 'VNET_E_NOT_READY', 'the model is still loading', { 'Retry-After': '1' });
-        return sendJson(res, 200, { ...seg.info, version: o.version, max_body_mb: maxBody / (1024 * 1024), max_queue: maxQueue });
+        const i = seg.info;
+        return sendJson(res, 200, {
+          version, model_dir: i.modelDir, checkpoint: i.checkpoint, device: i.device, tta: i.tta, amp: i.amp,
+          model: i.model, labels: i.labels, max_batch: i.maxBatch, batch_window_ms: i.batchWindowMs, workers: i.workers,
+          max_body_mb: maxBody / (1024 * 1024), max_queue: maxQueue,
+        });
       }
       if (route === '/metrics') {
         const text = metrics.render();

@@ -122,11 +122,12 @@ test('a client that disconnects mid-upload does not wedge the server', async () 
 
 test('/health, /info and /metrics', async () => {
   expect((await request(`${url}/health`)).json()).toEqual({ status: 'ok' });
-  const info = (await request(`${url}/info`)).json() as { labels: { name: string }[]; model: { inputShape: number[] }; device: string; max_queue: number };
+  const info = (await request(`${url}/info`)).json() as { labels: { name: string }[]; model: { inputShape: number[] }; device: string; max_queue: number; max_batch: number; version: string };
   expect(info.labels.map((l) => l.name)).toEqual(['background', 'Anterior', 'Posterior']);
   expect(info.model.inputShape).toEqual([16, 16, 16]);
   expect(info.device).toBe('cpu');
-  expect(info.max_queue).toBe(32);
+  expect([info.max_queue, info.max_batch]).toEqual([32, 8]);
+  expect(info.version).toBe(JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
   const m = (await request(`${url}/metrics`)).body.toString();
   expect(m).toMatch(/vnet_requests_total\{route="\/predict",status="200"\} \d+/);
   expect(m).toMatch(/vnet_errors_total\{code="E_CORRUPT_FILE"\} [1-9]/);

@@ -76,6 +76,7 @@ export async function loadCheckpoint(modelDir: string, name: CheckpointName, net
   } catch {
     throw new RunError(`${file} has no training state in its metadata`, 'VNET_E_CHECKPOINT');
   }
+  checkState(state, file);
   if (opt) {
     const slots = new Map<string, E.Tensor>();
     for (const [k, e] of tensors) if (k.startsWith('optimizer/')) checkValues(file, k, e);
@@ -84,6 +85,18 @@ export async function loadCheckpoint(modelDir: string, name: CheckpointName, net
     opt.load({ step: state.step, slots });
   }
   return { file, state };
+}
+
+/** The training state drives the resumed loop (epoch, step, loss scale): each field in range. */
+function checkState(st: unknown, file: string): void {
+  const s = st as Partial<TrainState>;
+  // null: JSON's spelling of a NaN or infinite value we wrote ourselves; the loop treats it as absent.
+  const finitePos = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isFinite(v) && v > 0);
+  const ok = isObj(st) && intIn(s.epoch, 0, 1e9) && intIn(s.step, 0, 1e15) && typeof s.optimizer === 'string'
+    && isObj(s.history) && Array.isArray(s.history.losses) && Array.isArray(s.history.evals)
+    && finitePos(s.lossScale) && (s.goodSteps === undefined || intIn(s.goodSteps, 0, 1e15))
+    && (s.bestDice === undefined || s.bestDice === null || typeof s.bestDice === 'number');
+  if (!ok) throw new RunError(`${file}: the training state in its metadata is malformed (epoch, step, optimizer, history, loss scale)`, 'VNET_E_CHECKPOINT');
 }
 
 /** Weights are F32 and finite: NaN weights would predict all-background masks without a word. */

@@ -40,6 +40,12 @@ test('a NaN weight is refused (it would predict all-background masks)', () => {
   expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: ['final.safetensors', 'non-finite'] });
 }, CASE_LIMIT_MS);
 
+test('a malformed training state in the checkpoint metadata is refused (it drives the resumed loop)', () => {
+  const m = model();
+  editWeights(m, `st.metadata.state = JSON.stringify({ ...JSON.parse(st.metadata.state), epoch: -5, step: 'many' });`);
+  expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: ['final.safetensors', 'training state'] });
+}, CASE_LIMIT_MS);
+
 test('an empty config.json, and one of another version, are refused by name', () => {
   const m = model();
   const cfg = path.join(m, 'config.json');

@@ -8,7 +8,7 @@ import { validateVNetConfig, type VNet, type VNetConfig } from '../nn/index.js';
 import type { Optimizer } from '../optim/index.js';
 import { DataError, makeDirs, readJsonFile, writeFileAtomicSync } from '../data/index.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { RunError, type ModelConfigFile } from './options.js';
+import { MAX_INPUT_SIZE, RunError, type ModelConfigFile } from './options.js';
 
 export type CheckpointName = 'latest' | 'final' | 'best';
 
@@ -141,7 +141,7 @@ export function checkModelConfig(v: unknown, file: string): ModelConfigFile {
   if (v.version !== 1) bad(`config version ${JSON.stringify(v.version)}; this vnet-native reads version 1`);
   const m = v.model;
   if (!isObj(m)) return bad('no "model" object');
-  if (!intList(m.inputShape, 1, 4096, 3)) bad(`model.inputShape ${JSON.stringify(m.inputShape)} is not 3 sizes in 1..4096`);
+  if (!intList(m.inputShape, 1, MAX_INPUT_SIZE, 3)) bad(`model.inputShape ${JSON.stringify(m.inputShape)} is not 3 sizes in 1..${MAX_INPUT_SIZE}`);
   if (!intList(m.downscaleBlocks, 1, 64) || !intList(m.upscaleBlocks, 1, 64)) bad('model.downscaleBlocks / upscaleBlocks must be lists of block counts in 1..64');
   if (!intIn(m.baseFilters, 1, 512)) bad(`model.baseFilters ${JSON.stringify(m.baseFilters)} is not in 1..512`);
   if (!intIn(m.nClasses, 2, 1024)) bad(`model.nClasses ${JSON.stringify(m.nClasses)} is not in 2..1024`);

@@ -8,7 +8,7 @@ import * as E from '../engine/index.js';
 import { VNet, ConfigError, validateVNetConfig } from '../nn/index.js';
 import { checkOutputDir, formatProblems, loadDataset, validateDataset, isDataError, type DatasetSpec } from '../data/index.js';
 import { configDiff, readModelConfig } from './checkpoint.js';
-import { MAX_THREADS, modelConfig, RunError, type ModelConfigFile, type RunOptions } from './options.js';
+import { MAX_INPUT_SIZE, MAX_THREADS, modelConfig, RunError, type ModelConfigFile, type RunOptions } from './options.js';
 import { checkLogTarget, type LogSink } from './log.js';
 
 export function checkOptions(o: RunOptions): void {
@@ -35,7 +35,13 @@ export function checkOptions(o: RunOptions): void {
   if (o.resize !== undefined && o.resize !== 'input_shape' && o.resize !== 'none') bad('resize', 'must be input_shape or none', o.resize);
   if (o.foregroundOversample !== undefined && !(o.foregroundOversample >= 0 && o.foregroundOversample <= 1)) bad('foreground_oversample', 'must be in [0, 1]', o.foregroundOversample);
   if (o.overlap !== undefined && !(o.overlap >= 0 && o.overlap < 1)) bad('overlap', 'must be in [0, 1)', o.overlap);
+  if (o.folds !== undefined && !(Number.isInteger(o.folds) && o.folds >= 2)) bad('folds', 'must be an integer >= 2', o.folds);
+  if (o.fold !== undefined && (o.folds === undefined || !(Number.isInteger(o.fold) && o.fold >= 0 && o.fold < o.folds))) bad('fold', o.folds === undefined ? 'needs --folds' : `must be an integer in 0..${o.folds - 1}`, o.fold);
+  if (o.folds !== undefined && o.fold === undefined) bad('folds', 'needs --fold k (or run `vnet-native cv`)', o.folds);
+  if (o.models !== undefined && (!Array.isArray(o.models) || o.models.length < 1 || o.models.some((m) => typeof m !== 'string' || !m))) bad('models', 'must list model folders, comma-separated', o.models);
   if (o.benchmarkSteps !== undefined && (!Number.isInteger(o.benchmarkSteps) || o.benchmarkSteps < 1)) bad('benchmark_steps', 'must be a positive integer', o.benchmarkSteps);
+  // Past this the first allocation (a resampled volume) would fail with a bare RangeError.
+  if (!Array.isArray(o.inputShape) || o.inputShape.some((d) => !(d <= MAX_INPUT_SIZE))) bad('input_shape', `sizes must be at most ${MAX_INPUT_SIZE}`, o.inputShape);
   try {
     validateVNetConfig(modelConfig(o, 3));
   } catch (e) {

@@ -39,6 +39,11 @@ export interface RunOptions {
   overlap?: number;
   /** Auxiliary losses at the decoder levels (nnU-Net's weights); off by default. */
   deepSupervision?: boolean;
+  /** Cross-validation: F folds (seeded by --split_seed, default 0); fold k evaluates, the rest train. */
+  folds?: number;
+  fold?: number;
+  /** evaluate / predict: an ensemble of these model folders, their probabilities averaged. */
+  models?: string[];
   seed: number;
   logEvery: number;
   warmupSteps: number;
@@ -127,6 +132,9 @@ export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' |
     ...(o.deepSupervision ? { deepSupervision: true } : {}),
   };
 }
+
+/** The largest size of one --input_shape axis (also the bound on a stored config's). */
+export const MAX_INPUT_SIZE = 1024;
 
 /** The most CPU threads a run may ask for (--threads, VNET_NUM_THREADS); the engine's own cap too. */
 export const MAX_THREADS = 256;

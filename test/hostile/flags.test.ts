@@ -24,7 +24,8 @@ test('--nnodes / --node_rank / --master_port that cannot work are refused at onc
   expectRefused(cli([...base, '--batch_size', '1', '--nnodes', '0']), { exit: 2, names: ['--nnodes'] });
 }, CASE_LIMIT_MS);
 
-test('thread counts have an upper bound (--threads and VNET_NUM_THREADS)', () => {
+test('thread counts and input sizes have an upper bound (--threads, VNET_NUM_THREADS, --input_shape)', () => {
+  expectRefused(cli([...base, '--batch_size', '1', '--input_shape', '65536', '65536', '65536']), { exit: 1, code: 'VNET_E_BAD_FLAG', names: ['--input_shape', 'at most 1024'] });
   expectRefused(cli([...base, '--batch_size', '1', '--threads', '100000']), { exit: 2, names: ['--threads', '1..256'] });
   expectRefused(cli([...base, '--batch_size', '1'], { env: { VNET_NUM_THREADS: '99999' } }), { exit: 2, names: ['VNET_NUM_THREADS', '1..256'] });
 }, CASE_LIMIT_MS);

@@ -1,13 +1,9 @@
 // `vnet-native --version`: the package version, how the loaded addon was built (CPU kernel paths,
 // CUDA compiled or not and for which architectures, where it was loaded from) and the Node version.
-import fs from 'node:fs';
-import path from 'node:path';
 import { addonSource, native } from '../../bindings/native.js';
-import { repoRoot } from '../data/paths.js';
+import { packageVersion } from '../data/paths.js';
 
-export function packageVersion(): string {
-  return (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-}
+export { packageVersion };
 
 export function versionText(): string {
   const info = native.info();

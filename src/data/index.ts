@@ -4,7 +4,7 @@
 /** Errors with stable codes; validation problems. */
 export { DataError, isDataError, type DataErrorCode, type Problem } from './errors.js';
 /** Default data folder ($VNET_DATA_DIR or ../shared/data/Task04_Hippocampus), case ids. */
-export { DATA_DIR_ENV, defaultDataDir, repoRoot, stripNiftiExt } from './paths.js';
+export { DATA_DIR_ENV, defaultDataDir, packageVersion, repoRoot, stripNiftiExt } from './paths.js';
 /** Atomic writes (temporary file + rename). */
 export { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 /** Bounded reads of regular files only, and the limits behind them. */
@@ -29,6 +29,8 @@ export { Rng, type RngState } from './rng.js';
 export { NO_FLIPS, AUGMENT_MODES, applyAugment, copyFlipped, drawAugment, drawFlips, flipVolume, type AugmentMode, type Flips, type SampleAugment } from './augment.js';
 /** Train / eval split and its record in the model folder. */
 export { SPLIT_FILE, makeSplit, readSplit, writeSplit, type Split, type SplitFile, type SplitOptions } from './split.js';
+/** Cross-validation folds. */
+export { foldOf, foldSplit } from './folds.js';
 /** Batches in worker threads. */
 export { Loader, type Batch, type LoaderMode, type LoaderOptions, type LoaderState } from './loader.js';
 /** Dataset validation. */

@@ -40,3 +40,12 @@ export function stripNiftiExt(file: string): string {
   if (base.endsWith('.nii')) return base.slice(0, -4);
   return base;
 }
+
+/** This package's version, from its package.json ('unknown' when that cannot be read). */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -2,11 +2,10 @@
 // input block's 1 -> 16 broadcast add, strided-conv downsampling, transposed-conv upsampling,
 // concat-then-residual decoder) with the engine's exact padding, and the model's metadata says
 // how to feed it (input shape, per-volume z-score, resampling, label names).
-import fs from 'node:fs';
 import path from 'node:path';
 import { convPads, type Triple } from '../engine/index.js';
 import type { VNet } from '../nn/index.js';
-import { repoRoot, writeFileAtomicSync } from '../data/index.js';
+import { packageVersion, writeFileAtomicSync } from '../data/index.js';
 import { RunError, type ModelConfigFile } from '../runner/options.js';
 import { loadModel } from '../runner/model.js';
 import { GraphBuilder, encodeModel, type Dims } from './graph.js';
@@ -62,13 +61,6 @@ export function parseBatch(s: string): 'dynamic' | number {
   return Number(s);
 }
 
-function version(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** Returns the ONNX bytes of the model (and writes them to `o.file` when given). */
 export function exportOnnx(model: ExportableModel, o: ExportOptions = {}): Uint8Array {
@@ -137,7 +129,7 @@ export function exportOnnx(model: ExportableModel, o: ExportOptions = {}): Uint8
     input: { name: input, dims: inDims },
     output: { name: outName, dims: outDims },
     opset: opts.opset,
-    producerVersion: version(),
+    producerVersion: packageVersion(),
     docString: `V-Net 3D segmentation exported by vnet-native: ${outName} ${opts.layout.toUpperCase()} for an image ${opts.layout.toUpperCase()} of ${D}x${H}x${W} voxels`,
     metadata: metadata(config, opts, inDims, outDims),
   });
@@ -157,7 +149,7 @@ function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file
   const native = (config.model as { resize?: string }).resize === 'none';
   return {
     producer: 'vnet-native',
-    vnet_native_version: version(),
+    vnet_native_version: packageVersion(),
     opset: String(o.opset),
     labels: JSON.stringify(Object.fromEntries(config.labels.map((l) => [l.value, l.name]))),
     input_name: 'image',

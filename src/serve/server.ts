@@ -2,11 +2,9 @@
 // POST /predict, GET /health, /info, /metrics. Every bad request gets a JSON { error, code }
 // with a 4xx status and leaves the server serving; shutdown stops accepting and lets what is in
 // flight finish.
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { isDataError, repoRoot } from '../data/index.js';
+import { isDataError, packageVersion } from '../data/index.js';
 import { ServeMetrics } from './metrics.js';
 import { SegmentError, type Segmentation, type Segmenter } from './segmenter.js';
 
@@ -116,7 +114,7 @@ export async function startServer(segmenter: Segmenter | Promise<Segmenter>, o: 
   const maxBody = Math.floor((o.maxBodyMb ?? 64) * 1024 * 1024);
   const maxQueue = o.maxQueue ?? 64;
   const log = o.log ?? (() => undefined);
-  const version = o.version ?? (JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const version = o.version ?? packageVersion();
   let seg: Segmenter | undefined;
   let failed: Error | undefined;
   let closing = false;

@@ -1,5 +1,5 @@
-// Hostile signals: the --gpus launcher killed with SIGKILL (it cannot clean up) must not leave
-// its rank processes training on and rewriting latest.safetensors.
+// Hostile signals: the --gpus launcher killed with SIGKILL (it cannot clean up) or stopped with
+// SIGTERM must not leave its rank processes training on and rewriting latest.safetensors.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -22,7 +22,7 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
-test('ranks stop within seconds when their launcher is killed with SIGKILL, and stop writing', async () => {
+test.each(['SIGKILL', 'SIGTERM'] as const)('ranks stop within seconds when their launcher gets %s, and stop writing', async (sig) => {
   const data = dataset();
   const m = path.join(tmp('sig'), 'model');
   const launcher = spawn(process.execPath, [CLI, 'train', '--data_dir', data, '--model_dir', m, ...TINY, '--device', 'cpu', '--gpus', '2', '--train_epochs', '500', '--eval_every', '0'], {
@@ -36,11 +36,11 @@ test('ranks stop within seconds when their launcher is killed with SIGKILL, and 
     expect(await until(() => (ranks = childrenOf(launcher.pid!)).length === 2, 20_000)).toBe(true);
     // Let the ranks get into training (a checkpoint written) before the launcher dies.
     expect({ trained: await until(() => fs.existsSync(latest), 60_000), stderr }).toMatchObject({ trained: true });
-    launcher.kill('SIGKILL');
+    launcher.kill(sig);
     const t0 = Date.now();
     expect(await until(() => ranks.every((p) => !alive(p)), 15_000)).toBe(true);
     const stoppedMs = Date.now() - t0;
-    process.stdout.write(`hostile signals: ranks stopped ${stoppedMs} ms after the launcher's SIGKILL\n`);
+    process.stdout.write(`hostile signals: ranks stopped ${stoppedMs} ms after the launcher's ${sig}\n`);
     const hash = () => crypto.createHash('sha256').update(fs.readFileSync(latest)).digest('hex');
     const h = hash();
     await sleep(1500);

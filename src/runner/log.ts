@@ -69,11 +69,13 @@ export class RunLogger implements LogSink {
   private barShown = false;
   private readonly tty: boolean;
 
-  constructor(opts: { logDir?: string; progress?: boolean; quiet?: boolean } = {}) {
+  /** `deferOpen`: keep records in memory until open() (runMode opens once its checks passed). */
+  constructor(opts: { logDir?: string; progress?: boolean; quiet?: boolean; deferOpen?: boolean } = {}) {
     this.tty = opts.progress ?? Boolean(process.stderr.isTTY);
     this.quiet = opts.quiet ?? false;
     if (opts.logDir) this.file = resolveLogFile(opts.logDir);
     else this.pending = undefined;
+    if (!opts.deferOpen) this.open();
   }
 
   private readonly quiet: boolean;

@@ -4,7 +4,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, UsageError } from './flags.js';
-import { MODES, runMode, RunError, type Mode } from '../runner/index.js';
+import { MODES, runCv, runMode, RunError, type Mode } from '../runner/index.js';
 import { checkOptions, checkParallel } from '../runner/common.js';
 import { launchRanks, rankFromEnv } from '../runner/parallel.js';
 import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
@@ -91,6 +91,10 @@ export function buildCli(rawArgv: string[]): Argv {
       await runMode(mode, o, { modelFlagsGiven: modelFlagsGiven(argv) });
     });
   }
+  cli = cli.command('cv', 'cross-validation: train_and_evaluate each of --folds F into <model_dir>/fold_k (--resume continues each), then <model_dir>/summary.json (per fold and mean)', (y) => y.options(flags), async (a) => {
+    const r = await runCv(toRunOptions(a), { modelFlagsGiven: modelFlagsGiven(argv) });
+    process.stdout.write(`cross-validation over ${r.summary.folds} folds: foreground Dice ${r.summary.foreground_mean.Dice.toFixed(4)}, HD95 ${r.summary.foreground_mean.HD95.toFixed(2)} mm\nsummary: ${r.file}\n`);
+  });
   const dataDir = { data_dir: { type: 'string' as const, describe: 'folder holding dataset.json', demandOption: true, alias: 'data-dir' } };
   cli = cli
     .command('validate', 'check a dataset: every problem with a stable code; non-zero exit on errors', (y) => y.options({ ...dataDir, values: { type: 'boolean', default: true, describe: 'scan voxel values (NaN, label values)' } }), (a) => cmdValidate(a.data_dir as string, a.values as boolean))
@@ -143,7 +147,7 @@ export function buildCli(rawArgv: string[]): Argv {
   return cli;
 }
 
-const MODEL_FLAGS = ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size', 'normalization_layer', 'bn_momentum'];
+const MODEL_FLAGS = ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size', 'normalization_layer', 'bn_momentum', 'resize', 'deep_supervision'];
 const modelFlagsGiven = (argv: string[]) => argv.some((a) => MODEL_FLAGS.some((f) => a.startsWith(`--${f}`) || a.startsWith(`--${f.replace(/_/g, '-')}`)));
 
 function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {

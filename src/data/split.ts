@@ -13,6 +13,9 @@ import { Rng } from './rng.js';
 export interface SplitOptions {
   trainSplit: number;
   splitSeed?: number;
+  /** Cross-validation (data/folds.ts): the number of folds and the one evaluated. */
+  folds?: number;
+  fold?: number;
 }
 
 /** The split of a list: training items, then evaluation items. */
@@ -26,6 +29,9 @@ export interface SplitFile {
   version: 1;
   trainSplit: number;
   splitSeed: number | null;
+  /** Present for a cross-validation fold. */
+  folds?: number;
+  fold?: number;
   train: string[];
   eval: string[];
 }
@@ -50,6 +56,7 @@ export function writeSplit(modelDir: string, split: Split<{ id: string }>, opts:
     version: 1,
     trainSplit: opts.trainSplit,
     splitSeed: opts.splitSeed ?? null,
+    ...(opts.folds !== undefined ? { folds: opts.folds, fold: opts.fold } : {}),
     train: split.train.map((c) => c.id),
     eval: split.eval.map((c) => c.id),
   };

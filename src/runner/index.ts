@@ -4,6 +4,7 @@ export { runMode, withDefaults, type RunHooks, type RunResult } from './run.js';
 export { train, trainStep, type TrainCallbacks, type TrainResult, type StepInfo } from './train.js';
 export { evaluateCases, predictProbs, softDice, type EvalResult } from './evaluate.js';
 export { predictCases } from './predict.js';
+export { runCv, cvSummary, type CvSummary, type FoldResult } from './cv.js';
 export { saveCheckpoint, loadCheckpoint, readModelConfig, type TrainState } from './checkpoint.js';
 export { benchStats, type BenchStats } from './benchmark.js';
 export { RunLogger, type LogSink } from './log.js';

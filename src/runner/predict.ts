@@ -7,9 +7,9 @@ import type { VNet } from '../nn/index.js';
 import { Segmenter } from '../serve/segmenter.js';
 
 /** Predicts every case and writes `<outDir>/<id>.nii.gz` at the input's shape and geometry. */
-export async function predictCases(net: VNet, cases: CaseRef[], nClasses: number, batchSize: number, outDir: string, onCase?: (id: string, file: string) => void, opts: { tta?: boolean; overlap?: number } = {}): Promise<string[]> {
+export async function predictCases(net: VNet, cases: CaseRef[], nClasses: number, batchSize: number, outDir: string, onCase?: (id: string, file: string) => void, opts: { tta?: boolean; overlap?: number; members?: VNet[] } = {}): Promise<string[]> {
   const labels = Array.from({ length: nClasses }, (_, value) => ({ value, name: String(value) }));
-  const seg = new Segmenter(net, labels, { batchSize, tta: opts.tta, overlap: opts.overlap });
+  const seg = new Segmenter(net, labels, { batchSize, tta: opts.tta, overlap: opts.overlap, members: opts.members });
   const files: string[] = [];
   fs.mkdirSync(outDir, { recursive: true });
   try {

@@ -3,12 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
+import { Loader, foldSplit, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
 import { benchStats, formatBench, type BenchStats } from './benchmark.js';
 import type { CheckpointName } from './checkpoint.js';
 import { loadModel } from './model.js';
 import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, openDataset, peakRssMb, setupDevice } from './common.js';
 import { evaluateCases, predictProbs, type EvalResult } from './evaluate.js';
+import { evaluateEnsemble, heldOutByAll, loadMembers } from './ensemble.js';
 import { predictCases } from './predict.js';
 import { RunLogger, type LogSink } from './log.js';
 import { rankFromEnv } from './parallel.js';
@@ -48,7 +49,8 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
     for (const [k, v] of Object.entries({ exec_mode: mode, ...opts })) if (v !== undefined) log.log('PARAMETER', { [snake(k)]: v });
     const device = setupDevice(opts);
     const training = mode.startsWith('train');
-    if (mode.includes('evaluate') && opts.trainSplit >= 1 && training)
+    if (training && opts.models) throw new RunError('--models is for evaluate and predict (an ensemble of trained models), not for training', 'VNET_E_BAD_FLAG');
+    if (mode.includes('evaluate') && opts.trainSplit >= 1 && training && opts.folds === undefined)
       throw new RunError('train_and_evaluate needs an evaluation split: pass --train_split < 1.0 (e.g. 0.9)', 'VNET_E_BAD_FLAG');
     const spec = openDataset(opts, log, { test: mode.includes('predict') });
     if (mode.includes('predict') && !spec.test.length) throw new RunError(`${spec.jsonPath} lists no test images to predict`, 'VNET_E_BAD_FLAG');
@@ -89,16 +91,21 @@ function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
       throw new RunError(`${missing.length} evaluation case(s) of ${opts.modelDir}/split.json are not in ${spec.jsonPath} (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}); evaluate with the dataset the model was trained on`, 'VNET_E_CONFIG_MISMATCH');
     return saved.eval.map((id) => byId.get(id)!);
   }
+  if (opts.folds !== undefined) return foldSplit(spec.training, opts.folds, opts.fold ?? 0, opts.splitSeed ?? 0).eval;
   return makeSplit(spec.training, { trainSplit: opts.trainSplit, splitSeed: opts.splitSeed }).eval;
 }
 
 async function runEvaluate(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, hooks: RunHooks, trained?: TrainResult): Promise<EvalResult> {
-  const net = await loadTrained(opts, spec, device, hooks, ['final', 'latest']);
+  // --models: an ensemble, on the cases every member held out.
+  const nets = opts.models ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [await loadTrained(opts, spec, device, hooks, ['final', 'latest'])];
+  const net = nets[0];
   try {
-    const cases = evalCases(opts, spec);
+    const cases = opts.models ? heldOutByAll(opts.models, spec) : evalCases(opts, spec);
     if (!cases.length) throw new RunError('there are no evaluation cases: train with --train_split < 1.0 so that a split is held out', 'VNET_E_BAD_FLAG');
-    log.info(`evaluating ${cases.length} cases`);
-    const res = await evaluateCases(net, cases, spec.labels, opts.batchSize, path.join(opts.modelDir, 'eval'), { tta: opts.tta, overlap: opts.overlap });
+    log.info(`evaluating ${cases.length} cases${opts.models ? ` with an ensemble of ${nets.length} models` : ''}`);
+    const eo = { tta: opts.tta, overlap: opts.overlap };
+    const res = opts.models ? evaluateEnsemble(nets, cases, spec.labels, path.join(opts.modelDir, 'eval'), { ...eo, batchSize: opts.batchSize })
+      : await evaluateCases(net, cases, spec.labels, opts.batchSize, path.join(opts.modelDir, 'eval'), eo);
     const soft = res.summary.soft_dice_at_input_shape;
     log.log([], Object.fromEntries(Object.entries(soft).map(([k, v]) => [`${k.toLowerCase()}_dice`, v])));
     process.stdout.write(`${res.table}\nsummary: ${res.file}\n`);
@@ -118,7 +125,7 @@ async function runEvaluate(opts: RunOptions, spec: DatasetSpec, device: E.Device
     }
     return res;
   } finally {
-    net.dispose();
+    for (const n of nets) n.dispose();
   }
 }
 
@@ -126,7 +133,9 @@ async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceN
   // The inference benchmark may run on an untrained model, as the reference's does.
   const haveModel = fs.existsSync(path.join(opts.modelDir, 'config.json'));
   let net: VNet;
-  if (haveModel) net = await loadTrained(opts, spec, device, hooks, ['final', 'latest']);
+  const members = opts.models && !opts.benchmark ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [];
+  if (members.length) net = members.shift()!;
+  else if (haveModel) net = await loadTrained(opts, spec, device, hooks, ['final', 'latest']);
   else if (opts.benchmark) net = new (await import('../nn/index.js')).VNet((await import('./common.js')).modelConfigFile(opts, spec).model, { device, seed: opts.seed });
   else throw new RunError(`no trained model in ${opts.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
   net.training = false;
@@ -135,11 +144,12 @@ async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceN
   try {
     if (opts.benchmark) return { files: [], bench: await benchmarkPredict(opts, net, spec.test, log) };
     const outDir = opts.outputDir ?? path.join(opts.modelDir, 'predictions');
-    const files = await predictCases(net, spec.test, spec.labels.length, opts.batchSize, outDir, (id, f) => log.info(`wrote ${f}`), { tta: opts.tta, overlap: opts.overlap });
+    const files = await predictCases(net, spec.test, spec.labels.length, opts.batchSize, outDir, (id, f) => log.info(`wrote ${f}`), { tta: opts.tta, overlap: opts.overlap, members });
     process.stdout.write(`${files.length} masks in ${outDir}\n`);
     return { files };
   } finally {
     net.dispose();
+    for (const m of members) m.dispose();
   }
 }
 

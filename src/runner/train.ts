@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, makeDirs, makeSplit, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
+import { Loader, foldSplit, makeDirs, makeSplit, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
 import { LossScaler, makeOptimizer } from '../optim/index.js';
 import { CapturedStep } from './graph.js';
 import type { VNet } from '../nn/index.js';
@@ -191,6 +191,8 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   // The split: the same one on resume, else the reference's first-N (or shuffled with --split_seed).
   let split: { train: CaseRef[]; eval: CaseRef[] };
   const saved = o.resume ? readSplit(o.modelDir) : undefined;
+  if (saved && (saved.folds !== o.folds || saved.fold !== o.fold))
+    throw new RunError(`--resume: ${o.modelDir} holds ${saved.folds === undefined ? 'a model without folds' : `fold ${saved.fold} of ${saved.folds}`}; pass the same --folds / --fold`, 'VNET_E_CONFIG_MISMATCH');
   if (saved) {
     const byId = new Map(spec.training.map((c) => [c.id, c]));
     const pick = (ids: string[]) => ids.map((id) => {
@@ -200,7 +202,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
     });
     split = { train: pick(saved.train), eval: pick(saved.eval) };
   } else {
-    split = makeSplit(spec.training, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
+    split = o.folds !== undefined ? foldSplit(spec.training, o.folds, o.fold ?? 0, o.splitSeed ?? 0) : makeSplit(spec.training, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
   }
   if (split.train.length < o.batchSize * world)
     throw new RunError(`--batch_size ${o.batchSize}${world > 1 ? ` x ${world} ranks` : ''} is larger than the ${split.train.length} training cases`, 'VNET_E_BAD_FLAG');
@@ -222,7 +224,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   if (comm) await broadcastWeights(net, comm);
   if (!o.benchmark && writer) {
     writeModelConfig(o.modelDir, cfg);
-    writeSplit(o.modelDir, split, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
+    writeSplit(o.modelDir, split, { trainSplit: o.trainSplit, splitSeed: o.splitSeed, ...(o.folds !== undefined ? { folds: o.folds, fold: o.fold } : {}) });
   }
 
   // Every rank draws the same shuffled global batches and takes its own slice of each.

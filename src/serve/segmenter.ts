@@ -14,7 +14,8 @@ import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
 import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
 import type { VNet, VNetConfig } from '../nn/index.js';
-import { nativeProbs, predictProbs } from '../runner/evaluate.js';
+import { averageProbs, caseProbs, checkMembers } from '../runner/ensemble.js';
+import { predictProbs } from '../runner/evaluate.js';
 import { loadModel } from '../runner/model.js';
 import { RunError } from '../runner/options.js';
 
@@ -35,6 +36,8 @@ export interface SegmenterOptions {
   only3d?: boolean;
   /** Models trained with --resize none: the sliding windows' overlap (default 0.5). */
   overlap?: number;
+  /** An ensemble (--models): more nets whose probabilities are averaged with this one's (not disposed here). */
+  members?: VNet[];
 }
 
 export interface ClassStat { value: number; name: string; voxels: number; volumeMm3: number }
@@ -94,6 +97,10 @@ export class Segmenter {
   /** The model was trained at native resolution: each case by sliding window at its own shape. */
   private readonly native: boolean;
   private readonly overlap?: number;
+  /** Every net of the ensemble, this.net first. */
+  private readonly nets: VNet[];
+  /** Each case alone, with probabilities on its own grid (native models, ensembles). */
+  private readonly perCase: boolean;
 
   /** Around an already loaded net; `ownNet` makes dispose() free it. */
   constructor(readonly net: VNet, labels: { value: number; name: string }[], o: Omit<SegmenterOptions, 'modelDir'> & { modelDir?: string; checkpoint?: string; ownNet?: boolean } = {}) {
@@ -107,6 +114,9 @@ export class Segmenter {
     this.only3d = o.only3d ?? false;
     this.native = net.config.resize === 'none';
     this.overlap = o.overlap;
+    this.nets = [net, ...(o.members ?? [])];
+    checkMembers(this.nets, this.nets.map((_, i) => `model ${i + 1}`));
+    this.perCase = this.native || this.nets.length > 1;
     this.info = {
       modelDir: o.modelDir, checkpoint: o.checkpoint, device: net.store.device, tta: o.tta ?? false, amp: o.amp ?? false,
       maxBatch, batchWindowMs: o.batchWindowMs ?? 0, workers: this.pool?.size ?? 0, model: net.config, labels,
@@ -221,7 +231,7 @@ export class Segmenter {
    * case is retried alone so that only the one that fails gets the error.
    */
   private runBatch(batch: Pick<Waiting, 'prep' | 'ready'>[]): (Error | Segmentation)[] {
-    if (this.native) return batch.map((w) => this.runNative(w));
+    if (this.perCase) return batch.map((w) => this.runCase(w));
     const [D, H, W] = this.net.config.inputShape;
     const vox = D * H * W, C = this.net.config.nClasses;
     const start = performance.now();
@@ -245,11 +255,12 @@ export class Segmenter {
     });
   }
 
-  /** A native-resolution case: its windows are the batch (up to maxBatch per pass). */
-  private runNative(w: Pick<Waiting, 'prep' | 'ready'>): Error | Segmentation {
+  /** One case on its own grid: a native model's windows are the batch (up to maxBatch per pass); an ensemble averages its members. */
+  private runCase(w: Pick<Waiting, 'prep' | 'ready'>): Error | Segmentation {
     const start = performance.now();
     try {
-      const probs = nativeProbs(this.net, w.prep.image, w.prep.shape, { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch });
+      const o = { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch };
+      const probs = averageProbs(this.nets.map((n) => caseProbs(n, w.prep.image, w.prep.shape, o)));
       const inferMs = performance.now() - start;
       this.onBatch?.(1, inferMs);
       return this.finish(w.prep, probs, { queueMs: start - w.ready, inferMs, batchSize: 1 });
@@ -261,8 +272,8 @@ export class Segmenter {
   private finish(p: Prepared, probs: Float32Array, t: { queueMs: number; inferMs: number; batchSize: number }): Segmentation {
     const t1 = performance.now();
     const C = this.net.config.nClasses;
-    // Native probabilities are already on the input's grid: only the argmax, no resampling.
-    const labels = this.native ? argmaxChannels(probs, C) : restoreLabels(probs, this.net.config.inputShape, C, p.shape);
+    // Per-case probabilities are already on the input's grid: only the argmax, no resampling.
+    const labels = this.perCase ? argmaxChannels(probs, C) : restoreLabels(probs, this.net.config.inputShape, C, p.shape);
     const counts = new Float64Array(C);
     for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
     // The same bytes writeMask produces: the input's header, level-6 gzip.

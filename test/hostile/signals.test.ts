@@ -1,6 +1,6 @@
 // Hostile signals: the --gpus launcher killed with SIGKILL (it cannot clean up) or stopped with
 // SIGTERM must not leave its rank processes training on and rewriting latest.safetensors.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,13 +10,15 @@ requireBuilt();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-const childrenOf = (pid: number): number[] => {
+/** Child pids of `pid`, from /proc (no dependency on ps). */
+const childrenOf = (pid: number): number[] => fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
+    const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid; // field 4: ppid
   } catch {
-    return [];
+    return false; // gone meanwhile
   }
-};
+}).map(Number);
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
   for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(100)) if (cond()) return true;
   return cond();

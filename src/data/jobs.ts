@@ -4,7 +4,7 @@ import { applyAugment, type SampleAugment } from './augment.js';
 import { isDataError } from './errors.js';
 import { readNifti, type Shape3 } from './nifti.js';
 import type { NiftiHeader } from './nifti-header.js';
-import { extractPatch, patchStart, type PatchDraw } from './patches.js';
+import { extractPatch, flipZInPlace, patchStart, type PatchDraw } from './patches.js';
 import { preprocessImage, prepareCase, zscoreInPlace, type CaseRef, type PreparedCase } from './preprocess.js';
 
 /** One batch slot: the case, its cached arrays when the main thread has them, its augmentation. */
@@ -101,8 +101,13 @@ export function runJob(job: Job, shared: boolean): JobResult {
       if (!s.patch) throw new Error(`case ${c.id}: a native-resolution batch needs a patch draw per sample`);
       const start = patchStart(c.originalShape, job.shape, s.patch, c.label);
       extractPatch(c.image, c.originalShape, start, job.shape, imgPatch);
+      if (s.patch.flipZ) flipZInPlace(imgPatch, job.shape);
       img = imgPatch;
-      if (labPatch && c.label) { extractPatch(c.label, c.originalShape, start, job.shape, labPatch); lab = labPatch; }
+      if (labPatch && c.label) {
+        extractPatch(c.label, c.originalShape, start, job.shape, labPatch);
+        if (s.patch.flipZ) flipZInPlace(labPatch, job.shape);
+        lab = labPatch;
+      }
     }
     applyAugment(img, job.shape, s.flips, images, i * vox, false);
     if (labels) {

@@ -176,7 +176,7 @@ export class Loader {
       plan.push(idx.map((i) => {
         const flips = this.augment ? drawAugment(this.rng, this.augmentMode) : NO_FLIPS;
         // Drawn only for native batches, so the reference's stream of draws is unchanged.
-        return this.native ? { ref: this.cases[i], flips, patch: drawPatch(this.rng, this.foregroundOversample) } : { ref: this.cases[i], flips };
+        return this.native ? { ref: this.cases[i], flips, patch: drawPatch(this.rng, this.foregroundOversample, this.augment) } : { ref: this.cases[i], flips };
       }));
     }
     return plan;

@@ -15,13 +15,27 @@ export interface PatchDraw {
   u: [number, number, number];
   /** Uniform in [0, 1) choosing which labelled voxel (foreground patches). */
   pick: number;
+  /**
+   * Reverse z (tensor axis 2) as well: with --augment, native patches are mirrored along all
+   * three axes (x and y by the augmentation's flips), so the 8-way mirroring TTA sees nothing
+   * training did not (z-mirrored predictions of a model never trained on them measured far worse).
+   */
+  flipZ?: boolean;
 }
 
-/** Draw one patch from the loader's Rng: the foreground coin first, then the uniforms. */
-export function drawPatch(rng: Rng, foregroundOversample: number): PatchDraw {
+/** Draw one patch from the loader's Rng: the foreground coin, the uniforms, then (augmenting) the z flip. */
+export function drawPatch(rng: Rng, foregroundOversample: number, augment = false): PatchDraw {
   const foreground = rng.float() < foregroundOversample;
   const u: [number, number, number] = [rng.float(), rng.float(), rng.float()];
-  return { foreground, u, pick: rng.float() };
+  const d: PatchDraw = { foreground, u, pick: rng.float() };
+  if (augment) d.flipZ = rng.float() < 0.5;
+  return d;
+}
+
+/** Reverse the z axis (the contiguous one) of a (D, H, W) volume in place. */
+export function flipZInPlace(v: Float32Array | Int32Array, shape: Shape3): void {
+  const W = shape[2];
+  for (let r = 0; r < shape[0] * shape[1]; r++) v.subarray(r * W, (r + 1) * W).reverse();
 }
 
 /**

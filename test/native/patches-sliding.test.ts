@@ -1,7 +1,9 @@
 // Native-resolution mechanics as pure functions: patch sampling (bounds, padding, the
 // foreground fraction) and sliding-window inference (coverage, Gaussian weighting, volumes
 // smaller than the patch, odd sizes, the 8 mirrorings).
-import { drawPatch, extractPatch, patchStart, startRange } from '../../src/data/patches.js';
+import { NO_FLIPS } from '../../src/data/augment.js';
+import { runJob } from '../../src/data/jobs.js';
+import { drawPatch, extractPatch, flipZInPlace, patchStart, startRange } from '../../src/data/patches.js';
 import { Rng } from '../../src/data/rng.js';
 import { gaussianImportance, mirror, mirrored, slidingWindow, windowStarts } from '../../src/runner/sliding.js';
 import type { Shape3 } from '../../src/data/nifti.js';
@@ -68,6 +70,36 @@ describe('patch sampling', () => {
     // Without labelled voxels a foreground draw is a random patch, still in range.
     const s = patchStart(shape, patch, { foreground: true, u: [0.999, 0, 0.5], pick: 0.2 }, new Int32Array(vol(shape)));
     expect(s).toEqual([32, 0, 16]);
+  });
+});
+
+describe('z mirroring of native patches', () => {
+  it('is drawn only when augmenting, about half the time', () => {
+    const rng = new Rng(5);
+    const draws = Array.from({ length: 1000 }, () => drawPatch(rng, 0.3, true));
+    const frac = draws.filter((d) => d.flipZ).length / 1000;
+    expect(Math.abs(frac - 0.5)).toBeLessThan(0.05);
+    expect(drawPatch(new Rng(5), 0.3, false).flipZ).toBeUndefined();
+  });
+
+  it('reverses z of image and label together in the batch', () => {
+    const shape: Shape3 = [3, 4, 5];
+    const image = iota(vol(shape));
+    const label = Int32Array.from(image, (v) => v % 3);
+    const patch: Shape3 = [2, 2, 4];
+    const draw = { foreground: false, u: [0.99, 0, 0] as [number, number, number], pick: 0 };
+    const cached = { id: 'c', image, label, originalShape: shape };
+    const batch = (flipZ: boolean) => runJob({ kind: 'batch', shape: patch, withLabels: true, native: true, samples: [{ ref: { id: 'c', image: '', label: '' }, cached, flips: NO_FLIPS, patch: { ...draw, flipZ } }] }, false);
+    const plain = batch(false), flipped = batch(true);
+    const start = patchStart(shape, patch, draw);
+    expect(start).toEqual([1, 0, 0]);
+    const want = new Float32Array(vol(patch));
+    extractPatch(image, shape, start, patch, want);
+    expect(plain.images).toEqual(want);
+    flipZInPlace(want, patch);
+    expect(flipped.images).toEqual(want);
+    expect(Array.from(flipped.images!.subarray(0, 4))).toEqual([24, 23, 22, 21]);
+    expect(Array.from(flipped.labels!)).toEqual(Array.from(flipped.images!, (v) => v % 3));
   });
 });
 

@@ -1,7 +1,7 @@
-// The golden V-Net check, CPU against CUDA (bench/gpu/golden.ts); skipped with the reason
+// The golden V-Net check, CPU against CUDA (test/ops/golden.ts); skipped with the reason
 // printed where no GPU is usable, and run by bench/gpu/check.sh on the GPU machine.
 import { native } from '../bindings/native.js';
-import { goldenVNet, graphVsEager, type GoldenResult } from '../bench/gpu/golden.js';
+import { goldenVNet, graphVsEager, type GoldenResult } from './ops/golden.js';
 import * as E from '../src/engine/index.js';
 import { VNet } from '../src/nn/index.js';
 import { CapturedStep } from '../src/runner/graph.js';

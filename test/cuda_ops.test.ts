@@ -1,4 +1,4 @@
-// The CUDA backend against the CPU oracle (every op in the table of bench/gpu/op_cases.ts, per
+// The CUDA backend against the CPU oracle (every op in the table of test/ops/table.ts, per
 // precision), memory that stays flat over many steps, and the errors for a missing GPU or
 // library. Without a GPU each GPU test prints "skipped: no CUDA device (<reason>)"; the
 // doctor, registration and library-error tests run everywhere.
@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import { native } from '../bindings/native.js';
-import { OP_CASES, runCase } from '../bench/gpu/op_cases.js';
+import { runAll, runCase } from './ops/parity.js';
+import { OP_CASES } from './ops/table.js';
 
 const info = native.info();
 const gpuReason = !info.cudaCompiled
@@ -66,8 +67,17 @@ describe('CUDA backend (runs everywhere)', () => {
     if (!info.cudaCompiled) return void console.log('skipped: addon built without CUDA');
     const missing = native.ops().filter((o) => !o.cuda).map((o) => o.name);
     expect(missing).toEqual([]);
+  });
+
+  test('coverage: every native op has a parity case in the op table', () => {
     const covered = new Set(OP_CASES.map((c) => c.op));
     expect(native.ops().map((o) => o.name).filter((n) => !covered.has(n))).toEqual([]);
+  });
+
+  test('the parity harness itself: every case passes CPU against CPU (fp16 storage against the f32 oracle)', () => {
+    const res = runAll(native, undefined, 'cpu');
+    expect(res.length).toBeGreaterThan(60);
+    expect(res.filter((r) => !r.pass).map((r) => `${r.name} ${r.precision}: ${r.err} ${r.detail ?? ''}`)).toEqual([]);
   });
 
   test('asking for cuda without a usable GPU is a clear VNET_E_DEVICE error', () => {

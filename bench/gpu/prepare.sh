@@ -29,7 +29,7 @@ echo "   built in $(( $(date +%s) - t0 )) s"
 echo "== compiling TypeScript (dist/)"
 # Emit even if someone else's file has a type error; the GPU checks only need their own files.
 npx tsc -p tsconfig.json || echo "   (tsc reported errors; continuing with what it emitted)"
-for f in dist/bench/gpu/run_checks.js dist/bench/gpu/doctor_step.js dist/src/cli/main.js; do
+for f in dist/bench/gpu/run_checks.js dist/test/ops/table.js dist/test/ops/parity.js dist/test/ops/golden.js dist/bench/gpu/doctor_step.js dist/src/cli/main.js; do
   test -f "$f" || { echo "$f missing"; exit 1; }
 done
 

@@ -13,8 +13,10 @@
 // Exit status: 0 all passed, 1 failures, 3 stopped by a sticky error. --device cpu runs the
 // same harness CPU against CPU (check.sh --dry-run); graph, nccl and memory need CUDA.
 import { native } from '../../bindings/native.js';
-import { OP_CASES, runAll } from './op_cases.js';
-import { goldenVNet, graphVsEager } from './golden.js';
+// The op table and the golden V-Net live with the tests (test/ops/); this runner drives them.
+import { runAll } from '../../test/ops/parity.js';
+import { OP_CASES } from '../../test/ops/table.js';
+import { goldenVNet, graphVsEager } from '../../test/ops/golden.js';
 
 type Device = 'cpu' | 'cuda';
 interface Check { name: string; pass: boolean; line: string }

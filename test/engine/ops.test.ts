@@ -1,10 +1,13 @@
-// The op table: every op on every available device against a float64 reference on fresh
-// random inputs (the seed is in the test name, VNET_TEST_SEED reproduces a run).
+// Every op on every available device against a float64 reference (test/ops/reference.ts) on
+// fresh random inputs (the seed is in the test name, VNET_TEST_SEED reproduces a run). The last
+// test asserts that these checks ran every native op on the CPU.
+import { native } from '../../bindings/native.js';
 import * as E from '../../src/engine/index.js';
 import { runOp, type Tensor } from '../../src/engine/index.js';
 import {
-  batchNormTrainRef, conv3dDgradRef, conv3dRef, conv3dWgradRef, diceLossRef, makeRng, maxErr, randArray, softmaxRef, type Geom,
-} from './reference.js';
+  batchNormTrainRef, conv3dDgradRef, conv3dRef, conv3dWgradRef, diceLossRef, makeRng, maxErr, numGrad, randArray, softmaxRef, type Geom,
+} from '../ops/reference.js';
+import { traceOps } from '../ops/table.js';
 import { testDevices, testSeed } from './devices.js';
 
 const devices = testDevices();
@@ -42,8 +45,13 @@ function geomOf(c: ConvCase): Geom & { pad: [number, number, number]; padBack: [
   return { N: c.N, D: c.sp[0], H: c.sp[1], W: c.sp[2], C: c.C, K: c.K, k: c.k, s: c.s, p: pad, O, pad, padBack };
 }
 
+// The native ops the checks ran on the CPU (traced around each test there).
+const ran = new Set<string>();
+
 describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
-  afterEach(() => E.native.sync());
+  let untrace = () => {};
+  beforeEach(() => { if (dev === 'cpu') untrace = traceOps(native, ran); });
+  afterEach(() => { untrace(); native.sync(); });
 
   describe.each(convCases)('conv3d $name', (c) => {
     const g = geomOf(c);
@@ -135,6 +143,55 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     expectClose(arr(yi), Array.from(x, (v, i) => ((v - rm[i % C]) / Math.sqrt(rv[i % C] + 1e-3)) * gamma[i % C] + beta[i % C]));
   }));
 
+  // Backward and fused kernels: against central differences (float64) of their forward
+  // references. Inputs stay clear of ReLU's kink by far more than the FD step.
+  const C = 4, R = 15;
+  const bnIn = () => ({
+    x: randArray(R * C, rng, -2, 3), b: randArray(C, rng), gamma: randArray(C, rng, 0.5, 1.5), beta: randArray(C, rng),
+    dy: randArray(R * C, rng), rm: randArray(C, rng), rv: randArray(C, rng, 0.5, 2),
+  });
+  const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
+  const biasBnRelu = (x: ArrayLike<number>, b: ArrayLike<number>, g: ArrayLike<number>, be: ArrayLike<number>) =>
+    batchNormTrainRef(Array.from(x, (v, i) => v + b[i % C]), C, g, be, 1e-3).y.map((v) => Math.max(v, 0));
+
+  test('batchnorm_bwd', () => E.tidy(() => {
+    const { x, gamma, beta, dy } = bnIn();
+    const [, mean, invstd] = runOp('batchnorm_train', [t(x, [R, C], dev), t(gamma, [C], dev), t(beta, [C], dev), E.zeros([C], { device: dev }), E.fill([C], 1, dev)], { eps: 1e-3, momentum: 0.9 });
+    const [dx, dg, db] = runOp('batchnorm_bwd', [t(dy, [R, C], dev), t(x, [R, C], dev), t(gamma, [C], dev), mean, invstd]);
+    const L = (xx: ArrayLike<number>, gg: ArrayLike<number>, bb: ArrayLike<number>) => dot(dy, batchNormTrainRef(xx, C, gg, bb, 1e-3).y);
+    expectClose(arr(dx), numGrad((v) => L(v, gamma, beta), x));
+    expectClose(arr(dg), numGrad((v) => L(x, v, beta), gamma));
+    expectClose(arr(db), numGrad((v) => L(x, gamma, v), beta));
+  }));
+
+  test('bias_bn_relu train (with running update), infer and bwd', () => E.tidy(() => {
+    const { x, b, gamma, beta, dy, rm, rv } = bnIn();
+    const rmT = t(rm, [C], dev), rvT = t(rv, [C], dev);
+    const ins = () => [t(x, [R, C], dev), t(b, [C], dev), t(gamma, [C], dev), t(beta, [C], dev)];
+    const [out, mean, invstd] = runOp('bias_bn_relu_train', [...ins(), rmT, rvT], { eps: 1e-3, momentum: 0.9 });
+    const pre = batchNormTrainRef(Array.from(x, (v, i) => v + b[i % C]), C, gamma, beta, 1e-3);
+    expectClose(arr(out), biasBnRelu(x, b, gamma, beta));
+    expectClose(arr(mean), pre.mean);
+    expectClose(arr(rmT), Array.from(rm, (m, c) => 0.9 * m + 0.1 * pre.mean[c]));
+    expectClose(arr(rvT), Array.from(rv, (v, c) => 0.9 * v + 0.1 * pre.v[c]));
+    const [yi] = runOp('bias_bn_relu_infer', [...ins(), t(rm, [C], dev), t(rv, [C], dev)], { eps: 1e-3 });
+    expectClose(arr(yi), Array.from(x, (v, i) => Math.max(0, ((v + b[i % C] - rm[i % C]) / Math.sqrt(rv[i % C] + 1e-3)) * gamma[i % C] + beta[i % C])));
+    const [dconv, db, dg, dbeta] = runOp('bias_bn_relu_bwd', [t(dy, [R, C], dev), out, t(x, [R, C], dev), t(b, [C], dev), t(gamma, [C], dev), mean, invstd]);
+    const L = (xx: ArrayLike<number>, bb: ArrayLike<number>, gg: ArrayLike<number>, be: ArrayLike<number>) => dot(dy, biasBnRelu(xx, bb, gg, be));
+    expectClose(arr(dconv), numGrad((v) => L(v, b, gamma, beta), x));
+    expectClose(arr(db), numGrad((v) => L(x, v, gamma, beta), b), { rtol: 2e-4, atol: 1e-4 }); // zero up to rounding
+    expectClose(arr(dg), numGrad((v) => L(x, b, v, beta), gamma));
+    expectClose(arr(dbeta), numGrad((v) => L(x, b, gamma, v), beta));
+  }));
+
+  test('dice_loss_bwd (dice + cross-entropy, with the seed and a scale)', () => E.tidy(() => {
+    const N = 2, V = 3 * 2 * 2, K = 3;
+    const x = randArray(N * V * K, rng, -3, 3), lab = Int32Array.from({ length: N * V }, () => Math.floor(rng() * K));
+    const [, probs, stats] = runOp('dice_loss', [t(x, [N, 3, 2, 2, K], dev), t(lab, [N, 3, 2, 2], dev)], { eps: 1e-6, ce_weight: 0.5 });
+    const [g] = runOp('dice_loss_bwd', [probs, t(lab, [N, 3, 2, 2], dev), stats, t(Float32Array.from([1.5]), [1], dev)], { eps: 1e-6, ce_weight: 0.5, scale: 2 });
+    expectClose(arr(g), numGrad((v) => 3 * diceLossRef(v, lab, N, K, 1e-6, 0.5), x));
+  }));
+
   test('cast f32 -> f16 -> f32 rounds to half precision; i32 casts', () => E.tidy(() => {
     const x = Float32Array.from([0, 1, -2.5, 65504, 1e-8, 3.14159, 70000, -1e-5]);
     const [h] = runOp('cast', [t(x, [8], dev)], { dtype: 'f16' });
@@ -196,6 +253,10 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     const bad = t(Float32Array.from([1, Infinity, 2]), [3], dev);
     expect(arr(runOp('amp_unscale', [bad], { inv_scale: 0.5 })[0])).toEqual([1]);
   }));
+});
+
+test('coverage: every native op was checked against a float64 reference above', () => {
+  expect(native.ops().map((o) => o.name).filter((n) => !ran.has(n))).toEqual([]);
 });
 
 describe.each(devices)(`fp16 storage on %s (seed ${testSeed})`, (dev) => {

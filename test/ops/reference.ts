@@ -141,3 +141,18 @@ export function maxErr(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number,
   }
   return m;
 }
+
+/** Central differences of a float64 scalar function: the reference for backward kernels. */
+export function numGrad(f: (x: Float64Array) => number, x: ArrayLike<number>, h = 1e-6): F64 {
+  const p = Float64Array.from(x), g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = p[i];
+    p[i] = v + h;
+    const a = f(p);
+    p[i] = v - h;
+    const b = f(p);
+    p[i] = v;
+    g[i] = (a - b) / (2 * h);
+  }
+  return g;
+}

@@ -1,7 +1,11 @@
-// One table of op cases for CPU-vs-CUDA parity: shapes, attributes and tolerance per precision.
-// The CPU backend is the oracle; the jest test (test/cuda_ops.test.ts) and the jest-free GPU
-// runner (bench/gpu/run_checks.ts) both run this table.
-import type { Attrs, DType, Handle, NativeAddon, NativeTensor } from '../../bindings/native.js';
+// The op table, one place for every op: the parity cases (shapes, attributes, tolerance per
+// precision; CUDA against the CPU oracle: test/cuda_ops.test.ts, bench/gpu/run_checks.ts), the
+// finite-difference gradient cases (test/engine/grad.test.ts) and the ops that have no gradient,
+// each with the reason. The float64 references are in ./reference.ts (test/engine/ops.test.ts).
+// Coverage of the native op list (native.ops()) by all three is asserted by those tests.
+import type { Attrs } from '../../bindings/native.js';
+import * as E from '../../src/engine/index.js';
+import type { Tensor } from '../../src/engine/index.js';
 
 export type Precision = 'f32' | 'f16';
 
@@ -156,159 +160,77 @@ export const OP_CASES: OpCase[] = [
   },
 ];
 
-// ---- fp16 bits <-> numbers (round to nearest even), as native/half.h -----------------------
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
 
-export function toHalfBits(v: number): number {
-  f32buf[0] = v;
-  const x = u32buf[0];
-  const sign = (x >>> 16) & 0x8000;
-  const e = (x >>> 23) & 0xff;
-  let man = x & 0x7fffff;
-  if (e === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
-  const exp = e - 127 + 15;
-  if (exp >= 31) return sign | 0x7c00;
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    man |= 0x800000;
-    const shift = 14 - exp;
-    let h = man >>> shift;
-    const rem = man & ((1 << shift) - 1), half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
-    return sign | h;
-  }
-  let h = sign | (exp << 10) | (man >>> 13);
-  const rem = man & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
-  return h;
-}
-
-export function fromHalfBits(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-  if (exp === 0) return sign * man * 2 ** -24;
-  if (exp === 31) return man ? NaN : sign * Infinity;
-  return sign * (1 + man / 1024) * 2 ** (exp - 15);
-}
-
-// ---- running one case ---------------------------------------------------------------------
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function hash(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
-
-interface HostInput {
-  data: Float32Array | Int32Array;
-  shape: number[];
-  dtype: DType; // dtype on the device under test
-}
-
-function makeInputs(c: OpCase, p: Precision): HostInput[] {
-  const r = rng(hash(c.name));
-  return c.inputs.map((s) => {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    if (s.kind === 'labels') {
-      const d = new Int32Array(n);
-      for (let i = 0; i < n; i++) d[i] = Math.floor(r() * (s.classes ?? 2));
-      return { data: d, shape: s.shape, dtype: 'i32' as DType };
-    }
-    const lo = s.lo ?? (s.kind === 'positive' ? 0.5 : -1), hi = s.hi ?? (s.kind === 'positive' ? 2 : 1);
-    const d = new Float32Array(n);
-    for (let i = 0; i < n; i++) d[i] = lo + (hi - lo) * r();
-    if (s.inject !== undefined && n > 0) d[0] = s.inject;
-    const dtype: DType = s.kind === 'float' ? p : 'f32';
-    // Both devices see the same values: round to fp16 first where the device gets fp16.
-    if (dtype === 'f16') for (let i = 0; i < n; i++) d[i] = fromHalfBits(toHalfBits(d[i]));
-    return { data: d, shape: s.shape, dtype };
-  });
-}
-
-function upload(native: NativeAddon, h: HostInput, dtype: DType, device: 'cpu' | 'cuda'): NativeTensor {
-  if (dtype === 'f16') {
-    const bits = new Uint16Array(h.data.length);
-    for (let i = 0; i < bits.length; i++) bits[i] = toHalfBits(h.data[i]);
-    return native.fromArray(bits, h.shape, 'f16', device);
-  }
-  return native.fromArray(h.data, h.shape, dtype, device);
-}
-
-function download(native: NativeAddon, t: NativeTensor): Float64Array {
-  const a = native.toArray(t.handle);
-  const out = new Float64Array(a.length);
-  if (t.dtype === 'f16') for (let i = 0; i < a.length; i++) out[i] = fromHalfBits(a[i]);
-  else for (let i = 0; i < a.length; i++) out[i] = a[i];
-  return out;
-}
-
-export interface CaseResult {
+// ---- gradient cases (finite differences, test/engine/grad.test.ts) --------------------------
+export interface GradCase {
   name: string;
-  precision: Precision;
-  pass: boolean;
-  err: number;
-  tol: number;
-  detail?: string;
+  inputs: { shape: number[]; lo?: number; hi?: number }[];
+  /** `labels`: integer labels in [0, 3) of shape `labels` when the case has them */
+  f: (xs: Tensor[], dev: E.DeviceName, labels: Int32Array) => Tensor;
+  /** FD step: linear ops tolerate a large one (exact up to rounding). */
+  h: number;
+  rtol: number;
+  labels?: number[];
+  /** keep inputs this far from 0 (ReLU's kink, where the derivative does not exist) */
+  awayFromZero?: number;
 }
 
-/** max|a−b| / max|b| over all compared tensors (NaN/Inf must match exactly). */
-function compare(a: Float64Array, b: Float64Array, floor = 0): number {
-  if (a.length !== b.length) return Infinity;
-  let scale = floor, err = 0;
-  for (let i = 0; i < b.length; i++) if (Number.isFinite(b[i])) scale = Math.max(scale, Math.abs(b[i]));
-  for (let i = 0; i < b.length; i++) {
-    if (!Number.isFinite(b[i]) || !Number.isFinite(a[i])) {
-      if (!(Object.is(a[i], b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i])))) return Infinity;
-      continue;
-    }
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-  }
-  return scale > 0 ? err / scale : err;
-}
+export const bnState = (C: number, dev: E.DeviceName): E.BatchNormState => ({
+  gamma: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.8 + 0.1 * i), [C], { device: dev, requiresGrad: true }),
+  beta: E.tensor(Float32Array.from({ length: C }, (_, i) => 0.1 * i), [C], { device: dev, requiresGrad: true }),
+  runningMean: E.zeros([C], { device: dev }),
+  runningVar: E.fill([C], 1, dev),
+});
 
-/** One case on `device` against the CPU oracle (`device` 'cpu': the harness's own dry run). */
-export function runCase(native: NativeAddon, c: OpCase, p: Precision, device: 'cpu' | 'cuda' = 'cuda'): CaseResult {
-  const host = makeInputs(c, p);
-  const held: Handle[] = [];
-  const keep = (t: NativeTensor) => (held.push(t.handle), t);
-  const tol = c.tol[p] ?? 0;
-  try {
-    const cpuIn = host.map((h) => keep(upload(native, h, c.cpuSameDtype ? h.dtype : h.dtype === 'f16' ? 'f32' : h.dtype, 'cpu')));
-    const gpuIn = host.map((h) => keep(upload(native, h, h.dtype, device)));
-    const cpuOut = native.run(c.op, cpuIn.map((t) => t.handle), c.attrs ?? {}).map(keep);
-    const gpuOut = native.run(c.op, gpuIn.map((t) => t.handle), c.attrs ?? {}).map(keep);
-    const pairs: [NativeTensor, NativeTensor, string][] = cpuOut.map((t, i) => [gpuOut[i], t, `output ${i}`]);
-    for (const i of c.inPlace ?? []) pairs.push([gpuIn[i], cpuIn[i], `input ${i} (in place)`]);
-    let worst = 0, where = '';
-    for (const [g, cpu, label] of pairs) {
-      const e = compare(download(native, g), download(native, cpu), c.scaleFloor);
-      if (e > worst || Number.isNaN(e)) (worst = e), (where = label);
-    }
-    const pass = worst <= tol;
-    return { name: c.name, precision: p, pass, err: worst, tol, detail: pass ? undefined : `worst at ${where}` };
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    return { name: c.name, precision: p, pass: false, err: NaN, tol, detail: `${err.code ?? 'Error'}: ${err.message}` };
-  } finally {
-    for (const h of held) native.dispose(h);
-  }
-}
+export const GRAD_CASES: GradCase[] = [
+  { name: 'conv3d 3^3 same', inputs: [{ shape: [1, 3, 4, 3, 2] }, { shape: [3, 3, 3, 2, 3] }], f: ([x, w]) => E.conv3d(x, w), h: 0.5, rtol: 1e-3 },
+  { name: 'conv3d 2^3 stride 2', inputs: [{ shape: [2, 4, 4, 2, 3] }, { shape: [2, 2, 2, 3, 2] }], f: ([x, w]) => E.conv3d(x, w, { stride: [2, 2, 2] }), h: 0.5, rtol: 1e-3 },
+  { name: 'conv3dTranspose 2^3 stride 2', inputs: [{ shape: [1, 2, 3, 2, 3] }, { shape: [2, 2, 2, 2, 3] }], f: ([x, w]) => E.conv3dTranspose(x, w, { stride: [2, 2, 2] }), h: 0.5, rtol: 1e-3 },
+  { name: 'conv3dTranspose 3^3 stride 1', inputs: [{ shape: [1, 3, 3, 2, 2] }, { shape: [3, 3, 3, 3, 2] }], f: ([x, w]) => E.conv3dTranspose(x, w), h: 0.5, rtol: 1e-3 },
+  { name: 'biasAdd', inputs: [{ shape: [2, 3, 4] }, { shape: [4] }], f: ([x, b]) => E.biasAdd(x, b), h: 0.5, rtol: 1e-3 },
+  { name: 'relu', inputs: [{ shape: [50] }], f: ([x]) => E.relu(x), h: 1e-3, rtol: 1e-2, awayFromZero: 0.05 },
+  { name: 'add (1->C broadcast)', inputs: [{ shape: [2, 3, 4] }, { shape: [2, 3, 1] }], f: ([a, b]) => E.add(a, b), h: 0.5, rtol: 1e-3 },
+  { name: 'concat', inputs: [{ shape: [2, 3, 2] }, { shape: [2, 3, 3] }], f: ([a, b]) => E.concat(a, b), h: 0.5, rtol: 1e-3 },
+  { name: 'split', inputs: [{ shape: [2, 5] }], f: ([x]) => { const [a, b] = E.split(x, 2); return E.concat(E.scale(b, 2), a); }, h: 0.5, rtol: 1e-3 },
+  { name: 'scale', inputs: [{ shape: [7] }], f: ([x]) => E.scale(x, -1.5), h: 0.5, rtol: 1e-3 },
+  // Through fp16 and back: the derivative is 1 up to fp16 rounding of x ± h (~5e-4).
+  { name: 'cast f32 -> f16 -> f32', inputs: [{ shape: [7] }], f: ([x]) => E.cast(E.cast(x, 'f16'), 'f32'), h: 0.5, rtol: 1e-2 },
+  {
+    name: 'batchNorm (training)', inputs: [{ shape: [2, 3, 2, 3], lo: -2, hi: 2 }],
+    f: ([x], dev) => E.batchNorm(x, bnState(3, dev), { training: true }), h: 1e-2, rtol: 2e-2,
+  },
+  {
+    name: 'diceLoss', inputs: [{ shape: [2, 3, 2, 2, 3], lo: -2, hi: 2 }], labels: [2, 3, 2, 2],
+    f: ([x], dev, lab) => E.diceLoss(x, E.tensor(lab, [2, 3, 2, 2], { device: dev })).loss, h: 1e-2, rtol: 2e-2,
+  },
+  {
+    name: 'diceLoss + cross-entropy', inputs: [{ shape: [2, 2, 2, 3, 3], lo: -2, hi: 2 }], labels: [2, 2, 2, 3],
+    f: ([x], dev, lab) => E.diceLoss(x, E.tensor(lab, [2, 2, 2, 3], { device: dev }), { ceWeight: 1 }).loss, h: 1e-2, rtol: 2e-2,
+  },
+];
 
-export function runAll(native: NativeAddon, filter?: (c: OpCase) => boolean, device: 'cpu' | 'cuda' = 'cuda'): CaseResult[] {
-  const res: CaseResult[] = [];
-  for (const c of OP_CASES) {
-    if (filter && !filter(c)) continue;
-    for (const p of c.precisions) res.push(runCase(native, c, p, device));
-  }
-  return res;
+/**
+ * The native ops no gradient goes through, each with the reason. Every other op of native.ops()
+ * must be run by the gradient checks (grad.test.ts traces what they run and asserts it).
+ */
+export const NON_DIFFERENTIABLE: Record<string, string> = {
+  batchnorm_infer: 'inference only (training uses batchnorm_train)',
+  bias_bn_relu_infer: 'inference only (training uses bias_bn_relu_train)',
+  softmax: 'prediction output; the training softmax is inside dice_loss and dice_loss_bwd',
+  argmax: 'integer output',
+  fill_uniform: 'initialiser, writes in place',
+  fill_const: 'initialiser and backward seed, writes in place',
+  sum_all: 'metric reduction, read on the host',
+  axpy: 'in-place update after the backward',
+  rmsprop_step: 'optimizer update, in place',
+  adam_step: 'optimizer update, in place',
+  sgd_step: 'optimizer update, in place',
+  amp_unscale: 'AMP gradient unscale and finite check, in place',
+};
+
+/** Records the name of every native op run from now on into `seen`; returns the undo. */
+export function traceOps(native: { run: (op: string, ...rest: never[]) => unknown }, seen: Set<string>): () => void {
+  const orig = native.run;
+  native.run = ((op: string, ...rest: never[]) => (seen.add(op), orig.call(native, op, ...rest))) as typeof orig;
+  return () => { native.run = orig; };
 }

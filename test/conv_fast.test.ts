@@ -1,6 +1,8 @@
 // The fast CPU convolutions (fprop, dgrad, wgrad) against a float64 direct implementation, on
 // every V-Net layer shape and on odd geometries (channel counts off the vector width, k=5,
-// strided 'same' padding on odd sizes, asymmetric pads, tiny inputs).
+// strided 'same' padding on odd sizes, asymmetric pads, tiny inputs), and at several thread
+// counts (the calls are split into chunks handed out dynamically; wgrad sums per-chunk partials).
+import os from 'node:os';
 import { native } from '../bindings/native.js';
 
 type V3 = [number, number, number];
@@ -178,6 +180,38 @@ describe('conv3d fast paths vs float64 oracle', () => {
   test.each(vnetLayers(1).map((c) => [c.name, c] as const))('V-Net %s, batch 1', (_n, c) => check(c));
   test.each(vnetLayers(2).filter((c) => c.in[0] <= 8 && c.name !== 'up1.res').map((c) => [c.name, c] as const))('V-Net %s, batch 2', (_n, c) => check(c));
   test.each(odd.map((c) => [c.name, c] as const))('odd geometry: %s', (_n, c) => check(c));
+
+  // Large enough that every path splits into more chunks than threads (fprop/dgrad: >= 192
+  // voxels a chunk, up to 4 chunks a thread; wgrad: >= 1024 voxels a partial), at thread
+  // counts that do not divide the rows evenly.
+  const chunked: Case[] = [
+    { name: 'C8 K24 16^3 (wgrad partials per chunk, K off the panel width)', n: 2, in: cube(16), c: 8, k: 24, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+    { name: 'C20 K12 k3 s2 odd (dgrad by stride phases)', n: 3, in: cube(13), c: 20, k: 12, ks: cube(3), s: cube(2), pad: cube(1), padBack: cube(1) },
+    { name: 'C12 K20 k2 s2 (dgrad non-overlapping)', n: 3, in: [12, 10, 14], c: 12, k: 20, ks: cube(2), s: cube(2), pad: cube(0), padBack: cube(0) },
+    { name: 'C1 K16 (padded input, flipped small-K dgrad)', n: 3, in: [14, 12, 13], c: 1, k: 16, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+    { name: 'C16 K3 (few outputs)', n: 2, in: cube(12), c: 16, k: 3, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  ];
+  const defaultThreads = Number(process.env.VNET_NUM_THREADS) || os.availableParallelism();
+  afterAll(() => native.setNumThreads(defaultThreads));
+  test.each([1, 3, 5].flatMap((t) => chunked.map((c) => [t, c.name, c] as const)))('%d threads: %s', (t, _n, c) => {
+    native.setNumThreads(t);
+    check(c);
+  });
+
+  test('wgrad is the same on every run at a given thread count, and close across counts', () => {
+    const c = chunked[0];
+    const o = outSize(c);
+    const xShape = [c.n, ...c.in, c.c], yShape = [c.n, ...o, c.k];
+    const x = rand(xShape.reduce((p, q) => p * q), 6), dy = rand(yShape.reduce((p, q) => p * q), 7);
+    const attrs = { stride: c.s, pad: c.pad, ksize: c.ks };
+    native.setNumThreads(3);
+    const a = runOp('conv3d_wgrad', x, xShape, dy, yShape, attrs);
+    const b = runOp('conv3d_wgrad', x, xShape, dy, yShape, attrs);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    native.setNumThreads(1);
+    const one = runOp('conv3d_wgrad', x, xShape, dy, yShape, attrs);
+    expectClose(a, Float64Array.from(one), 'wgrad 3 threads vs 1');
+  });
 
   test('results do not change between runs (fixed thread count)', () => {
     const c = conv3('det', 2, 6, 16, 16);

@@ -2,6 +2,7 @@
 // (isa/conv_fwd_body.h, isa/conv_wgrad_body.h) on the thread pool. Baseline-compiled: only the
 // kernels use wide vectors, and all standard-library code stays here.
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "../threadpool.h"
@@ -83,6 +84,27 @@ const float* pad_input(const ConvGeom& g, const float* x, int64_t* Dp, int64_t* 
   return xpad;
 }
 
+// Splits n work rows of `vox` output voxels each into ntasks chunks for the pool, which hands
+// them out dynamically: a multiple of the thread count (up to 4 per thread), so a thread that
+// was slowed down (a busy machine, a late wake-up) leaves its share to the others instead of
+// holding up the call, and each chunk keeps at least min_vox voxels (the kernels' cache blocks).
+int64_t split_tasks(int64_t n, int64_t vox, int64_t min_vox, int nt) {
+  if (nt <= 1 || n <= 1) return 1;
+  const int64_t max_tasks = std::max<int64_t>(1, n * std::max<int64_t>(1, vox) / std::max<int64_t>(1, min_vox));
+  for (int64_t m = 4; m >= 1; m--)
+    if (nt * m <= std::min(n, max_tasks)) return nt * m;
+  return std::min<int64_t>(n, nt);
+}
+
+// Runs fn(r0, r1) over [0, n) as ntasks contiguous, near-equal chunks, dynamically scheduled.
+void run_chunks(int64_t n, int64_t ntasks, const std::function<void(int64_t, int64_t)>& fn) {
+  if (ntasks <= 1) return fn(0, n);
+  parallel_tasks(int(ntasks), [&](int t) {
+    const int64_t r0 = n * t / ntasks, r1 = n * (t + 1) / ntasks;
+    if (r0 < r1) fn(r0, r1);
+  });
+}
+
 bool run_fwd(const ConvGeom& g, int mode, const float* in, const float* w, float* out) {
   const ConvIsaKernels* k = pick_kernels();
   if (!k || !covered(g)) return false;
@@ -116,7 +138,10 @@ bool run_fwd(const ConvGeom& g, int mode, const float* in, const float* w, float
   p.nonoverlap = mode == 1 && !p.small_out && g.kd == g.sd && g.kh == g.sh && g.kw == g.sw && g.pd == 0 &&
                  g.ph == 0 && g.pw == 0 && g.D == g.OD * g.sd && g.H == g.OH * g.sh && g.W == g.OW * g.sw;
   p.rows = mode == 0 || p.nonoverlap ? g.N * g.OD : g.N * g.D * g.sh * g.sw;
-  parallel_for(p.rows, 1, [&](int64_t r0, int64_t r1) { k->fwd_rows(p, r0, r1); });
+  // Voxels per row: an output plane (mode 0), a dy plane (nonoverlap) or a plane phase (mode 1).
+  const int64_t vox = mode == 0 ? g.OH * g.OW : p.nonoverlap ? g.OH * g.OW : cdiv(g.H, g.sh) * cdiv(g.W, g.sw);
+  run_chunks(p.rows, split_tasks(p.rows, vox, 192, num_threads()),
+             [&](int64_t r0, int64_t r1) { k->fwd_rows(p, r0, r1); });
   return true;
 }
 
@@ -171,19 +196,22 @@ bool conv3d_wgrad_fast(const ConvGeom& g, const float* x, const float* dy, float
   // directly, with no partial sums to add.
   const double act_bytes = 4.0 * (g.in_numel() + g.out_numel());
   if (Kp == g.K && act_bytes <= 512 * 1024 && taps >= nt) {
-    parallel_tasks(nt, [&](int t) {
-      const int64_t t0 = taps * t / nt, t1 = taps * (t + 1) / nt;
+    run_chunks(taps, split_tasks(taps, 1, 1, nt), [&](int64_t t0, int64_t t1) {
       std::fill(dw + t0 * g.C * g.K, dw + t1 * g.C * g.K, 0.f);
       k->wgrad_rows(p, 0, p.rows, t0, t1, dw);
     });
     return true;
   }
-  // Otherwise each task sums its own rows into its own partial dW (zeroed by the task itself);
-  // the partials are added in task order, so results depend only on the thread count.
-  part_buf.resize(size_t(psize * nt));
+  // Otherwise each chunk of rows sums into its own partial dW (zeroed by its task), chunks
+  // handed out dynamically; the partials are added in chunk order, and the chunking depends
+  // only on the shape and the thread count, so the results do too. More chunks than threads
+  // only while the partials stay within 4 MiB (peak memory of a training step stays put).
+  const int64_t max_parts = std::max<int64_t>(nt, (int64_t(4) << 20) / (4 * psize));
+  const int64_t np = std::min(max_parts, split_tasks(p.rows, g.OW, 1024, nt));
+  part_buf.resize(size_t(psize * np));
   float* part = part_buf.data();
-  parallel_tasks(nt, [&](int t) {
-    const int64_t r0 = p.rows * t / nt, r1 = p.rows * (t + 1) / nt;
+  parallel_tasks(int(np), [&](int t) {
+    const int64_t r0 = p.rows * t / np, r1 = p.rows * (t + 1) / np;
     std::fill(part + t * psize, part + (t + 1) * psize, 0.f);
     if (r0 < r1) k->wgrad_rows(p, r0, r1, 0, taps, part + t * psize);
   });
@@ -191,7 +219,7 @@ bool conv3d_wgrad_fast(const ConvGeom& g, const float* x, const float* dy, float
     for (int64_t m = m0; m < m1; m++)
       for (int64_t kk = 0; kk < g.K; kk++) {
         float s = 0;
-        for (int t = 0; t < nt; t++) s += part[t * psize + m * Kp + kk];
+        for (int64_t t = 0; t < np; t++) s += part[t * psize + m * Kp + kk];
         dw[m * g.K + kk] = s;
       }
   });

@@ -5,19 +5,41 @@ import { native, type Attrs } from '../../bindings/native.js';
 import { backward as tapeBackward, record } from './tape.js';
 import { Tensor, VnetError, fromNative, tensor, zeros, type DType } from './tensor.js';
 
-/** Per-op call counts and milliseconds, collected while profiling is on (CPU ops are synchronous). */
+/** One row of the op profile: a native op, or a convolution direction at one shape. */
+export interface OpProfileRow {
+  op: string;
+  calls: number;
+  ms: number;
+  /** Convolutions: the dense FLOP count of all calls (2 x multiply-adds, every tap counted). */
+  flops?: number;
+}
+
+/** Per-op call counts and milliseconds, collected while profiling is on (CPU ops are synchronous;
+ * on CUDA the times are launch times). Convolutions are keyed by direction and shape. */
 export const opProfile = {
   enabled: false,
-  stats: new Map<string, { calls: number; ms: number }>(),
+  stats: new Map<string, OpProfileRow>(),
   start(): void {
     this.stats.clear();
     this.enabled = true;
   },
-  stop(): { op: string; calls: number; ms: number }[] {
+  stop(): OpProfileRow[] {
     this.enabled = false;
-    return [...this.stats.entries()].map(([op, s]) => ({ op, ...s })).sort((a, b) => b.ms - a.ms);
+    return [...this.stats.values()].map((s) => ({ ...s })).sort((a, b) => b.ms - a.ms);
   },
 };
+
+// A conv direction's profile key and dense FLOPs: 2 x (dy voxels x K) x taps x C, where dy is
+// the K-channel side (y of fprop, the first input of dgrad, the second of wgrad) and w the
+// (kd, kh, kw, C, K) weights (an input, or wgrad's output).
+function convProfileKey(op: string, inputs: Tensor[], out: Tensor[], attrs: Attrs): { key: string; flops: number } | undefined {
+  const dy = op === 'conv3d_fprop' ? out[0] : op === 'conv3d_dgrad' ? inputs[0] : op === 'conv3d_wgrad' ? inputs[1] : undefined;
+  const w = op === 'conv3d_wgrad' ? out[0] : inputs[1];
+  if (!dy || !w || w.shape.length !== 5) return undefined;
+  const stride = Array.isArray(attrs.stride) ? (attrs.stride as number[]).join(',') : '1';
+  const key = `${op} ${inputs[0].shape.join('x')} w ${w.shape.join('x')} s${stride}`;
+  return { key, flops: (2 * dy.size * w.size) / w.shape[4] };
+}
 
 /** Runs a native op and wraps its outputs. */
 export function runOp(op: string, inputs: Tensor[], attrs: Attrs = {}): Tensor[] {
@@ -25,10 +47,14 @@ export function runOp(op: string, inputs: Tensor[], attrs: Attrs = {}): Tensor[]
     if (opProfile.enabled) {
       const t0 = performance.now();
       const out = native.run(op, inputs.map((t) => t.handle), attrs).map(fromNative);
-      const s = opProfile.stats.get(op) ?? { calls: 0, ms: 0 };
+      const ms = performance.now() - t0;
+      const conv = op.startsWith('conv3d_') ? convProfileKey(op, inputs, out, attrs) : undefined;
+      const key = conv?.key ?? op;
+      const s = opProfile.stats.get(key) ?? { op: key, calls: 0, ms: 0, ...(conv ? { flops: 0 } : {}) };
       s.calls++;
-      s.ms += performance.now() - t0;
-      opProfile.stats.set(op, s);
+      s.ms += ms;
+      if (conv) s.flops = (s.flops ?? 0) + conv.flops;
+      opProfile.stats.set(key, s);
       return out;
     }
     return native.run(op, inputs.map((t) => t.handle), attrs).map(fromNative);

@@ -53,3 +53,38 @@ export function formatBench(mode: string, s: BenchStats, peakRssMb: number): str
     `  peak resident memory ${peakRssMb.toFixed(0)} MB`,
   ].join('\n');
 }
+
+/** A row of the op profile (src/engine/ops.ts opProfile.stop()). */
+export interface ProfileRow {
+  op: string;
+  calls: number;
+  ms: number;
+  flops?: number;
+}
+
+/**
+ * The per-op time table of `--benchmark --profile`: each op (each convolution by direction and
+ * shape) per step, its share of the step and, for convolutions, GFLOP/s on the dense count;
+ * `stepMs` is the total time of the `steps` profiled steps. What the ops do not cover (the
+ * autograd tape, JS, data) is the "outside ops" line.
+ */
+export function formatProfile(rows: ProfileRow[], steps: number, stepMs: number, device: string): string {
+  const per = (v: number) => v / Math.max(1, steps);
+  const pct = (ms: number) => ((100 * ms) / Math.max(1e-9, stepMs)).toFixed(1).padStart(5);
+  const gf = (r: ProfileRow) => (r.flops !== undefined && r.ms > 0 ? (r.flops / r.ms / 1e6).toFixed(0) : '').padStart(7);
+  const opMs = rows.reduce((a, r) => a + r.ms, 0);
+  const convs = rows.filter((r) => r.flops !== undefined);
+  const conv = convs.reduce((a, r) => ({ ms: a.ms + r.ms, flops: a.flops + (r.flops ?? 0) }), { ms: 0, flops: 0 });
+  const width = Math.max(24, ...rows.map((r) => r.op.length));
+  const line = (name: string, calls: string, ms: number, g: string) =>
+    `  ${name.padEnd(width)} ${calls.padStart(6)} ${per(ms).toFixed(2).padStart(9)} ${pct(ms)} ${g}`;
+  const out = [
+    `op profile, ${steps} steps, ${per(stepMs).toFixed(1)} ms per step (${device}${device === 'cpu' ? '' : ': launch times, not kernel times'})`,
+    `  ${'op'.padEnd(width)} ${'calls'.padStart(6)} ${'ms/step'.padStart(9)} ${'%step'.padStart(5)} ${'GFLOP/s'.padStart(7)}`,
+    ...rows.map((r) => line(r.op, (r.calls / Math.max(1, steps)).toFixed(0), r.ms, gf(r))),
+    line('all convolutions', '', conv.ms, gf({ op: '', calls: 0, ms: conv.ms, flops: conv.flops })),
+    line('all ops', '', opMs, ''.padStart(7)),
+    line('outside ops (tape, JS, data)', '', Math.max(0, stepMs - opMs), ''.padStart(7)),
+  ];
+  return out.join('\n');
+}

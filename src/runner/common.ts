@@ -40,6 +40,7 @@ export function checkOptions(o: RunOptions): void {
   if (o.folds !== undefined && o.fold === undefined) bad('folds', 'needs --fold k (or run `vnet-native cv`)', o.folds);
   if (o.models !== undefined && (!Array.isArray(o.models) || o.models.length < 1 || o.models.some((m) => typeof m !== 'string' || !m))) bad('models', 'must list model folders, comma-separated', o.models);
   if (o.benchmarkSteps !== undefined && (!Number.isInteger(o.benchmarkSteps) || o.benchmarkSteps < 1)) bad('benchmark_steps', 'must be a positive integer', o.benchmarkSteps);
+  if (o.profile && !o.benchmark) bad('profile', 'needs --benchmark (it profiles the timed steps)', o.profile);
   // Past this the first allocation (a resampled volume) would fail with a bare RangeError.
   if (!Array.isArray(o.inputShape) || o.inputShape.some((d) => !(d <= MAX_INPUT_SIZE))) bad('input_shape', `sizes must be at most ${MAX_INPUT_SIZE}`, o.inputShape);
   try {

@@ -50,6 +50,8 @@ export interface RunOptions {
   benchmark: boolean;
   /** Timed steps after warm-up in --benchmark (the reference: as many as the warm-up). */
   benchmarkSteps?: number;
+  /** --benchmark: also print the per-op time table of the timed steps. */
+  profile?: boolean;
   evalEvery: number;
   resume: boolean;
   // execution

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
 import { Loader, foldSplit, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
-import { benchStats, formatBench, type BenchStats } from './benchmark.js';
+import { benchStats, formatBench, formatProfile, type BenchStats } from './benchmark.js';
 import type { CheckpointName } from './checkpoint.js';
 import { loadModel } from './model.js';
 import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, openDataset, peakRssMb, setupDevice } from './common.js';
@@ -164,6 +164,7 @@ async function benchmarkPredict(opts: RunOptions, net: VNet, cases: CaseRef[], l
     for (let epoch = 0; step < opts.warmupSteps + timed; epoch++) {
       for await (const b of loader.epoch(epoch)) {
         if (b.size !== opts.batchSize) continue; // time full batches only
+        if (opts.profile && step === opts.warmupSteps) E.opProfile.start();
         const t = process.hrtime.bigint();
         predictProbs(net, b);
         const ms = Number(process.hrtime.bigint() - t) / 1e6;
@@ -174,6 +175,8 @@ async function benchmarkPredict(opts: RunOptions, net: VNet, cases: CaseRef[], l
   } finally {
     await loader.close();
   }
+  const profile = opts.profile ? E.opProfile.stop() : undefined;
+  if (profile) process.stdout.write(formatProfile(profile, times.length, times.reduce((a, b) => a + b, 0), opts.device) + '\n');
   const s = benchStats(times, opts.batchSize);
   log.log([], { throughput_predict: s.throughput, throughput_predict_mean_of_rates: s.throughputMeanOfRates, latency_mean_ms: s.latencyMeanMs, latency_p50_ms: s.p50Ms, latency_p90_ms: s.p90Ms, latency_p95_ms: s.p95Ms, latency_p99_ms: s.p99Ms, peak_rss_mb: peakRssMb() });
   process.stdout.write(formatBench('predict', s, peakRssMb()) + '\n');

@@ -7,7 +7,7 @@ import { Loader, foldSplit, makeDirs, makeSplit, readSplit, writeSplit, type Cas
 import { LossScaler, makeOptimizer } from '../optim/index.js';
 import { CapturedStep } from './graph.js';
 import type { VNet } from '../nn/index.js';
-import { benchStats, formatBench, type BenchStats } from './benchmark.js';
+import { benchStats, formatBench, formatProfile, type BenchStats } from './benchmark.js';
 import { configFile, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
 import { hasCheckpoint, modelConfigFile, modelFromDir, peakRssMb } from './common.js';
 import { trainingLoss } from './deep-supervision.js';
@@ -332,6 +332,7 @@ async function benchmarkTrain(o: RunOptions, loader: Loader, log: LogSink, step:
   let n = 0;
   for (let epoch = 0; n < total; epoch++) {
     for await (const batch of loader.epoch(epoch)) {
+      if (o.profile && n === o.warmupSteps) E.opProfile.start();
       const t = process.hrtime.bigint();
       await step(batch);
       E.native.sync();
@@ -340,7 +341,9 @@ async function benchmarkTrain(o: RunOptions, loader: Loader, log: LogSink, step:
       if (++n >= total) break;
     }
   }
+  const profile = o.profile ? E.opProfile.stop() : undefined;
   const s = benchStats(times, o.batchSize * world);
+  if (writer && profile) process.stdout.write(formatProfile(profile, times.length, times.reduce((a, b) => a + b, 0), o.device) + '\n');
   if (writer) {
     log.log([], { throughput_train: s.throughput, throughput_train_mean_of_rates: s.throughputMeanOfRates, latency_mean_ms: s.latencyMeanMs, latency_p50_ms: s.p50Ms, latency_p90_ms: s.p90Ms, latency_p95_ms: s.p95Ms, latency_p99_ms: s.p99Ms, peak_rss_mb: peakRssMb(), ranks: world });
     process.stdout.write(formatBench(world > 1 ? `train (${world} ranks, global batch)` : 'train', s, peakRssMb()) + '\n');

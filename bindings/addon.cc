@@ -320,14 +320,6 @@ Napi::Value NcclInit(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value NcclAllReduce(const Napi::CallbackInfo& info) {
-  return guarded(info, [&](Napi::Env env) -> Napi::Value {
-    TensorPtr t = get_tensor(env, info[0], "tensor");
-    cuda::nccl_all_reduce(*t, info[1].IsBoolean() ? info[1].As<Napi::Boolean>().Value() : true);
-    return env.Undefined();
-  });
-}
-
 // ncclAllReduceFlat(handles[], average): one all-reduce over one packed buffer.
 Napi::Value NcclAllReduceFlat(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
@@ -394,13 +386,6 @@ Napi::Value NcclBroadcast(const Napi::CallbackInfo& info) {
 Napi::Value NcclFinalize(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value {
     cuda::nccl_finalize();
-    return env.Undefined();
-  });
-}
-
-Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
-  return guarded(info, [&](Napi::Env env) -> Napi::Value {
-    if (cuda::compiled() && device_available(Device::CUDA)) cuda::dev_empty_cache();
     return env.Undefined();
   });
 }
@@ -506,7 +491,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuPeakGflops", Napi::Function::New(env, PeakGflops));
   exports.Set("ncclUniqueId", Napi::Function::New(env, NcclUniqueId));
   exports.Set("ncclInit", Napi::Function::New(env, NcclInit));
-  exports.Set("ncclAllReduce", Napi::Function::New(env, NcclAllReduce));
   exports.Set("ncclBroadcast", Napi::Function::New(env, NcclBroadcast));
   exports.Set("ncclAllReduceFlat", Napi::Function::New(env, NcclAllReduceFlat));
   exports.Set("copyFromHost", Napi::Function::New(env, CopyFromHost));
@@ -516,7 +500,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("graphLaunch", Napi::Function::New(env, GraphLaunch));
   exports.Set("graphDestroy", Napi::Function::New(env, GraphDestroy));
   exports.Set("ncclFinalize", Napi::Function::New(env, NcclFinalize));
-  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache));
   exports.Set("convBench", Napi::Function::New(env, ConvBench));
   exports.Set("convReference", Napi::Function::New(env, ConvReference));
   exports.Set("gpuPeak", Napi::Function::New(env, GpuPeak));

@@ -44,7 +44,6 @@ export interface NativeAddon {
   cpuPeakGflops(threads?: number, seconds?: number): number;
   ncclUniqueId(): Uint8Array;
   ncclInit(rank: number, nranks: number, id: Uint8Array): void;
-  ncclAllReduce(h: Handle, average?: boolean): void;
   ncclAllReduceFlat(hs: Handle[], average?: boolean): void;
   copyFromHost(h: Handle, data: Float32Array | Int32Array | Uint16Array): void;
   graphBegin(): number;
@@ -54,7 +53,6 @@ export interface NativeAddon {
   graphDestroy(id: number): void;
   ncclBroadcast(h: Handle, root?: number): void;
   ncclFinalize(): void;
-  emptyCache(): void;
   /** Times one conv3d_* call per algorithm (the engine's only, or all with `all`); see native/conv_bench.h. */
   convBench(op: string, inputs: Handle[], attrs: Attrs, opts: ConvBenchOptions): ConvBenchResult[];
   /** The portable CPU reference loops (f32 CPU tensors): the benchmark's correctness oracle. */

@@ -33,7 +33,6 @@ bool graph_capturing();
 // hands it to every rank.
 std::string nccl_unique_id();            // 128 bytes
 void nccl_init(int rank, int nranks, const std::string& unique_id);
-void nccl_all_reduce(Tensor& t, bool average);
 // One all-reduce over all of `ts` (same dtype), packed into one flat device buffer and back.
 void nccl_all_reduce_flat(const std::vector<Tensor*>& ts, bool average);
 void nccl_broadcast(Tensor& t, int root);

@@ -34,7 +34,6 @@ void graph_destroy(int) {}
 bool graph_capturing() { return false; }
 std::string nccl_unique_id() { not_built(); }
 void nccl_init(int, int, const std::string&) { not_built(); }
-void nccl_all_reduce(Tensor&, bool) { not_built(); }
 void nccl_all_reduce_flat(const std::vector<Tensor*>&, bool) { not_built(); }
 void nccl_broadcast(Tensor&, int) { not_built(); }
 void nccl_finalize() {}

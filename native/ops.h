@@ -17,7 +17,7 @@ namespace vnet {
   X(conv3d_dgrad, 2, 1)      /* dy (N,OD,OH,OW,Co), w -> dx (N,D,H,W,Ci); attr in_shape */ \
   X(conv3d_wgrad, 2, 1)      /* x, dy -> dw (kd,kh,kw,Ci,Co); attr ksize */                \
   X(bias_add, 2, 1)          /* x (..., C), b (C) -> y */                                  \
-  X(channel_sum, 1, 1)       /* x (..., C) -> (C): bias gradient */                        \
+  X(sum_over_rows, 1, 1)     /* x (..., C) -> (C): sum over all rows, bias gradient */     \
   X(batchnorm_train, 5, 3)   /* x, gamma, beta, rmean*, rvar* -> y, mean (C), invstd (C) */\
   X(batchnorm_infer, 5, 1)   /* x, gamma, beta, rmean, rvar -> y */                        \
   X(batchnorm_bwd, 5, 3)     /* dy, x, gamma, mean, invstd -> dx, dgamma, dbeta */         \
@@ -27,7 +27,7 @@ namespace vnet {
   X(relu, 1, 1)                                                                           \
   X(relu_bwd, 2, 1)          /* dy, y -> dx */                                             \
   X(add, 2, 1)               /* a (...,C), b (...,C) or (...,1) broadcast over C */        \
-  X(sum_channels, 1, 1)      /* x (...,C) -> (...,1): gradient of the 1->C broadcast */    \
+  X(sum_over_channels, 1, 1) /* x (...,C) -> (...,1): gradient of the 1->C broadcast */    \
   X(concat, 2, 1)            /* a (...,Ca), b (...,Cb) -> (...,Ca+Cb) */                   \
   X(split, 1, 2)             /* x (...,C) -> (...,Ca), (...,C-Ca); attr first */           \
   X(softmax, 1, 1)           /* over the last axis */                                      \

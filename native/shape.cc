@@ -102,7 +102,7 @@ void infer_outputs(OpCall& c) {
       is_channel_vec(in[1], in[0]->dim(-1), "bias");
       out = {alloc_like(in[0]->shape, in[0]->dtype, c)};
       return;
-    case Op::channel_sum:
+    case Op::sum_over_rows:
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
       need_channels(in[0], 1, "x");
       out = {alloc_like({in[0]->dim(-1)}, DType::F32, c)};
@@ -180,7 +180,7 @@ void infer_outputs(OpCall& c) {
       out = {alloc_like(in[0]->shape, in[0]->dtype, c)};
       return;
     }
-    case Op::sum_channels:
+    case Op::sum_over_channels:
       need_dtype(in[0], {DType::F32, DType::F16}, "x");
       need_channels(in[0], 1, "x");
       out = {alloc_like(with_last(in[0]->shape, 1), in[0]->dtype, c)};

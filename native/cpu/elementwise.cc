@@ -38,7 +38,7 @@ void column_sum(const float* x, int64_t R, int64_t C, float* out) {
   }
 }
 
-void channel_sum(const OpCall& c) {
+void sum_over_rows(const OpCall& c) {
   int64_t C = c.in[0]->dim(-1);
   column_sum(c.in[0]->data<float>(), c.in[0]->numel() / C, C, c.out[0]->data<float>());
 }
@@ -75,7 +75,7 @@ void add(const OpCall& c) {
   });
 }
 
-void sum_channels(const OpCall& c) {
+void sum_over_channels(const OpCall& c) {
   const float* x = c.in[0]->data<float>();
   float* y = c.out[0]->data<float>();
   int64_t C = c.in[0]->dim(-1), rows = c.in[0]->numel() / C;
@@ -207,11 +207,11 @@ void sum_all(const OpCall& c) {
 
 void register_elementwise() {
   register_kernel(Op::bias_add, Device::CPU, {all_f32, bias_add});
-  register_kernel(Op::channel_sum, Device::CPU, {all_f32, channel_sum});
+  register_kernel(Op::sum_over_rows, Device::CPU, {all_f32, sum_over_rows});
   register_kernel(Op::relu, Device::CPU, {all_f32, relu});
   register_kernel(Op::relu_bwd, Device::CPU, {all_f32, relu_bwd});
   register_kernel(Op::add, Device::CPU, {all_f32, add});
-  register_kernel(Op::sum_channels, Device::CPU, {all_f32, sum_channels});
+  register_kernel(Op::sum_over_channels, Device::CPU, {all_f32, sum_over_channels});
   register_kernel(Op::concat, Device::CPU, {all_f32, concat});
   register_kernel(Op::split, Device::CPU, {all_f32, split});
   register_kernel(Op::softmax, Device::CPU, {all_f32, softmax});

@@ -56,15 +56,6 @@ void nccl_init(int rank, int nranks, const std::string& unique_id) {
 
 bool nccl_ready() { return g_comm != nullptr; }
 
-void nccl_all_reduce(Tensor& t, bool average) {
-  VNET_CHECK(g_comm, VNET_E_INVALID_ARG, "NCCL all-reduce before nccl_init");
-  VNET_CHECK(t.device == Device::CUDA, VNET_E_DEVICE, "NCCL all-reduce needs a CUDA tensor");
-  void* p = t.storage->data;
-  check(nccl().ncclAllReduce(p, p, size_t(t.numel()), nccl_type(t.dtype), average ? nccl::ncclAvg : nccl::ncclSum,
-                             g_comm, stream()),
-        "ncclAllReduce");
-}
-
 // The flat buffer stays allocated between steps (the same size every step).
 void nccl_all_reduce_flat(const std::vector<Tensor*>& ts, bool average) {
   VNET_CHECK(g_comm, VNET_E_INVALID_ARG, "NCCL all-reduce before nccl_init");

@@ -12,7 +12,6 @@ namespace vnet::cuda {
 std::string nccl_unique_id();                                   // 128 bytes
 void nccl_init(int rank, int nranks, const std::string& unique_id);
 bool nccl_ready();
-void nccl_all_reduce(Tensor& t, bool average);                  // in place, f32 or f16
 void nccl_broadcast(Tensor& t, int root);                       // in place
 void nccl_finalize();
 

@@ -13,7 +13,7 @@
 #include <mutex>
 #include <vector>
 
-#include "../../kernels/kernels.h"
+#include "kernels/kernels.h"
 #include "conv.h"
 #include "device.h"
 #include "libs.h"

@@ -3,7 +3,7 @@
 // cols (M = N·OD·OH·OW, 8·C) with columns ordered (tap, c) exactly like the weight rows
 // (kd,kh,kw,C | K):  fprop y = cols·W,  dgrad cols = dy·Wᵀ then scatter,  wgrad dW = colsᵀ·dy.
 // cuBLAS is column-major, so each row-major product is issued transposed.
-#include "../../kernels/kernels.h"
+#include "kernels/kernels.h"
 #include "conv.h"
 #include "device.h"
 #include "libs.h"

@@ -1,6 +1,6 @@
 // The CUDA backend's internal surface: the current device's stream, status checks that turn
 // every CUDA error into a VnetError, the caching allocator and the run-time switches.
-// Included by the host files in native/cuda/ and by the kernels in kernels/*.cu.
+// Included by the host files in native/cuda/ and by the kernels in kernels/*.cu (native/cuda/kernels/).
 #pragma once
 #include <cuda_runtime.h>
 

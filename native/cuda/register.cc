@@ -1,7 +1,7 @@
 // Registers every CUDA kernel (called once when the addon loads; touches no GPU) and routes
 // the conv ops: cuBLAS for the 2x2x2 stride-2 geometry when VNET_CONV_GEMM=1 or attrs
 // engine='gemm', cuDNN otherwise.
-#include "../../kernels/kernels.h"
+#include "kernels/kernels.h"
 #include "conv.h"
 #include "device.h"
 

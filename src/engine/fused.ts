@@ -44,7 +44,7 @@ export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, 
     const dy = runOp('relu_bwd', [dout, out])[0];
     const [dpre, dgamma, dbeta] = runOp('batchnorm_bwd', [dy, pre, bn.gamma, mean, invstd]);
     dy.dispose();
-    const db = runOp('channel_sum', [dpre])[0];
+    const db = runOp('sum_over_rows', [dpre])[0];
     let dx: Tensor | null = null;
     if (x.requiresGrad)
       dx = o.transposed

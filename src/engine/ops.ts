@@ -129,7 +129,7 @@ export function biasAdd(x: Tensor, b: Tensor): Tensor {
   const y = one('bias_add', [x, b]);
   return record(y, 'biasAdd', [x, b], (dy) => [
     x.requiresGrad ? one('scale', [dy], { alpha: 1 }) : null,
-    b.requiresGrad ? one('channel_sum', [dy]) : null,
+    b.requiresGrad ? one('sum_over_rows', [dy]) : null,
   ]);
 }
 
@@ -144,7 +144,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const bcast = a.shape[a.rank - 1] !== b.shape[b.rank - 1];
   return record(y, 'add', [a, b], (dy) => [
     a.requiresGrad ? one('scale', [dy], { alpha: 1 }) : null,
-    b.requiresGrad ? (bcast ? one('sum_channels', [dy]) : one('scale', [dy], { alpha: 1 })) : null,
+    b.requiresGrad ? (bcast ? one('sum_over_channels', [dy]) : one('scale', [dy], { alpha: 1 })) : null,
   ]);
 }
 

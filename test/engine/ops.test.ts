@@ -77,11 +77,11 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     }));
   });
 
-  test('bias_add and channel_sum', () => E.tidy(() => {
+  test('bias_add and sum_over_rows', () => E.tidy(() => {
     const x = randArray(3 * 4 * 5, rng), b = randArray(5, rng);
     const [y] = runOp('bias_add', [t(x, [3, 4, 5], dev), t(b, [5], dev)]);
     expectClose(arr(y), Array.from(x, (v, i) => v + b[i % 5]));
-    const [s] = runOp('channel_sum', [t(x, [3, 4, 5], dev)]);
+    const [s] = runOp('sum_over_rows', [t(x, [3, 4, 5], dev)]);
     expectClose(arr(s), [0, 1, 2, 3, 4].map((k) => x.filter((_, i) => i % 5 === k).reduce((a, v) => a + v, 0)));
   }));
 
@@ -93,11 +93,11 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     expectClose(arr(dx), Array.from(dy, (v, i) => (x[i] > 0 ? v : 0)));
   }));
 
-  test('add: equal shapes and the 1->C channel broadcast; sum_channels', () => E.tidy(() => {
+  test('add: equal shapes and the 1->C channel broadcast; sum_over_channels', () => E.tidy(() => {
     const a = randArray(2 * 3 * 4, rng), b = randArray(2 * 3 * 4, rng), b1 = randArray(2 * 3, rng);
     expectClose(arr(runOp('add', [t(a, [2, 3, 4], dev), t(b, [2, 3, 4], dev)])[0]), Array.from(a, (v, i) => v + b[i]));
     expectClose(arr(runOp('add', [t(a, [2, 3, 4], dev), t(b1, [2, 3, 1], dev)])[0]), Array.from(a, (v, i) => v + b1[Math.floor(i / 4)]));
-    expectClose(arr(runOp('sum_channels', [t(a, [2, 3, 4], dev)])[0]), [0, 1, 2, 3, 4, 5].map((r) => a[4 * r] + a[4 * r + 1] + a[4 * r + 2] + a[4 * r + 3]));
+    expectClose(arr(runOp('sum_over_channels', [t(a, [2, 3, 4], dev)])[0]), [0, 1, 2, 3, 4, 5].map((r) => a[4 * r] + a[4 * r + 1] + a[4 * r + 2] + a[4 * r + 3]));
   }));
 
   test('concat and split along channels', () => E.tidy(() => {

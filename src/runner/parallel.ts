@@ -14,16 +14,74 @@ export interface RankInfo {
   masterPort: number;
 }
 
-/** The rank this process is, from the launcher's environment (undefined: not launched as a rank). */
+/**
+ * The rank this process is, from its launcher's environment: this package's own (`--gpus N`,
+ * VNET_*), torchrun's (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), OpenMPI's
+ * mpirun (OMPI_COMM_WORLD_*) or Slurm's srun (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; rank 0
+ * on the first host of the step's node list). Checked in that order: torchrun and mpirun run
+ * inside Slurm jobs too, and their variables are the ones that name this process. Undefined:
+ * not launched as a rank.
+ */
 export function rankFromEnv(env = process.env): RankInfo | undefined {
-  if (env.VNET_RANK === undefined) return undefined;
-  return {
-    rank: Number(env.VNET_RANK),
-    world: Number(env.VNET_WORLD_SIZE),
-    localRank: Number(env.VNET_LOCAL_RANK ?? env.VNET_RANK),
-    masterAddr: env.VNET_MASTER_ADDR ?? '127.0.0.1',
-    masterPort: Number(env.VNET_MASTER_PORT),
+  const num = (name: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || v.trim() === '' || !Number.isInteger(n) || n < 0) throw new RunError(`${name}=${v ?? ''}: expected a non-negative integer`, 'VNET_E_RANK');
+    return n;
   };
+  const info = (scheme: string, rank: number, world: number, localRank: number, masterAddr: string, masterPort: number): RankInfo => {
+    if (world < 1 || rank >= world) throw new RunError(`${scheme}: rank ${rank} is not below the world size ${world}`, 'VNET_E_RANK');
+    if (!(masterPort >= 1 && masterPort <= 65535)) throw new RunError(`${scheme}: rendezvous port ${masterPort} is not in 1..65535`, 'VNET_E_RANK');
+    return { rank, world, localRank, masterAddr, masterPort };
+  };
+  const port = (name: string, fallback: number) => (env[name] === undefined ? fallback : num(name, env[name]));
+  if (env.VNET_RANK !== undefined) {
+    const rank = num('VNET_RANK', env.VNET_RANK);
+    return info('VNET_RANK', rank, num('VNET_WORLD_SIZE', env.VNET_WORLD_SIZE), env.VNET_LOCAL_RANK === undefined ? rank : num('VNET_LOCAL_RANK', env.VNET_LOCAL_RANK),
+      env.VNET_MASTER_ADDR ?? '127.0.0.1', num('VNET_MASTER_PORT', env.VNET_MASTER_PORT));
+  }
+  if (env.RANK !== undefined && env.WORLD_SIZE !== undefined) {
+    // torchrun's agent may keep its own store on MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE):
+    // the rendezvous then takes the next port.
+    const agentStore = env.TORCHELASTIC_USE_AGENT_STORE?.toLowerCase() === 'true' ? 1 : 0;
+    return info('torchrun (RANK, WORLD_SIZE)', num('RANK', env.RANK), num('WORLD_SIZE', env.WORLD_SIZE), num('LOCAL_RANK', env.LOCAL_RANK ?? '0'),
+      env.MASTER_ADDR ?? '127.0.0.1', port('MASTER_PORT', 29500) + agentStore);
+  }
+  if (env.OMPI_COMM_WORLD_RANK !== undefined) {
+    const world = num('OMPI_COMM_WORLD_SIZE', env.OMPI_COMM_WORLD_SIZE);
+    const localSize = env.OMPI_COMM_WORLD_LOCAL_SIZE === undefined ? world : num('OMPI_COMM_WORLD_LOCAL_SIZE', env.OMPI_COMM_WORLD_LOCAL_SIZE);
+    // mpirun does not say where rank 0 runs; on one node it is here.
+    if (env.MASTER_ADDR === undefined && localSize < world)
+      throw new RunError('mpirun across nodes: pass the host of rank 0 with -x MASTER_ADDR=<host> (and -x MASTER_PORT=<port>, default 29500)', 'VNET_E_RANK');
+    return info('mpirun (OMPI_COMM_WORLD_*)', num('OMPI_COMM_WORLD_RANK', env.OMPI_COMM_WORLD_RANK), world,
+      num('OMPI_COMM_WORLD_LOCAL_RANK', env.OMPI_COMM_WORLD_LOCAL_RANK ?? '0'), env.MASTER_ADDR ?? '127.0.0.1', port('MASTER_PORT', 29500));
+  }
+  // Slurm: only inside an srun step (SLURM_STEP_ID); the batch script itself is no rank.
+  if (env.SLURM_PROCID !== undefined && env.SLURM_NTASKS !== undefined && (env.SLURM_STEP_ID ?? env.SLURM_STEPID) !== undefined) {
+    const nodes = env.SLURM_STEP_NODELIST ?? env.SLURM_JOB_NODELIST ?? env.SLURM_NODELIST;
+    const master = env.MASTER_ADDR ?? (nodes ? firstHost(nodes) : '127.0.0.1');
+    // One port per job, the same on every rank, so that two jobs sharing a node do not collide.
+    const jobPort = 29500 + (env.SLURM_JOB_ID === undefined ? 0 : num('SLURM_JOB_ID', env.SLURM_JOB_ID) % 10000);
+    return info('srun (SLURM_PROCID, SLURM_NTASKS)', num('SLURM_PROCID', env.SLURM_PROCID), num('SLURM_NTASKS', env.SLURM_NTASKS),
+      num('SLURM_LOCALID', env.SLURM_LOCALID ?? '0'), master, port('MASTER_PORT', jobPort));
+  }
+  return undefined;
+}
+
+/**
+ * The first host of a Slurm host list: `node[01-04,07],gpu5` is node01, `a[2-3]b[7,9]` is a2b7.
+ * Each bracket group gives its first value, zero padding kept.
+ */
+export function firstHost(list: string): string {
+  let depth = 0, end = list.length;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i] === '[') depth++;
+    else if (list[i] === ']') depth--;
+    else if (list[i] === ',' && depth === 0) { end = i; break; }
+  }
+  const first = list.slice(0, end).trim();
+  const host = first.replace(/\[([^\]]*)\]/g, (_, inner: string) => inner.split(',')[0].split('-')[0].trim());
+  if (host === '' || /[[\]]/.test(host)) throw new RunError(`cannot read the first host of the Slurm node list "${list}"`, 'VNET_E_RANK');
+  return host;
 }
 
 // Frames: [u32 byteLength][payload], payload a Float32Array's bytes.

@@ -59,6 +59,11 @@ const odd: Case[] = [
   { name: 'C24 K2 (few outputs, channel tail)', n: 1, in: [5, 4, 6], c: 24, k: 2, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
   { name: 'k2 s2 exact tiling C20 K12', n: 2, in: [6, 4, 8], c: 20, k: 12, ks: cube(2), s: cube(2), pad: cube(0), padBack: cube(0) },
   { name: 'W=1 column', n: 1, in: [4, 3, 1], c: 8, k: 16, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  // Few outputs from one or two vectors of channels: fprop runs on a zero-padded copy.
+  { name: 'C32 K4 (few outputs, two channel vectors)', n: 2, in: [5, 7, 9], c: 32, k: 4, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
+  { name: 'C32 K1 k3 s2 same odd (few outputs, strided)', n: 1, in: [7, 9, 11], c: 32, k: 1, ks: cube(3), s: cube(2), pad: cube(1), padBack: cube(1) },
+  { name: 'C16 K2 asymmetric pads (few outputs)', n: 1, in: [5, 6, 4], c: 16, k: 2, ks: cube(3), s: cube(1), pad: [0, 1, 2], padBack: [2, 1, 0] },
+  { name: 'C48 K3 (few outputs, per-voxel pointers)', n: 1, in: cube(6), c: 48, k: 3, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
 ];
 
 function rand(n: number, seed: number): Float32Array {

@@ -2,6 +2,7 @@
 // (isa/conv_fwd_body.h, isa/conv_wgrad_body.h) on the thread pool. Baseline-compiled: only the
 // kernels use wide vectors, and all standard-library code stays here.
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -29,16 +30,24 @@ bool covered(const ConvGeom& g) {
          g.kd * g.kh * g.kw <= 343;
 }
 
+// n floats of v starting at a 64-byte boundary: the kernels load whole vectors from the packed
+// weights, padded inputs and partial sums, and a std::vector's 16-byte alignment would make
+// every AVX-512 load of them span two cache lines.
+float* grow64(std::vector<float>& v, size_t n) {
+  v.resize(n + 16);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + ((64 - a % 64) % 64) / sizeof(float);
+}
+
 // The zero-padded copies shift the input by the front pads, so those must not be negative.
 bool can_pad(const ConvGeom& g) { return g.pd >= 0 && g.ph >= 0 && g.pw >= 0; }
 
 // Packs w (taps, C, K) as (block, tap, cin, kb): mode 0 reduces over C and produces K blocks
 // (fprop), mode 1 reduces over K and produces C blocks (dgrad). Padding lanes are zero.
-void pack_weights(const ConvGeom& g, const float* w, int kb, int mode, std::vector<float>& wp) {
+float* pack_weights(const ConvGeom& g, const float* w, int kb, int mode, std::vector<float>& wp) {
   const int64_t taps = g.kd * g.kh * g.kw;
   const int64_t cin = mode == 0 ? g.C : g.K, cout = mode == 0 ? g.K : g.C, nb = cdiv(cout, kb);
-  wp.resize(size_t(nb * taps * cin * kb));
-  float* out = wp.data();
+  float* out = grow64(wp, size_t(nb * taps * cin * kb));
   parallel_for(nb * taps, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t bt = b0; bt < b1; bt++) {
       const int64_t b = bt / taps, t = bt % taps, co0 = b * kb, nco = std::min<int64_t>(kb, cout - co0);
@@ -55,6 +64,7 @@ void pack_weights(const ConvGeom& g, const float* w, int kb, int mode, std::vect
       }
     }
   });
+  return out;
 }
 
 // Zero-padded copy of x (N, D, H, W, C) as (N, Dp, Hp, Wp, C), shifted by the front pads; sized
@@ -65,8 +75,9 @@ const float* pad_input(const ConvGeom& g, const float* x, int64_t* Dp, int64_t* 
   *Hp = (g.OH - 1) * g.sh + g.kh;
   *Wp = (g.OW - 1) * g.sw + g.kw;
   const int64_t dp_ = *Dp, hp_ = *Hp, wp_ = *Wp;
-  buf.assign(size_t(g.N * dp_ * hp_ * wp_ * g.C), 0.f);
-  float* xpad = buf.data();
+  const size_t n = size_t(g.N * dp_ * hp_ * wp_ * g.C);
+  float* xpad = grow64(buf, n);
+  std::fill(xpad, xpad + n, 0.f);
   parallel_for(g.N * g.D, 1, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const int64_t n = r / g.D, d = r % g.D, dd = d + g.pd;
@@ -117,11 +128,13 @@ bool run_fwd(const ConvGeom& g, int mode, const float* in, const float* w, float
   p.out = out;
   // Few outputs: vectorise over the reduced channels, weights as (tap, cout, cin).
   p.small_out = cout <= 4 && cin % (k->kb / 2) == 0;
-  // Few inputs (the 1-channel input conv): a padded copy spares the per-voxel bounds work.
-  p.padded = mode == 0 && !p.small_out && g.C <= 3 && can_pad(g);
+  // Few inputs (the 1-channel input conv), or few outputs from at most 2 vectors of channels
+  // (the 16 -> 3 output conv): the per-voxel pointer and bounds work would cost as much as the
+  // FMAs (half the time of the output conv), and a padded copy spares it.
+  p.padded = mode == 0 && can_pad(g) && (p.small_out ? cin <= k->kb : g.C <= 3);
   if (p.small_out) {
-    wp.resize(size_t(taps * cout * cin));
-    float* dst = wp.data();
+    float* dst = grow64(wp, size_t(taps * cout * cin));
+    p.wp = dst;
     parallel_for(taps, 1, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; t++)
         for (int64_t co = 0; co < cout; co++)
@@ -129,11 +142,10 @@ bool run_fwd(const ConvGeom& g, int mode, const float* in, const float* w, float
             dst[(t * cout + co) * cin + ci] = mode == 0 ? w[(t * g.C + ci) * g.K + co] : w[(t * g.C + co) * g.K + ci];
     });
   } else {
-    pack_weights(g, w, k->kb, mode, wp);
+    p.wp = pack_weights(g, w, k->kb, mode, wp);
   }
   if (p.padded) p.in = pad_input(g, in, &p.Dp, &p.Hp, &p.Wp, xpad);
   zero.assign(size_t(std::max(g.C, g.K)), 0.f);
-  p.wp = wp.data();
   p.zero = zero.data();
   p.nonoverlap = mode == 1 && !p.small_out && g.kd == g.sd && g.kh == g.sh && g.kw == g.sw && g.pd == 0 &&
                  g.ph == 0 && g.pw == 0 && g.D == g.OD * g.sd && g.H == g.OH * g.sh && g.W == g.OW * g.sw;
@@ -208,8 +220,7 @@ bool conv3d_wgrad_fast(const ConvGeom& g, const float* x, const float* dy, float
   // only while the partials stay within 4 MiB (peak memory of a training step stays put).
   const int64_t max_parts = std::max<int64_t>(nt, (int64_t(4) << 20) / (4 * psize));
   const int64_t np = std::min(max_parts, split_tasks(p.rows, g.OW, 1024, nt));
-  part_buf.resize(size_t(psize * np));
-  float* part = part_buf.data();
+  float* part = grow64(part_buf, size_t(psize * np));
   parallel_tasks(int(np), [&](int t) {
     const int64_t r0 = p.rows * t / np, r1 = p.rows * (t + 1) / np;
     std::fill(part + t * psize, part + (t + 1) * psize, 0.f);

@@ -107,6 +107,34 @@ static const DenseTileFn kDenseTiles[2][kMaxRw] = {
     {dense_tile<1, 2>, dense_tile<2, 2>, dense_tile<3, 2>, dense_tile<4, 2>, dense_tile<5, 2>, dense_tile<6, 2>},
 };
 
+// red_tile over a zero-padded input (p.padded with p.small_out): the same reduction over the
+// channels, with voxel r of the tile at base + toff[t] + r*xstride and the taps' (KO, cin)
+// weights following each other from w.
+template <int RW, int KO>
+void red_dense_tile(const float* base, const int64_t* toff, int nt, int64_t xstride, int64_t cin, const float* w,
+                    float* const* yp, int) {
+  V acc[RW][KO];
+  _Pragma("GCC unroll 16") for (int r = 0; r < RW; r++)
+    _Pragma("GCC unroll 16") for (int k = 0; k < KO; k++) acc[r][k] = Vec::zero();
+  for (int t = 0; t < nt; t++, w += KO * cin) {
+    const float* p = base + toff[t];
+    for (int64_t c = 0; c < cin; c += W) {
+      V wv[KO];
+      _Pragma("GCC unroll 16") for (int k = 0; k < KO; k++) wv[k] = Vec::load(w + k * cin + c);
+      _Pragma("GCC unroll 16") for (int r = 0; r < RW; r++) {
+        V xv = Vec::load(p + r * xstride + c);
+        _Pragma("GCC unroll 16") for (int k = 0; k < KO; k++) acc[r][k] = Vec::fma(xv, wv[k], acc[r][k]);
+      }
+    }
+  }
+  _Pragma("GCC unroll 16") for (int r = 0; r < RW; r++)
+    _Pragma("GCC unroll 16") for (int k = 0; k < KO; k++) yp[r][k] = Vec::hsum(acc[r][k]);
+}
+
+#define VNET_RED_ROW(K) {red_dense_tile<1, K>, red_dense_tile<2, K>, red_dense_tile<3, K>, red_dense_tile<4, K>, red_dense_tile<5, K>, red_dense_tile<6, K>}
+static const DenseTileFn kRedDenseTiles[4][kMaxRw] = {VNET_RED_ROW(1), VNET_RED_ROW(2), VNET_RED_ROW(3), VNET_RED_ROW(4)};
+#undef VNET_RED_ROW
+
 // One tap of a job: output voxel (i, j) of the job's grid reads input (i*ah + bh, j*aw + bw) of
 // the input plane `plane` (zero outside [0,hin) x [0,win)), with weight panel w.
 struct JobTap {
@@ -244,16 +272,18 @@ inline void fwd_tiles(const FwdPlan& p, const Job& J, int64_t cin, int64_t taps,
   }
 }
 
-// fprop over a zero-padded input (p.padded, few input channels): jobs are (n, od) planes, tiles
-// run along output rows and every tap is valid, so no per-voxel pointers are needed.
+// fprop over a zero-padded input (p.padded: few input channels, or few outputs from few
+// channels): jobs are (n, od) planes, tiles run along output rows and every tap is valid, so no
+// per-voxel pointers are needed.
 inline void fwd_dense_rows(const FwdPlan& p, int64_t j0, int64_t j1) {
   const ConvGeom& g = p.g;
-  const int64_t cin = g.C, taps = g.kd * g.kh * g.kw, nkb = cdiv(g.K, KB);
+  const int64_t cin = g.C, taps = g.kd * g.kh * g.kw, nkb = p.small_out ? 1 : cdiv(g.K, KB);
+  const int mrw = p.small_out && g.K > 2 && W < 16 ? 4 : kMaxRw;  // as in fwd_rows
   int64_t toff[kMaxTaps];
   for (int64_t a = 0; a < g.kd; a++)
     for (int64_t b = 0; b < g.kh; b++)
       for (int64_t c3 = 0; c3 < g.kw; c3++) toff[(a * g.kh + b) * g.kw + c3] = ((a * p.Hp + b) * p.Wp + c3) * cin;
-  const int64_t nseg = cdiv(g.OW, kMaxRw), sbase = g.OW / nseg, sextra = g.OW % nseg;
+  const int64_t nseg = cdiv(g.OW, mrw), sbase = g.OW / nseg, sextra = g.OW % nseg;
   float* yp[kMaxRw];
   for (int64_t jb = j0; jb < j1; jb++) {
     const int64_t od = jb % g.OD, n = jb / g.OD;
@@ -267,8 +297,11 @@ inline void fwd_dense_rows(const FwdPlan& p, int64_t j0, int64_t j1) {
         for (int64_t sg = 0; sg < nseg; sg++) {
           const int rw = int(sbase + (sg < sextra ? 1 : 0));
           for (int r = 0; r < rw; r++) yp[r] = yrow + (ow0 + r) * g.K + kb * KB;
-          kDenseTiles[nv - 1][rw - 1](row + ow0 * g.sw * cin, toff, int(taps), g.sw * cin, cin,
-                                      p.wp + kb * taps * cin * KB, yp, kvalid);
+          if (p.small_out)
+            kRedDenseTiles[g.K - 1][rw - 1](row + ow0 * g.sw * cin, toff, int(taps), g.sw * cin, cin, p.wp, yp, 0);
+          else
+            kDenseTiles[nv - 1][rw - 1](row + ow0 * g.sw * cin, toff, int(taps), g.sw * cin, cin,
+                                        p.wp + kb * taps * cin * KB, yp, kvalid);
           ow0 += rw;
         }
       }
@@ -323,7 +356,8 @@ void fwd_rows(const FwdPlan& p, int64_t j0, int64_t j1) {
   if (p.padded) return fwd_dense_rows(p, j0, j1);
   if (p.nonoverlap) return fwd_nonoverlap_rows(p, j0, j1);
   const int64_t taps = g.kd * g.kh * g.kw, nkb = p.small_out ? 1 : cdiv(cout, KB);
-  const int mrw = p.small_out && cout > 2 ? 4 : kMaxRw;
+  // Few outputs keep RW x cout accumulators: 4 x 4 fit AVX2's 16 registers, 6 x 4 AVX-512's 32.
+  const int mrw = p.small_out && cout > 2 && W < 16 ? 4 : kMaxRw;
   Job J;
   const float* xp[kMaxTaps * kMaxRw];
   const float* wp[kMaxTaps];

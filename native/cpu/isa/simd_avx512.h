@@ -18,11 +18,13 @@ struct VecAvx512 {
   // First n (< W) lanes; the rest read as zero / are left untouched.
   static T load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static void store_n(float* p, T v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+  // A shuffle tree (halving the width four times), not a store and 16 scalar adds: the
+  // few-output kernels (cout <= 4) do one per output voxel and channel.
   static float hsum(T v) {
-    alignas(64) float t[16];
-    _mm512_store_ps(t, v);
-    float s = 0;
-    for (int i = 0; i < 16; i++) s += t[i];
-    return s;
+    __m256 h = _mm256_add_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
   }
 };

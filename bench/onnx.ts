@@ -18,7 +18,7 @@ const threads = Number(opt('threads', '2'));
 const json = args.includes('--json');
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 
-E.native.setNumThreads(threads);
+E.useDevice({ threads });
 const net = new VNet({}, { seed: 1 });
 // Batch-norm statistics away from (0, 1), so that folding has something to fold.
 for (const [name, t] of net.store.buffers) {

@@ -281,6 +281,31 @@ Napi::Value Sync(const Napi::CallbackInfo& info) {
   });
 }
 
+// setMathModes({tf32?, deterministic?}): sets the CUDA math modes for later ops (absent keys
+// stay) and returns the modes now in force.
+Napi::Value SetMathModes(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    int tf32 = -1, det = -1;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsObject()) js_throw(env, "VNET_E_INVALID_ARG", "setMathModes({ tf32?, deterministic? }) needs an object");
+      Napi::Object o = info[0].As<Napi::Object>();
+      auto flag = [&](const char* k, int& out) {
+        Napi::Value v = o.Get(k);
+        if (v.IsUndefined()) return;
+        if (!v.IsBoolean()) js_throw(env, "VNET_E_INVALID_ARG", std::string("setMathModes: ") + k + " must be a boolean");
+        out = v.As<Napi::Boolean>().Value() ? 1 : 0;
+      };
+      flag("tf32", tf32);
+      flag("deterministic", det);
+    }
+    cuda::set_math_modes(tf32, det);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("tf32", cuda::tf32_enabled());
+    r.Set("deterministic", cuda::deterministic_mode());
+    return r;
+  });
+}
+
 Napi::Value Doctor(const Napi::CallbackInfo& info) {
   return guarded(info, [&](Napi::Env env) -> Napi::Value { return Napi::String::New(env, cuda::doctor_json()); });
 }
@@ -485,6 +510,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ops", Napi::Function::New(env, Ops));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setNumThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("setMathModes", Napi::Function::New(env, SetMathModes));
   exports.Set("sync", Napi::Function::New(env, Sync));
   exports.Set("doctor", Napi::Function::New(env, Doctor));
   exports.Set("initCuda", Napi::Function::New(env, InitCuda));

@@ -38,6 +38,8 @@ export interface NativeAddon {
   ops(): { name: string; inputs: number; outputs: number; cpu: boolean; cuda: boolean }[];
   info(): { threads: number; isa: string; isaCompiled: string; cudaCompiled: boolean; cudaArchs: string; cudaAvailable: boolean; cudaUnavailableReason?: string };
   setNumThreads(n: number): void;
+  /** CUDA math modes for later ops (absent keys unchanged); returns the modes in force. */
+  setMathModes(modes?: { tf32?: boolean; deterministic?: boolean }): { tf32: boolean; deterministic: boolean };
   sync(): void;
   doctor(): string;
   initCuda(device?: number): void;

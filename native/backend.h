@@ -19,6 +19,12 @@ void synchronize();
 std::string doctor_json();               // driver, runtime, cuDNN, cuBLAS, NCCL, GPUs, as JSON
 void dev_empty_cache();                  // return the caching allocator's free blocks to the driver
 void memset_zero(void* p, size_t n);     // queued on the op stream (capturable, unlike an H2D copy)
+// Math modes for every later CUDA op: TF32 for fp32 convolutions and GEMMs (default on), only
+// deterministic algorithms (default off). Each argument: 1 on, 0 off, -1 unchanged. The process
+// default comes from VNET_TF32 / VNET_DETERMINISTIC; a call's attrs (tf32, deterministic) win.
+void set_math_modes(int tf32, int deterministic);
+bool tf32_enabled();
+bool deterministic_mode();
 
 // CUDA Graphs (native/cuda/graph.cc): capture the ops queued between graph_begin and graph_end,
 // replay them with graph_launch. graph_abort closes a failed capture and drops it.

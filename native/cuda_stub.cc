@@ -26,6 +26,16 @@ void memcpy_d2d(void*, const void*, size_t) { not_built(); }
 void synchronize() {}
 void dev_empty_cache() {}
 void memset_zero(void*, size_t) { not_built(); }
+// Kept so that the modes read back as set; no op uses them without CUDA.
+namespace {
+bool g_tf32 = true, g_det = false;
+}
+void set_math_modes(int tf32, int det) {
+  if (tf32 >= 0) g_tf32 = tf32 != 0;
+  if (det >= 0) g_det = det != 0;
+}
+bool tf32_enabled() { return g_tf32; }
+bool deterministic_mode() { return g_det; }
 int graph_begin() { not_built(); }
 int graph_end() { not_built(); }
 void graph_abort() {}

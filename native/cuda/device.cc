@@ -2,6 +2,7 @@
 // touches the GPU until init() (the addon loads on machines without a driver).
 #include "device.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -113,15 +114,29 @@ void synchronize() {
   VNET_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
 
+// The math modes: read from the environment once as the process default, then set by
+// set_math_modes (the binding's setMathModes) for every later op. Atomic: ops may run on
+// other threads (the data loader's workers do not, but a library caller's might).
+namespace {
+std::atomic<bool>& tf32_mode() {
+  static std::atomic<bool> v{env_flag("VNET_TF32", true)};
+  return v;
+}
+std::atomic<bool>& det_mode() {
+  static std::atomic<bool> v{env_flag("VNET_DETERMINISTIC", false)};
+  return v;
+}
+}  // namespace
+void set_math_modes(int tf32, int det) {
+  if (tf32 >= 0) tf32_mode() = tf32 != 0;
+  if (det >= 0) det_mode() = det != 0;
+}
+bool deterministic_mode() { return det_mode(); }
 bool deterministic(const Attrs* attrs) {
   if (attrs && attrs->f("deterministic", 0.0) != 0.0) return true;
-  static const bool env = env_flag("VNET_DETERMINISTIC", false);
-  return env;
+  return det_mode();
 }
-bool tf32_enabled() {
-  static const bool on = env_flag("VNET_TF32", true);
-  return on;
-}
+bool tf32_enabled() { return tf32_mode(); }
 bool tf32_for(const Attrs* attrs) {
   if (attrs && attrs->num.count("tf32")) return attrs->num.at("tf32") != 0.0;
   return tf32_enabled();

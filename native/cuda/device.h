@@ -60,8 +60,9 @@ class Scratch {
   void* p_ = nullptr;
 };
 
-// Run-time switches. deterministic: attrs.deterministic or VNET_DETERMINISTIC=1 (excludes
-// non-deterministic cuDNN algorithms). tf32: VNET_TF32=0 turns TF32 off for fp32 convs/GEMMs.
+// Run-time switches. deterministic: attrs.deterministic or the math mode (excludes
+// non-deterministic cuDNN algorithms). tf32: the math mode for fp32 convs/GEMMs. The modes are
+// set by set_math_modes (backend.h) and start from VNET_TF32 / VNET_DETERMINISTIC.
 bool deterministic(const Attrs* attrs);
 bool tf32_enabled();
 // TF32 for this call: attrs.tf32 (0 or 1) when given, so one process can compare both (bench).

@@ -108,10 +108,15 @@ function hostValues(t: NativeTensor): Float32Array {
   }
 }
 
+/** The GPU's name, shape and peaks (GFLOP/s) by math, from its compute capability and clock. */
+export function gpuPeak(): ReturnType<typeof native.gpuPeak> {
+  return native.gpuPeak();
+}
+
 /** The peak the fraction is taken of, GFLOP/s, by device and math. */
 export function peakFor(device: 'cpu' | 'cuda', math: string, threads: number): number {
   if (device === 'cpu') return cpuPeak(threads);
-  const p = native.gpuPeak();
+  const p = gpuPeak();
   return math === 'fp16' ? p.fp16 : math === 'tf32' ? p.tf32 : p.fp32;
 }
 

@@ -4,8 +4,8 @@
 import type { Argv, Options } from 'yargs';
 import { UsageError } from './flags.js';
 import { RunError } from '../runner/options.js';
-import { native } from '../../bindings/native.js';
-import { benchCase, benchCases, checkDevice, checkSkippedNote, peakFor, type BenchHooks, type BenchOptions, type BenchRow, type BenchDType, type BenchMath } from '../bench/conv.js';
+import * as E from '../engine/index.js';
+import { benchCase, benchCases, checkDevice, checkSkippedNote, gpuPeak, peakFor, type BenchHooks, type BenchOptions, type BenchRow, type BenchDType, type BenchMath } from '../bench/conv.js';
 import { RowWriter, type OutputFormat } from '../bench/format.js';
 import { peerKey, TorchPeer } from '../bench/peer.js';
 import { BenchInputError, DIRECTIONS, VNET_LAYERS, makeProblem, parseInts, type Direction } from '../bench/problem.js';
@@ -110,11 +110,11 @@ export async function cmdBenchConv(a: Record<string, unknown>, hooks: BenchHooks
   let peer: TorchPeer | undefined;
   try {
     checkDevice(o);
-    if (o.threads) native.setNumThreads(o.threads);
-    const info = native.info();
+    if (o.threads) E.useDevice({ threads: o.threads });
+    const info = E.info();
     if (o.device === 'cpu') note(`conv bench on the CPU: ${info.isa} kernels, ${info.threads} threads, FMA peak ${peakFor('cpu', 'fp32', info.threads).toFixed(1)} GFLOP/s (measured by the engine)`);
     else {
-      const g = native.gpuPeak();
+      const g = gpuPeak();
       note(`conv bench on ${g.name} (sm_${g.computeCapability.replace('.', '')}, ${g.sms} SMs, ${g.clockMHz} MHz): peaks fp32 ${(g.fp32 / 1e3).toFixed(1)}, TF32 ${(g.tf32 / 1e3).toFixed(1)}, fp16 ${(g.fp16 / 1e3).toFixed(1)} TFLOP/s (SMs x clock x rate per SM by compute capability)`);
     }
     if (o.peer === 'torch') {

@@ -38,12 +38,12 @@ export function cmdSummary(o: RunOptions, nClasses: number): void {
 }
 
 export function cmdDoctor(): void {
-  const info = E.native.info();
+  const info = E.info();
   process.stdout.write(`vnet-native engine\n  CPU: ${os.cpus()[0]?.model ?? 'unknown'}, ${info.threads} threads, kernels: ${info.isa}\n`);
   process.stdout.write(`  CUDA backend compiled: ${info.cudaCompiled ? 'yes' : 'no'}\n`);
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(E.native.doctor()) as Record<string, unknown>;
+    doc = E.doctor();
   } catch (e) {
     doc = { error: (e as Error).message };
   }

@@ -1,12 +1,13 @@
 // `vnet-native --version`: the package version, how the loaded addon was built (CPU kernel paths,
 // CUDA compiled or not and for which architectures, where it was loaded from) and the Node version.
-import { addonSource, native } from '../../bindings/native.js';
+import * as E from '../engine/index.js';
 import { packageVersion } from '../data/paths.js';
 
 export { packageVersion };
 
 export function versionText(): string {
-  const info = native.info();
+  const info = E.info();
+  const addonSource = info.addon;
   const m = addonSource.manifest;
   const cuda = info.cudaCompiled
     ? `compiled for ${info.cudaArchs ? info.cudaArchs.split(',').join(' ') : 'unknown architectures'}; ${info.cudaAvailable ? 'a GPU is usable' : `not usable here: ${info.cudaUnavailableReason ?? 'unknown reason'}`}`

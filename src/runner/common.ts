@@ -55,19 +55,14 @@ export function checkOptions(o: RunOptions): void {
 export function setupDevice(o: RunOptions): E.DeviceName {
   const rank = rankFromEnv();
   // CPU ranks share the cores unless --threads says otherwise.
-  if (o.threads) E.native.setNumThreads(o.threads);
-  else if (rank && o.device === 'cpu') E.native.setNumThreads(Math.max(1, Math.floor(os.availableParallelism() / Math.min(rank.world, os.availableParallelism()))));
-  const wantCuda = o.device === 'cuda';
-  // Read by the CUDA backend when it first needs them (and inherited by rank processes).
-  if (o.tf32 === false) process.env.VNET_TF32 = '0';
-  if (o.deterministic) process.env.VNET_DETERMINISTIC = '1';
-  if (wantCuda) {
-    const info = E.native.info();
-    if (!info.cudaAvailable)
-      throw new RunError(`--device cuda: no usable GPU (${info.cudaUnavailableReason ?? 'unknown reason'}); run \`vnet-native doctor\` to see what is missing`, 'VNET_E_DEVICE');
-    E.native.initCuda(rank?.localRank ?? 0);
+  const threads = o.threads || (rank && o.device === 'cpu' ? Math.max(1, Math.floor(os.availableParallelism() / Math.min(rank.world, os.availableParallelism()))) : undefined);
+  try {
+    // The math modes are set for this run whatever an earlier run in this process chose.
+    return E.useDevice({ device: o.device === 'cuda' ? 'cuda' : 'cpu', index: rank?.localRank ?? 0, threads, tf32: o.tf32 !== false, deterministic: !!o.deterministic });
+  } catch (e) {
+    if (e instanceof E.VnetError && e.code === 'VNET_E_DEVICE') throw new RunError(`--device cuda: ${e.message}`, 'VNET_E_DEVICE');
+    throw e;
   }
-  return wantCuda ? 'cuda' : 'cpu';
 }
 
 /** Opens dataset.json and runs the validator's checks, failing fast with every problem listed. */
@@ -157,12 +152,12 @@ export function peakRssMb(): number {
  */
 export function checkParallel(o: RunOptions): void {
   if (o.gpus <= 1 || o.device === 'cpu') return;
-  const info = E.native.info();
+  const info = E.info();
   if (!info.cudaAvailable)
     throw new RunError(`--gpus ${o.gpus}: no usable GPU (${info.cudaUnavailableReason ?? 'unknown reason'}); for CPU ranks pass --device cpu`, 'VNET_E_DEVICE');
   let doc: { gpus?: unknown[]; nccl?: { found?: boolean; error?: string; tried?: string[] } } = {};
   try {
-    doc = JSON.parse(E.native.doctor());
+    doc = E.doctor() as typeof doc;
   } catch {
     /* reported below */
   }

@@ -22,7 +22,7 @@ export class CapturedStep {
   private readonly y: Tensor;
   private readonly seed: Tensor;
   private loss: Tensor | null = null;
-  private graph = 0;
+  private graph: E.CapturedGraph | null = null;
   private grads: Tensor[] = [];
 
   private constructor(private readonly net: VNet, readonly batch: number) {
@@ -51,20 +51,11 @@ export class CapturedStep {
 
   private record(o: Pick<RunOptions, 'loss'>): void {
     this.net.store.zeroGrad();
-    E.native.sync();
-    this.graph = E.native.graphBegin();
-    try {
-      E.tidy(() => {
-        const { loss } = E.diceLoss(this.net.forward(this.x), this.y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
-        E.backward(loss, this.seed);
-        this.loss = E.keep(loss);
-      });
-      this.graph = E.native.graphEnd();
-    } catch (e) {
-      E.native.graphAbort();
-      this.graph = 0;
-      throw e;
-    }
+    this.graph = E.captureGraph(() => E.tidy(() => {
+      const { loss } = E.diceLoss(this.net.forward(this.x), this.y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
+      E.backward(loss, this.seed);
+      this.loss = E.keep(loss);
+    }));
     this.grads = [];
     for (const p of this.net.parameters.values()) {
       if (!p.grad) continue;
@@ -79,10 +70,10 @@ export class CapturedStep {
    */
   run(images: Float32Array, labels: Int32Array, gradScale = 1): number {
     if (!this.graph || !this.loss) throw new Error('CapturedStep used after dispose()');
-    E.native.copyFromHost(this.x.handle, images);
-    E.native.copyFromHost(this.y.handle, labels);
+    E.writeInto(this.x, images);
+    E.writeInto(this.y, labels);
     E.runOp('fill_const', [this.seed], { value: gradScale });
-    E.native.graphLaunch(this.graph);
+    this.graph.replay();
     return this.loss.item();
   }
 
@@ -93,8 +84,8 @@ export class CapturedStep {
 
   /** Destroy the graph and release its memory; the parameters' .grad are cleared. */
   dispose(): void {
-    if (this.graph) E.native.graphDestroy(this.graph);
-    this.graph = 0;
+    this.graph?.dispose();
+    this.graph = null;
     this.net.store.zeroGrad();
     this.grads = [];
     this.loss?.dispose();

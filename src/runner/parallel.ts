@@ -4,6 +4,7 @@
 // broadcast at the start. The same rendezvous would carry NCCL's unique id for GPU ranks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import * as E from '../engine/index.js';
 import { RunError } from './options.js';
 
 export interface RankInfo {
@@ -360,8 +361,8 @@ export function injectedFault(info: RankInfo | undefined): void {
  * Sets up NCCL among GPU ranks: rank 0 makes the unique id, the TCP rendezvous hands it to the
  * others, and every rank joins the communicator on its own device.
  */
-export async function initNccl(comm: TcpCommunicator, native: { ncclUniqueId(): Uint8Array; ncclInit(rank: number, n: number, id: Uint8Array): void }): Promise<void> {
-  const id = await comm.broadcastBytes(comm.rank === 0 ? native.ncclUniqueId() : new Uint8Array(0));
-  native.ncclInit(comm.rank, comm.world, id);
+export async function initNccl(comm: TcpCommunicator): Promise<void> {
+  const id = await comm.broadcastBytes(comm.rank === 0 ? E.collective.uniqueId() : new Uint8Array(0));
+  E.collective.init(comm.rank, comm.world, id);
   comm.nccl = true;
 }

@@ -81,7 +81,7 @@ export async function parallelStep(net: VNet, opt: ReturnType<typeof makeOptimiz
   if (comm.nccl) {
     // On GPUs the gradients stay on the device: one NCCL all-reduce averages them, packed
     // into one flat buffer.
-    E.native.ncclAllReduceFlat(params.filter((p) => p.grad).map((p) => p.grad!.handle), true);
+    E.collective.allReduce(params.filter((p) => p.grad).map((p) => p.grad!));
     const l = new Float32Array([loss]);
     await comm.allReduceMean(l);
     E.tidy(() => update(net, opt, o.baseLr, scaler));
@@ -138,7 +138,7 @@ class GraphStepper {
     const { net, opt, scaler, comm } = this;
     let loss = this.captured.run(images, labels, scaler ? scaler.scale : 1);
     if (comm?.nccl) {
-      E.native.ncclAllReduceFlat(this.captured.gradients.map((g) => g.handle), true);
+      E.collective.allReduce(this.captured.gradients);
       const l = new Float32Array([loss]);
       await comm.allReduceMean(l);
       loss = l[0];
@@ -157,7 +157,7 @@ class GraphStepper {
 async function broadcastWeights(net: VNet, comm: Communicator): Promise<void> {
   const entries = net.store.entries();
   if (comm.nccl) {
-    for (const [, t] of entries) E.native.ncclBroadcast(t.handle, 0);
+    for (const [, t] of entries) E.collective.broadcast(t, 0);
     return;
   }
   const flat = new Float32Array(entries.reduce((a, [, t]) => a + t.size, 0));
@@ -179,7 +179,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   const rankInfo = rankFromEnv();
   const comm = rankInfo ? await TcpCommunicator.connect(rankInfo) : undefined;
   injectedFault(rankInfo);
-  if (comm && device === 'cuda' && comm.world > 1) await initNccl(comm, E.native);
+  if (comm && device === 'cuda' && comm.world > 1) await initNccl(comm);
   const world = comm?.world ?? 1, rank = comm?.rank ?? 0;
   // Only rank 0 writes anything.
   const writer = rank === 0;
@@ -335,7 +335,7 @@ async function benchmarkTrain(o: RunOptions, loader: Loader, log: LogSink, step:
       if (o.profile && n === o.warmupSteps) E.opProfile.start();
       const t = process.hrtime.bigint();
       await step(batch);
-      E.native.sync();
+      E.sync();
       const ms = Number(process.hrtime.bigint() - t) / 1e6;
       if (n >= o.warmupSteps) times.push(ms);
       if (++n >= total) break;

@@ -1,5 +1,6 @@
 // Memory and error behaviour: no growth over many forward/backward steps, and bad arguments
 // raise JS errors with codes while the process keeps running.
+import { native } from '../../bindings/native.js';
 import * as E from '../../src/engine/index.js';
 import { testDevices } from './devices.js';
 
@@ -89,8 +90,8 @@ describe('bad arguments become JS errors with codes', () => {
 
 describe('coverage: every op the V-Net uses has a kernel on every built device', () => {
   test('kernel table', () => {
-    const info = E.native.info();
-    for (const op of E.native.ops()) {
+    const info = E.info();
+    for (const op of native.ops()) {
       expect([op.name, op.cpu]).toEqual([op.name, true]);
       if (info.cudaCompiled) expect([op.name, op.cuda]).toEqual([op.name, true]);
     }

@@ -42,15 +42,15 @@ test('a shape whose element count overflows int64 is refused, not allocated smal
 }, CASE_LIMIT_MS);
 
 test('setNumThreads outside 1..256, fractional, or wrapping past 2^32 is refused', () => {
-  expectRefused(lib(`${E} E.native.setNumThreads(100000);`), { exit: 0, code: 'VNET_E_INVALID_ARG', names: ['1..256'], maxMs: 10_000 });
-  const o = lib(`${E} const bad = [2 ** 32 + 2, 1.5, 0, NaN, -3].filter((n) => { try { E.native.setNumThreads(n); return false; } catch (e) { return e.code === 'VNET_E_INVALID_ARG'; } });
-    throw Object.assign(new Error('refused ' + bad.length + ' of 5; threads ' + E.native.info().threads), { code: 'VNET_E_INVALID_ARG' });`);
+  expectRefused(lib(`${E} E.useDevice({ threads: 100000 });`), { exit: 0, code: 'VNET_E_INVALID_ARG', names: ['1..256'], maxMs: 10_000 });
+  const o = lib(`${E} const bad = [2 ** 32 + 2, 1.5, 0, NaN, -3].filter((n) => { try { E.useDevice({ threads: n }); return false; } catch (e) { return e.code === 'VNET_E_INVALID_ARG'; } });
+    throw Object.assign(new Error('refused ' + bad.length + ' of 5; threads ' + E.info().threads), { code: 'VNET_E_INVALID_ARG' });`);
   expectRefused(o, { exit: 0, code: 'VNET_E_INVALID_ARG', names: ['refused 5 of 5; threads 2'], maxMs: 10_000 });
 }, CASE_LIMIT_MS);
 
 test('a failed thread creation leaves a working, smaller pool and says so (no endless wait)', () => {
-  const o = lib(`${E} let err; try { E.native.setNumThreads(8); } catch (e) { err = e; }
-    const n = E.native.info().threads;
+  const o = lib(`${E} let err; try { E.useDevice({ threads: 8 }); } catch (e) { err = e; }
+    const n = E.info().threads;
     const y = E.softmax(E.tensor(new Float32Array(1 << 18).fill(1), [1 << 16, 4])).toArray();
     throw Object.assign(new Error(err.message + ' | threads ' + n + ' | softmax ' + y[0].toFixed(2)), { code: err.code });`, { env: { VNET_FAULT_THREAD_SPAWN: '3' } });
   expectRefused(o, { exit: 0, code: 'VNET_E_OOM', names: ['could start only 3 of 8 threads', 'threads 3', 'softmax 0.25'], maxMs: 10_000 });
@@ -61,7 +61,7 @@ test('setNumThreads racing ops on three worker threads neither deadlocks nor cra
     const src = "const E = await import(" + JSON.stringify(D + '/engine/index.js') + "); const x = E.tensor(new Float32Array(1 << 18).fill(1), [1 << 16, 4]); for (let i = 0; i < 150; i++) E.softmax(x).dispose(); process.exit(0);";
     const ws = [0, 1, 2].map(() => new Worker(src, { eval: true, type: 'module' }));
     let n = 0;
-    const iv = setInterval(() => E.native.setNumThreads(1 + (n++ % 4)), 2);
+    const iv = setInterval(() => E.useDevice({ threads: 1 + (n++ % 4) }), 2);
     const codes = await Promise.all(ws.map((w) => new Promise((r) => w.on('exit', r))));
     clearInterval(iv);
     throw Object.assign(new Error('exits ' + codes.join(',') + ' after ' + n + ' resizes'), { code: 'RACE_DONE' });`, { timeoutMs: 60_000 });

@@ -16,7 +16,7 @@ export interface GoldenResult {
 
 // Tolerances: cuDNN convolutions run in TF32 by default (10-bit mantissa inputs), so the loss
 // agrees to ~1e-3 and gradients, which pass through ~10 convolutions, to a few 1e-3 of their
-// scale. With VNET_TF32=0 the errors drop to ~1e-5.
+// scale. Without TF32 (E.useDevice({ tf32: false })) the errors drop to ~1e-5.
 const TOL = { loss: 2e-3, grad: 2e-2, update: 2e-2 };
 // Every tensor is measured against at least this fraction of the largest tensor of its kind in
 // the whole model (as the op table's scaleFloor): a conv bias in front of batch norm has a
@@ -104,18 +104,17 @@ export function goldenVNet(steps = 3, other: E.DeviceName = 'cuda'): GoldenResul
 /**
  * --xla's CUDA Graph against eager steps on the same device: the same seeded net and batches,
  * `steps` SGD steps each way (the graph path captures after one eager step, as training does),
- * with deterministic cuDNN algorithms (VNET_DETERMINISTIC=1, set here unless a convolution ran
- * before in this process: the setting is read once) so both paths pick the same kernels.
+ * with deterministic cuDNN algorithms (the engine's math mode, set here for these steps and
+ * restored after) so both paths pick the same kernels.
  * Losses and weight changes must agree to float tolerance, and the graph's memory must be released.
  */
 export function graphVsEager(steps = 4, device: E.DeviceName = 'cuda'): GoldenResult[] {
-  const prevDet = process.env.VNET_DETERMINISTIC;
-  process.env.VNET_DETERMINISTIC = '1';
+  const prev = E.info().deterministic;
+  E.useDevice({ device, deterministic: true });
   try {
     return graphVsEagerRun(steps, device);
   } finally {
-    if (prevDet === undefined) delete process.env.VNET_DETERMINISTIC;
-    else process.env.VNET_DETERMINISTIC = prevDet;
+    E.useDevice({ device, deterministic: prev });
   }
 }
 
@@ -153,13 +152,12 @@ function graphVsEagerRun(steps: number, device: E.DeviceName): GoldenResult[] {
     const { params } = changes(net, init);
     opt.dispose();
     net.dispose();
-    E.native.sync();
+    E.sync();
     const leaked = E.memory()[device === 'cuda' ? 'cuda' : 'cpu'].bytes - before;
     return { losses, params, leaked };
   };
   const eager = run(false), graph = run(true);
-  let det = false;
-  try { det = (JSON.parse(E.native.doctor()) as { settings?: { deterministic?: boolean } }).settings?.deterministic === true; } catch { /* no CUDA backend */ }
+  const det = E.info().deterministic;
   const res: GoldenResult[] = [];
   const add = (name: string, err: number, tol: number) => res.push({ name, err, tol, pass: err <= tol });
   add(`graph vs eager loss (each step; deterministic algorithms: ${det ? 'yes' : 'no'})`, rel(graph.losses, eager.losses), 1e-4);

@@ -126,7 +126,7 @@ export async function cmdDemo(a: { data_dir?: string; model_dir?: string; train_
   });
   process.stderr.write(`validating ${dataDir}\n`);
   cmdValidate(dataDir, true);
-  if (process.exitCode) throw new RunError(`the dataset in ${dataDir} did not validate`, 'E_DATASET');
+  if (process.exitCode) throw new RunError(`the dataset in ${dataDir} did not validate`, 'VNET_E_DATASET');
   const t0 = Date.now();
   await runMode('train_and_evaluate', opts);
   await runMode('predict', { ...opts, resume: false });

@@ -52,7 +52,7 @@ export function inspectDataset(dataDir: string): DatasetInspection {
   const out: DatasetInspection = { errors: [], warnings: [] };
   const err = (code: DataErrorCode, message: string, file = jsonPath) => out.errors.push({ code, file, message });
   if (!fs.existsSync(jsonPath)) {
-    err('E_NO_DATASET_JSON', fs.existsSync(dir) ? 'no dataset.json in the data folder' : 'data folder does not exist');
+    err('VNET_E_NO_DATASET_JSON', fs.existsSync(dir) ? 'no dataset.json in the data folder' : 'data folder does not exist');
     return out;
   }
   let j: unknown;
@@ -64,7 +64,7 @@ export function inspectDataset(dataDir: string): DatasetInspection {
     return out;
   }
   if (!isObj(j)) {
-    err('E_BAD_JSON', 'top level is not an object');
+    err('VNET_E_BAD_JSON', 'top level is not an object');
     return out;
   }
   const nnunet = !Array.isArray(j.training) && ('file_ending' in j || 'channel_names' in j);
@@ -72,13 +72,13 @@ export function inspectDataset(dataDir: string): DatasetInspection {
   if (spec) {
     const seen = new Set<string>();
     for (const c of [...spec.training, ...spec.test]) {
-      if (seen.has(c.id)) err('E_DUPLICATE_CASE', `case id ${c.id} is listed more than once`);
+      if (seen.has(c.id)) err('VNET_E_DUPLICATE_CASE', `case id ${c.id} is listed more than once`);
       seen.add(c.id);
     }
     if (typeof j.numTraining === 'number' && j.numTraining !== spec.training.length) {
-      out.warnings.push({ code: 'W_COUNT_MISMATCH', file: jsonPath, message: `numTraining is ${j.numTraining} but ${spec.training.length} training cases are listed` });
+      out.warnings.push({ code: 'VNET_W_COUNT_MISMATCH', file: jsonPath, message: `numTraining is ${j.numTraining} but ${spec.training.length} training cases are listed` });
     }
-    if (spec.training.length === 0) err('E_NO_CASES', 'no training cases');
+    if (spec.training.length === 0) err('VNET_E_NO_CASES', 'no training cases');
     out.spec = spec;
   }
   return out;
@@ -94,37 +94,37 @@ export function loadDataset(dataDir: string): DatasetSpec {
 
 function parseMsd(j: Json, dir: string, jsonPath: string, out: DatasetInspection): DatasetSpec | undefined {
   const err = (code: DataErrorCode, message: string) => out.errors.push({ code, file: jsonPath, message });
-  if (!Array.isArray(j.training)) { err('E_MISSING_KEY', 'missing "training" list'); return undefined; }
-  const labels = parseLabels(j.labels, false, (m) => err(m.startsWith('missing') ? 'E_MISSING_KEY' : 'E_BAD_JSON', m));
+  if (!Array.isArray(j.training)) { err('VNET_E_MISSING_KEY', 'missing "training" list'); return undefined; }
+  const labels = parseLabels(j.labels, false, (m) => err(m.startsWith('missing') ? 'VNET_E_MISSING_KEY' : 'VNET_E_BAD_JSON', m));
   if (!labels) return undefined;
   const training: DatasetSpec['training'] = [];
   j.training.forEach((t: unknown, i: number) => {
     if (!isObj(t) || typeof t.image !== 'string' || typeof t.label !== 'string') {
-      err('E_BAD_JSON', `training[${i}] needs "image" and "label" strings`);
+      err('VNET_E_BAD_JSON', `training[${i}] needs "image" and "label" strings`);
       return;
     }
     training.push({ id: stripNiftiExt(t.image), image: path.resolve(dir, t.image), label: path.resolve(dir, t.label) });
   });
   const test: CaseRef[] = [];
-  if (j.test === undefined) out.warnings.push({ code: 'W_MISSING_KEY', file: jsonPath, message: 'no "test" list' });
-  else if (!Array.isArray(j.test)) err('E_BAD_JSON', '"test" is not a list');
+  if (j.test === undefined) out.warnings.push({ code: 'VNET_W_MISSING_KEY', file: jsonPath, message: 'no "test" list' });
+  else if (!Array.isArray(j.test)) err('VNET_E_BAD_JSON', '"test" is not a list');
   else j.test.forEach((t: unknown, i: number) => {
     const p = typeof t === 'string' ? t : isObj(t) && typeof t.image === 'string' ? t.image : undefined;
-    if (p === undefined) err('E_BAD_JSON', `test[${i}] is not a path`);
+    if (p === undefined) err('VNET_E_BAD_JSON', `test[${i}] is not a path`);
     else test.push({ id: stripNiftiExt(p), image: path.resolve(dir, p) });
   });
-  if (!isObj(j.modality)) out.warnings.push({ code: 'W_MISSING_KEY', file: jsonPath, message: 'no "modality" object' });
+  if (!isObj(j.modality)) out.warnings.push({ code: 'VNET_W_MISSING_KEY', file: jsonPath, message: 'no "modality" object' });
   const modality = isObj(j.modality) ? sortedValues(j.modality) : [];
   return { dir, jsonPath, format: 'msd', name: typeof j.name === 'string' ? j.name : undefined, labels, modality, training, test };
 }
 
 function parseNnunet(j: Json, dir: string, jsonPath: string, out: DatasetInspection): DatasetSpec | undefined {
   const err = (code: DataErrorCode, message: string, file = jsonPath) => out.errors.push({ code, file, message });
-  if (!isObj(j.channel_names)) { err('E_MISSING_KEY', 'missing "channel_names" object'); return undefined; }
-  if (typeof j.file_ending !== 'string') { err('E_MISSING_KEY', 'missing "file_ending" string'); return undefined; }
+  if (!isObj(j.channel_names)) { err('VNET_E_MISSING_KEY', 'missing "channel_names" object'); return undefined; }
+  if (typeof j.file_ending !== 'string') { err('VNET_E_MISSING_KEY', 'missing "file_ending" string'); return undefined; }
   const modality = sortedValues(j.channel_names);
-  if (modality.length !== 1) err('E_UNSUPPORTED', `${modality.length} input channels; the V-Net takes exactly one`);
-  const labels = parseLabels(j.labels, true, (m) => err(m.startsWith('missing') ? 'E_MISSING_KEY' : 'E_BAD_JSON', m));
+  if (modality.length !== 1) err('VNET_E_UNSUPPORTED', `${modality.length} input channels; the V-Net takes exactly one`);
+  const labels = parseLabels(j.labels, true, (m) => err(m.startsWith('missing') ? 'VNET_E_MISSING_KEY' : 'VNET_E_BAD_JSON', m));
   if (!labels) return undefined;
   const fe = j.file_ending;
   const listCases = (sub: string): string[] => {
@@ -137,13 +137,13 @@ function parseNnunet(j: Json, dir: string, jsonPath: string, out: DatasetInspect
     // nnU-Net v2 also allows explicit cases: { case: { images: [...], label } }, paths relative.
     training = Object.entries(j.dataset).flatMap(([id, v]) => {
       if (!isObj(v) || !Array.isArray(v.images) || typeof v.images[0] !== 'string' || typeof v.label !== 'string') {
-        err('E_BAD_JSON', `dataset.${id} needs "images" and "label"`);
+        err('VNET_E_BAD_JSON', `dataset.${id} needs "images" and "label"`);
         return [];
       }
       return [{ id, image: path.resolve(dir, v.images[0]), label: path.resolve(dir, v.label) }];
     });
   } else {
-    if (!fs.existsSync(path.join(dir, 'imagesTr'))) err('E_MISSING_FILE', 'imagesTr folder is missing', path.join(dir, 'imagesTr'));
+    if (!fs.existsSync(path.join(dir, 'imagesTr'))) err('VNET_E_MISSING_FILE', 'imagesTr folder is missing', path.join(dir, 'imagesTr'));
     training = listCases('imagesTr').map((id) => ({ id, image: path.join(dir, 'imagesTr', `${id}_0000${fe}`), label: path.join(dir, 'labelsTr', `${id}${fe}`) }));
   }
   const test = listCases('imagesTs').map((id) => ({ id, image: path.join(dir, 'imagesTs', `${id}_0000${fe}`) }));

@@ -52,18 +52,18 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 function get(url: URL, headers: Record<string, string>, timeoutMs: number, redirects = 5): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
-    if (!mod) return reject(new DataError('E_DOWNLOAD', `unsupported URL protocol ${url.protocol}`));
+    if (!mod) return reject(new DataError('VNET_E_DOWNLOAD', `unsupported URL protocol ${url.protocol}`));
     const req = mod.get(url, { headers }, (res) => {
       const loc = res.headers.location;
       if (REDIRECTS.has(res.statusCode ?? 0) && loc) {
         res.resume();
-        if (redirects <= 0) return reject(new DataError('E_DOWNLOAD', 'too many redirects'));
+        if (redirects <= 0) return reject(new DataError('VNET_E_DOWNLOAD', 'too many redirects'));
         return resolve(get(new URL(loc, url), headers, timeoutMs, redirects - 1));
       }
       resolve(res);
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new DataError('E_DOWNLOAD', `no data for ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(e instanceof DataError ? e : new DataError('E_DOWNLOAD', e.message)));
+    req.setTimeout(timeoutMs, () => req.destroy(new DataError('VNET_E_DOWNLOAD', `no data for ${timeoutMs} ms`)));
+    req.on('error', (e) => reject(e instanceof DataError ? e : new DataError('VNET_E_DOWNLOAD', e.message)));
   });
 }
 
@@ -82,7 +82,7 @@ async function fetchResumable(url: URL, part: string, opts: DownloadOptions): Pr
     if (status === 206) {
       // A range we did not ask for: drop what we have and start over without a Range header.
       res.resume();
-      if (start === 0) throw new DataError('E_DOWNLOAD', `HTTP 206 with an unexpected range from ${url.href}`);
+      if (start === 0) throw new DataError('VNET_E_DOWNLOAD', `HTTP 206 with an unexpected range from ${url.href}`);
       fs.rmSync(part, { force: true });
       return fetchResumable(url, part, opts);
     }
@@ -97,12 +97,12 @@ async function fetchResumable(url: URL, part: string, opts: DownloadOptions): Pr
     return fetchResumable(url, part, opts);
   } else {
     res.resume();
-    throw new DataError('E_DOWNLOAD', `HTTP ${status} from ${url.href}`);
+    throw new DataError('VNET_E_DOWNLOAD', `HTTP ${status} from ${url.href}`);
   }
   const max = opts.expectedSize ?? opts.maxBytes ?? LIMITS.download();
   if (total !== undefined && total > max) {
     res.resume();
-    throw new DataError('E_SIZE', `the server announces ${total} bytes, over the ${max}-byte limit (expectedSize, maxBytes or VNET_MAX_DOWNLOAD_MB)`, url.href);
+    throw new DataError('VNET_E_SIZE', `the server announces ${total} bytes, over the ${max}-byte limit (expectedSize, maxBytes or VNET_MAX_DOWNLOAD_MB)`, url.href);
   }
   const resumedFrom = start;
   let done = start;
@@ -119,21 +119,21 @@ async function fetchResumable(url: URL, part: string, opts: DownloadOptions): Pr
       for await (const chunk of src) {
         done += chunk.length;
         // No Content-Length (or a lying one): stop at the limit rather than fill the disk.
-        if (done > max) throw new DataError('E_SIZE', `more than ${max} bytes received (the limit: expectedSize, maxBytes or VNET_MAX_DOWNLOAD_MB)`, url.href);
+        if (done > max) throw new DataError('VNET_E_SIZE', `more than ${max} bytes received (the limit: expectedSize, maxBytes or VNET_MAX_DOWNLOAD_MB)`, url.href);
         opts.onProgress?.({ done, total });
         yield chunk;
       }
     }, out);
   } catch (e) {
     await closed;
-    if (e instanceof DataError && e.code === 'E_SIZE') {
+    if (e instanceof DataError && e.code === 'VNET_E_SIZE') {
       fs.rmSync(part, { force: true }); // too big: resuming cannot fix it
       throw e;
     }
-    throw new DataError('E_DOWNLOAD', `transfer interrupted after ${done} bytes (${(e as Error).message}); run again to resume`);
+    throw new DataError('VNET_E_DOWNLOAD', `transfer interrupted after ${done} bytes (${(e as Error).message}); run again to resume`);
   }
   await closed;
-  if (total !== undefined && done !== total) throw new DataError('E_DOWNLOAD', `transfer interrupted after ${done} of ${total} bytes; run again to resume`);
+  if (total !== undefined && done !== total) throw new DataError('VNET_E_DOWNLOAD', `transfer interrupted after ${done} of ${total} bytes; run again to resume`);
   return { size: done, resumedFrom };
 }
 
@@ -145,7 +145,7 @@ function partSize(part: string): number {
   } catch {
     return 0;
   }
-  if (!st.isFile()) throw new DataError('E_UNSAFE_OUTPUT', 'the partial download is not a regular file (a link?); remove it and run again', part);
+  if (!st.isFile()) throw new DataError('VNET_E_UNSAFE_OUTPUT', 'the partial download is not a regular file (a link?); remove it and run again', part);
   return st.size;
 }
 
@@ -167,28 +167,28 @@ function datasetRoot(dir: string): string | undefined {
 export async function downloadDataset(opts: DownloadOptions): Promise<DownloadResult> {
   const dataDir = path.resolve(opts.dataDir);
   if (fs.existsSync(dataDir) && fs.readdirSync(dataDir).length > 0) {
-    throw new DataError('E_DATA_EXISTS', 'the dataset folder already exists and is not empty', dataDir);
+    throw new DataError('VNET_E_DATA_EXISTS', 'the dataset folder already exists and is not empty', dataDir);
   }
   checkOutputDir(dataDir, [], '--data_dir');
   makeDirs(path.dirname(dataDir));
   const part = `${dataDir}.tar.part`;
   const url = new URL(opts.url ?? DEFAULT_DATASET_URL);
   const { size, resumedFrom } = await fetchResumable(url, part, opts);
-  const fail = (code: 'E_SIZE' | 'E_CHECKSUM', msg: string): never => {
+  const fail = (code: 'VNET_E_SIZE' | 'VNET_E_CHECKSUM', msg: string): never => {
     fs.rmSync(part, { force: true }); // a complete but wrong file cannot be fixed by resuming
     throw new DataError(code, msg, url.href);
   };
-  if (opts.expectedSize !== undefined && size !== opts.expectedSize) fail('E_SIZE', `got ${size} bytes, expected ${opts.expectedSize}`);
+  if (opts.expectedSize !== undefined && size !== opts.expectedSize) fail('VNET_E_SIZE', `got ${size} bytes, expected ${opts.expectedSize}`);
   const digest = await sha256File(part);
-  if (opts.sha256 && digest !== opts.sha256.toLowerCase()) fail('E_CHECKSUM', `sha256 ${digest}, expected ${opts.sha256}`);
+  if (opts.sha256 && digest !== opts.sha256.toLowerCase()) fail('VNET_E_CHECKSUM', `sha256 ${digest}, expected ${opts.sha256}`);
   const tmp = `${dataDir}.extract-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   try {
     extractTar(part, tmp);
     const root = datasetRoot(tmp);
-    if (!root) throw new DataError('E_INVALID_DATASET', 'the archive holds no dataset.json', url.href);
+    if (!root) throw new DataError('VNET_E_INVALID_DATASET', 'the archive holds no dataset.json', url.href);
     const validation = validateDataset(root);
     if (validation.errors.length > 0) {
-      throw new DataError('E_INVALID_DATASET', `the downloaded dataset has errors:\n${formatProblems(validation.errors, { relativeTo: root })}`, url.href);
+      throw new DataError('VNET_E_INVALID_DATASET', `the downloaded dataset has errors:\n${formatProblems(validation.errors, { relativeTo: root })}`, url.href);
     }
     if (fs.existsSync(dataDir)) fs.rmdirSync(dataDir); // empty (checked above)
     fs.renameSync(root, dataDir);
@@ -197,7 +197,7 @@ export async function downloadDataset(opts: DownloadOptions): Promise<DownloadRe
     return { dataDir, bytes: size, sha256: digest, resumedFrom, validation: { ...validation, ...relocate(validation, root, dataDir) } };
   } catch (e) {
     // A complete archive that is corrupt or invalid cannot be fixed by resuming: drop it too.
-    if (e instanceof DataError && (e.code === 'E_INVALID_DATASET' || e.code === 'E_CORRUPT_FILE')) fs.rmSync(part, { force: true });
+    if (e instanceof DataError && (e.code === 'VNET_E_INVALID_DATASET' || e.code === 'VNET_E_CORRUPT_FILE')) fs.rmSync(part, { force: true });
     throw e;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -1,29 +1,33 @@
 // Errors of the data layer carry a stable code (the same codes `validateDataset` reports), so
 // callers and the CLI can branch on `err.code` instead of parsing messages.
 
-/** Stable codes used by errors and validation problems of the data layer. */
-export type DataErrorCode =
-  | 'E_NO_DATASET_JSON'
-  | 'E_BAD_JSON'
-  | 'E_MISSING_KEY'
-  | 'E_MISSING_FILE'
-  | 'E_CORRUPT_FILE'
-  | 'E_UNSUPPORTED'
-  | 'E_SHAPE_MISMATCH'
-  | 'E_LABEL_VALUES'
-  | 'E_NONFINITE'
-  | 'E_DUPLICATE_CASE'
-  | 'E_NO_CASES'
-  | 'E_DOWNLOAD'
-  | 'E_CHECKSUM'
-  | 'E_SIZE'
-  | 'E_DATA_EXISTS'
-  | 'E_INVALID_DATASET'
-  | 'E_BAD_ARGUMENT'
-  | 'E_NOT_A_FILE'
-  | 'E_TOO_LARGE'
-  | 'E_GEOMETRY'
-  | 'E_UNSAFE_OUTPUT';
+/** Stable codes used by errors and validation problems of the data layer (the one VNET_E_*
+ * family of the whole package, from native errors to the CLI). */
+export const DATA_ERROR_CODES = [
+  'VNET_E_NO_DATASET_JSON',
+  'VNET_E_BAD_JSON',
+  'VNET_E_MISSING_KEY',
+  'VNET_E_MISSING_FILE',
+  'VNET_E_CORRUPT_FILE',
+  'VNET_E_UNSUPPORTED',
+  'VNET_E_SHAPE_MISMATCH',
+  'VNET_E_LABEL_VALUES',
+  'VNET_E_NONFINITE',
+  'VNET_E_DUPLICATE_CASE',
+  'VNET_E_NO_CASES',
+  'VNET_E_DOWNLOAD',
+  'VNET_E_CHECKSUM',
+  'VNET_E_SIZE',
+  'VNET_E_DATA_EXISTS',
+  'VNET_E_INVALID_DATASET',
+  'VNET_E_BAD_ARGUMENT',
+  'VNET_E_NOT_A_FILE',
+  'VNET_E_TOO_LARGE',
+  'VNET_E_GEOMETRY',
+  'VNET_E_UNSAFE_OUTPUT',
+] as const;
+export type DataErrorCode = (typeof DATA_ERROR_CODES)[number];
+const dataCodes: ReadonlySet<string> = new Set(DATA_ERROR_CODES);
 
 /** An error from the data layer: `code` is stable, `file` names the offending file if any. */
 export class DataError extends Error {
@@ -43,10 +47,10 @@ export class DataError extends Error {
 /** True when `e` is a DataError (also across worker boundaries, where only fields survive). */
 export function isDataError(e: unknown): e is DataError {
   return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string'
-    && String((e as { code: string }).code).startsWith('E_');
+    && dataCodes.has((e as { code: string }).code);
 }
 
-/** One finding of dataset validation. Codes are stable: E_* are errors, W_* warnings. */
+/** One finding of dataset validation. Codes are stable: VNET_E_* are errors, VNET_W_* warnings. */
 export interface Problem {
   code: string;
   file?: string;

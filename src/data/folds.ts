@@ -15,9 +15,9 @@ export function foldOf(n: number, folds: number, seed = 0): number[] {
 
 /** Fold `fold` of `folds` for evaluation, the rest for training (each in the items' order). */
 export function foldSplit<T>(items: readonly T[], folds: number, fold: number, seed = 0): Split<T> {
-  if (!(Number.isInteger(folds) && folds >= 2)) throw new DataError('E_BAD_ARGUMENT', `folds must be an integer >= 2, got ${folds}`);
-  if (!(Number.isInteger(fold) && fold >= 0 && fold < folds)) throw new DataError('E_BAD_ARGUMENT', `fold must be an integer in 0..${folds - 1}, got ${fold}`);
-  if (items.length < folds) throw new DataError('E_BAD_ARGUMENT', `${folds} folds need at least ${folds} cases, got ${items.length}`);
+  if (!(Number.isInteger(folds) && folds >= 2)) throw new DataError('VNET_E_BAD_ARGUMENT', `folds must be an integer >= 2, got ${folds}`);
+  if (!(Number.isInteger(fold) && fold >= 0 && fold < folds)) throw new DataError('VNET_E_BAD_ARGUMENT', `fold must be an integer in 0..${folds - 1}, got ${fold}`);
+  if (items.length < folds) throw new DataError('VNET_E_BAD_ARGUMENT', `${folds} folds need at least ${folds} cases, got ${items.length}`);
   const of = foldOf(items.length, folds, seed);
   return { train: items.filter((_, i) => of[i] !== fold), eval: items.filter((_, i) => of[i] === fold) };
 }

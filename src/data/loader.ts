@@ -103,7 +103,7 @@ export class Loader {
   private nextEpoch: number;
 
   constructor(opts: LoaderOptions) {
-    if (!(Number.isInteger(opts.batchSize) && opts.batchSize >= 1)) throw new DataError('E_BAD_ARGUMENT', `batch size must be a positive integer, got ${opts.batchSize}`);
+    if (!(Number.isInteger(opts.batchSize) && opts.batchSize >= 1)) throw new DataError('VNET_E_BAD_ARGUMENT', `batch size must be a positive integer, got ${opts.batchSize}`);
     this.mode = opts.mode ?? 'train';
     this.batchSize = opts.batchSize;
     this.inputShape = opts.inputShape ?? DEFAULT_INPUT_SHAPE;
@@ -112,12 +112,12 @@ export class Loader {
     this.withLabels = this.mode !== 'predict';
     this.native = opts.native ?? false;
     this.foregroundOversample = opts.foregroundOversample ?? 0.33;
-    if (this.native && this.mode !== 'train') throw new DataError('E_BAD_ARGUMENT', `native-resolution batches are training patches; ${this.mode} runs by sliding window`);
-    if (!(this.foregroundOversample >= 0 && this.foregroundOversample <= 1)) throw new DataError('E_BAD_ARGUMENT', `foreground oversampling must be in [0, 1], got ${this.foregroundOversample}`);
+    if (this.native && this.mode !== 'train') throw new DataError('VNET_E_BAD_ARGUMENT', `native-resolution batches are training patches; ${this.mode} runs by sliding window`);
+    if (!(this.foregroundOversample >= 0 && this.foregroundOversample <= 1)) throw new DataError('VNET_E_BAD_ARGUMENT', `foreground oversampling must be in [0, 1], got ${this.foregroundOversample}`);
     this.cases = [...opts.cases];
     if (this.withLabels) {
       const bad = this.cases.find((c) => !c.label);
-      if (bad) throw new DataError('E_BAD_ARGUMENT', `case ${bad.id} has no label (needed in ${this.mode} mode)`);
+      if (bad) throw new DataError('VNET_E_BAD_ARGUMENT', `case ${bad.id} has no label (needed in ${this.mode} mode)`);
     }
     this.rng = opts.state ? new Rng(opts.state.rng) : new Rng(opts.seed ?? 0);
     this.nextEpoch = opts.state?.nextEpoch ?? 0;
@@ -158,7 +158,7 @@ export class Loader {
   epoch(epochIndex: number = this.nextEpoch): AsyncIterable<Batch> {
     const random = this.mode === 'train';
     if (random && epochIndex < this.nextEpoch) {
-      throw new DataError('E_BAD_ARGUMENT', `epochs are drawn in order: epoch ${epochIndex} was already drawn (next is ${this.nextEpoch})`);
+      throw new DataError('VNET_E_BAD_ARGUMENT', `epochs are drawn in order: epoch ${epochIndex} was already drawn (next is ${this.nextEpoch})`);
     }
     while (random && this.nextEpoch < epochIndex) this.drawPlan();
     const plan = this.drawPlan();

@@ -60,18 +60,18 @@ function str(b: Uint8Array, off: number, len: number): string {
   return Buffer.from(b.buffer, b.byteOffset + off, end - off).toString('latin1');
 }
 
-/** Parse the header at the start of `b` (an uncompressed file). Throws E_CORRUPT_FILE / E_UNSUPPORTED. */
+/** Parse the header at the start of `b` (an uncompressed file). Throws VNET_E_CORRUPT_FILE / VNET_E_UNSUPPORTED. */
 export function parseNiftiHeader(b: Uint8Array, file?: string): NiftiHeader {
-  if (b.byteLength < 348) throw new DataError('E_CORRUPT_FILE', `too short for a NIfTI header (${b.byteLength} bytes)`, file);
+  if (b.byteLength < 348) throw new DataError('VNET_E_CORRUPT_FILE', `too short for a NIfTI header (${b.byteLength} bytes)`, file);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const le = dv.getInt32(0, true);
   const be = dv.getInt32(0, false);
   let littleEndian: boolean;
   let size: number;
   if (le === 348 || le === 540) { littleEndian = true; size = le; } else if (be === 348 || be === 540) { littleEndian = false; size = be; } else {
-    throw new DataError('E_CORRUPT_FILE', `bad header: sizeof_hdr is ${le}, expected 348 or 540`, file);
+    throw new DataError('VNET_E_CORRUPT_FILE', `bad header: sizeof_hdr is ${le}, expected 348 or 540`, file);
   }
-  if (b.byteLength < size) throw new DataError('E_CORRUPT_FILE', `header truncated (${b.byteLength} < ${size} bytes)`, file);
+  if (b.byteLength < size) throw new DataError('VNET_E_CORRUPT_FILE', `header truncated (${b.byteLength} < ${size} bytes)`, file);
   const h = size === 348 ? parseV1(b, dv, littleEndian) : parseV2(b, dv, littleEndian);
   checkHeader(h, file);
   return h;
@@ -109,14 +109,14 @@ function parseV2(b: Uint8Array, dv: DataView, le: boolean): NiftiHeader {
 
 function checkHeader(h: NiftiHeader, file?: string): void {
   const okMagic = h.version === 1 ? h.magic === 'n+1' || h.magic === 'ni1' : h.magic === 'n+2' || h.magic === 'ni2';
-  if (!okMagic) throw new DataError('E_CORRUPT_FILE', `bad header: magic ${JSON.stringify(h.magic)}`, file);
-  if (h.magic.startsWith('ni')) throw new DataError('E_UNSUPPORTED', 'separate .hdr/.img pairs are not supported; use a single .nii or .nii.gz', file);
+  if (!okMagic) throw new DataError('VNET_E_CORRUPT_FILE', `bad header: magic ${JSON.stringify(h.magic)}`, file);
+  if (h.magic.startsWith('ni')) throw new DataError('VNET_E_UNSUPPORTED', 'separate .hdr/.img pairs are not supported; use a single .nii or .nii.gz', file);
   const rank = h.dim[0];
-  if (!(rank >= 1 && rank <= 7)) throw new DataError('E_CORRUPT_FILE', `bad header: dim[0] = ${rank}`, file);
+  if (!(rank >= 1 && rank <= 7)) throw new DataError('VNET_E_CORRUPT_FILE', `bad header: dim[0] = ${rank}`, file);
   for (let i = 1; i <= rank; i++) {
-    if (!(h.dim[i] >= 1)) throw new DataError('E_CORRUPT_FILE', `bad header: dim[${i}] = ${h.dim[i]}`, file);
+    if (!(h.dim[i] >= 1)) throw new DataError('VNET_E_CORRUPT_FILE', `bad header: dim[${i}] = ${h.dim[i]}`, file);
   }
-  if (!DATATYPES[h.datatype]) throw new DataError('E_UNSUPPORTED', `datatype ${h.datatype} is not supported`, file);
+  if (!DATATYPES[h.datatype]) throw new DataError('VNET_E_UNSUPPORTED', `datatype ${h.datatype} is not supported`, file);
 }
 
 /** Spatial size (nx, ny, nz) and the number of 3-D volumes (product of dims 4..rank). */

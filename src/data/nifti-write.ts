@@ -26,7 +26,7 @@ export function encodeMask(ref: MaskReference, mask: ArrayLike<number>): Uint8Ar
   const [nx, ny, nz] = ref.shape;
   const n = nx * ny * nz;
   if (mask.length !== n) {
-    throw new DataError('E_SHAPE_MISMATCH', `mask has ${mask.length} voxels, reference shape ${ref.shape.join('x')} has ${n}`);
+    throw new DataError('VNET_E_SHAPE_MISMATCH', `mask has ${mask.length} voxels, reference shape ${ref.shape.join('x')} has ${n}`);
   }
   let lo = 0;
   let hi = 0;

@@ -54,9 +54,9 @@ function maybeGunzip(raw: Uint8Array, file?: string): Uint8Array {
     return zlib.gunzipSync(raw, { maxOutputLength: need + TRAILING_SLACK });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new DataError('E_CORRUPT_FILE', `gzip data inflates to more than the ${need} bytes its header declares`, file);
+      throw new DataError('VNET_E_CORRUPT_FILE', `gzip data inflates to more than the ${need} bytes its header declares`, file);
     }
-    throw new DataError('E_CORRUPT_FILE', `gzip: ${(e as Error).message}`, file);
+    throw new DataError('VNET_E_CORRUPT_FILE', `gzip: ${(e as Error).message}`, file);
   }
 }
 
@@ -66,7 +66,7 @@ function declaredBytes(h: NiftiHeader, file?: string): number {
   const need = dataOffset(h) + volumes * shape[0] * shape[1] * shape[2] * DATATYPES[h.datatype].bytes;
   const limit = LIMITS.volume();
   if (need > limit) {
-    throw new DataError('E_TOO_LARGE', `the header declares ${need} bytes of data (${shape.join('x')} x ${volumes} volume(s)), over the ${Math.round(limit / MiB)} MiB limit (VNET_MAX_VOLUME_MB)`, file);
+    throw new DataError('VNET_E_TOO_LARGE', `the header declares ${need} bytes of data (${shape.join('x')} x ${volumes} volume(s)), over the ${Math.round(limit / MiB)} MiB limit (VNET_MAX_VOLUME_MB)`, file);
   }
   return need;
 }
@@ -84,7 +84,7 @@ function inflatePrefix(prefix: (n: number) => Uint8Array, total: number, file?: 
       return zlib.gunzipSync(prefix(n), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: PREFIX_CAP });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return null;
-      throw new DataError('E_CORRUPT_FILE', `gzip: ${(e as Error).message}`, file);
+      throw new DataError('VNET_E_CORRUPT_FILE', `gzip: ${(e as Error).message}`, file);
     }
   };
   let lo = 0;
@@ -102,7 +102,7 @@ function inflatePrefix(prefix: (n: number) => Uint8Array, total: number, file?: 
     else if (out.byteLength >= want) return out;
     else lo = mid;
   }
-  throw new DataError('E_CORRUPT_FILE', 'gzip: the NIfTI header could not be decompressed within bounded memory', file);
+  throw new DataError('VNET_E_CORRUPT_FILE', 'gzip: the NIfTI header could not be decompressed within bounded memory', file);
 }
 
 /** Header, raw header bytes and shape only; reads and decompresses just what the header needs. */
@@ -150,7 +150,7 @@ function decode(bytes: Uint8Array, labels: boolean, file?: string): NiftiVolume<
   const start = dataOffset(header);
   const need = start + volumes * n * size;
   if (bytes.byteLength < need) {
-    throw new DataError('E_CORRUPT_FILE', `data shorter than the header says (${bytes.byteLength} < ${need} bytes)`, file);
+    throw new DataError('VNET_E_CORRUPT_FILE', `data shorter than the header says (${bytes.byteLength} < ${need} bytes)`, file);
   }
   const src = typedView(bytes, start + (volumes - 1) * n * size, n, header.datatype, header.littleEndian);
   let slope = header.sclSlope;
@@ -186,7 +186,7 @@ function typedView(b: Uint8Array, offset: number, count: number, datatype: numbe
     case 768: return new Uint32Array(buf, at, count);
     case 1024: return Float64Array.from(new BigInt64Array(buf, at, count), (v) => Number(v));
     case 1280: return Float64Array.from(new BigUint64Array(buf, at, count), (v) => Number(v));
-    default: throw new DataError('E_UNSUPPORTED', `datatype ${datatype} is not supported`);
+    default: throw new DataError('VNET_E_UNSUPPORTED', `datatype ${datatype} is not supported`);
   }
 }
 

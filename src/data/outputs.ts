@@ -39,7 +39,7 @@ function nearestExisting(p: string): string {
 const inside = (p: string, root: string) => p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
 function refuse(what: string, target: string, why: string): never {
-  throw new DataError('E_UNSAFE_OUTPUT', `${what}: ${why}`, target);
+  throw new DataError('VNET_E_UNSAFE_OUTPUT', `${what}: ${why}`, target);
 }
 
 function checkFilesystem(what: string, target: string, real: string): void {
@@ -96,8 +96,8 @@ export function makeDirs(dir: string): void {
     try {
       fs.mkdirSync(d);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new DataError('E_UNSAFE_OUTPUT', `cannot create the folder: ${(e as Error).message}`, d);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new DataError('VNET_E_UNSAFE_OUTPUT', `cannot create the folder: ${(e as Error).message}`, d);
     }
   }
-  if (!fs.statSync(abs).isDirectory()) throw new DataError('E_UNSAFE_OUTPUT', 'exists and is not a folder', abs);
+  if (!fs.statSync(abs).isDirectory()) throw new DataError('VNET_E_UNSAFE_OUTPUT', 'exists and is not a folder', abs);
 }

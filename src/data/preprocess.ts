@@ -79,7 +79,7 @@ export function prepareCase(ref: CaseRef, shape: Shape3 = DEFAULT_INPUT_SHAPE, o
   let label: Int32Array | undefined;
   if (ref.label) {
     const lab = readNiftiLabels(ref.label);
-    if (opts.native && lab.shape.some((v, i) => v !== img.shape[i])) throw new DataError('E_SHAPE_MISMATCH', `the label's shape ${lab.shape.join('x')} is not the image's ${img.shape.join('x')}`, ref.label);
+    if (opts.native && lab.shape.some((v, i) => v !== img.shape[i])) throw new DataError('VNET_E_SHAPE_MISMATCH', `the label's shape ${lab.shape.join('x')} is not the image's ${img.shape.join('x')}`, ref.label);
     label = opts.native ? lab.data : preprocessLabel(lab.data, lab.shape, shape);
     if (opts.shared) label = toShared(label);
   }

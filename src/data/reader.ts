@@ -23,7 +23,7 @@ function envMb(name: string, dflt: number): number {
   const v = process.env[name];
   if (v === undefined || v === '') return dflt * MiB;
   const n = Number(v);
-  if (!(Number.isFinite(n) && n > 0)) throw new DataError('E_BAD_ARGUMENT', `${name}=${JSON.stringify(v)} must be a positive number of MiB`);
+  if (!(Number.isFinite(n) && n > 0)) throw new DataError('VNET_E_BAD_ARGUMENT', `${name}=${JSON.stringify(v)} must be a positive number of MiB`);
   return Math.floor(n * MiB);
 }
 
@@ -35,13 +35,13 @@ export function openRegular(file: string, maxBytes: number): { fd: number; size:
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new DataError(code === 'ENOENT' ? 'E_MISSING_FILE' : 'E_CORRUPT_FILE', (e as Error).message, file);
+    throw new DataError(code === 'ENOENT' ? 'VNET_E_MISSING_FILE' : 'VNET_E_CORRUPT_FILE', (e as Error).message, file);
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new DataError('E_NOT_A_FILE', `not a regular file (${kind(st)}); inputs must be plain files`, file);
+    if (!st.isFile()) throw new DataError('VNET_E_NOT_A_FILE', `not a regular file (${kind(st)}); inputs must be plain files`, file);
     if (st.size > maxBytes) {
-      throw new DataError('E_TOO_LARGE', `${st.size} bytes is over the ${Math.round(maxBytes / MiB)} MiB limit for this input (raise VNET_MAX_FILE_MB / VNET_MAX_JSON_MB if it is right)`, file);
+      throw new DataError('VNET_E_TOO_LARGE', `${st.size} bytes is over the ${Math.round(maxBytes / MiB)} MiB limit for this input (raise VNET_MAX_FILE_MB / VNET_MAX_JSON_MB if it is right)`, file);
     }
     return { fd, size: st.size };
   } catch (e) {
@@ -75,12 +75,12 @@ export function readRegularFile(file: string, maxBytes = LIMITS.file()): Buffer 
   }
 }
 
-/** Reads and parses a JSON file under the JSON limit; E_BAD_JSON names the file. */
+/** Reads and parses a JSON file under the JSON limit; VNET_E_BAD_JSON names the file. */
 export function readJsonFile(file: string): unknown {
   const text = readRegularFile(file, LIMITS.json()).toString('utf8');
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new DataError('E_BAD_JSON', text.trim() === '' ? 'the file is empty' : (e as Error).message, file);
+    throw new DataError('VNET_E_BAD_JSON', text.trim() === '' ? 'the file is empty' : (e as Error).message, file);
   }
 }

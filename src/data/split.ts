@@ -42,7 +42,7 @@ export const SPLIT_FILE = 'split.json';
 /** Split `items` (left untouched) into train / eval. */
 export function makeSplit<T>(items: readonly T[], opts: SplitOptions): Split<T> {
   const { trainSplit, splitSeed } = opts;
-  if (!(trainSplit >= 0 && trainSplit <= 1)) throw new DataError('E_BAD_ARGUMENT', `train_split must be in [0, 1], got ${trainSplit}`);
+  if (!(trainSplit >= 0 && trainSplit <= 1)) throw new DataError('VNET_E_BAD_ARGUMENT', `train_split must be in [0, 1], got ${trainSplit}`);
   const order = [...items];
   if (splitSeed !== undefined) new Rng(splitSeed).shuffle(order);
   const n = Math.floor(items.length * trainSplit); // Python's int(n * train_split)
@@ -70,6 +70,6 @@ export function readSplit(modelDir: string): SplitFile | undefined {
   if (!fs.existsSync(file)) return undefined;
   const v = readJsonFile(file) as SplitFile;
   if (typeof v !== 'object' || v === null || !Array.isArray(v.train) || !Array.isArray(v.eval)
-    || ![...v.train, ...v.eval].every((id) => typeof id === 'string')) throw new DataError('E_MISSING_KEY', 'needs "train" and "eval" arrays of case ids', file);
+    || ![...v.train, ...v.eval].every((id) => typeof id === 'string')) throw new DataError('VNET_E_MISSING_KEY', 'needs "train" and "eval" arrays of case ids', file);
   return v;
 }

@@ -31,8 +31,8 @@ function octal(b: Buffer, off: number, len: number): number {
 
 /** A member size must be a whole number of bytes that fits the archive: never negative or NaN. */
 function checkSize(size: number, fileSize: number, at: number, tarFile: string): number {
-  if (!Number.isSafeInteger(size) || size < 0) throw new DataError('E_CORRUPT_FILE', `bad member size ${size} in the header at byte ${at}`, tarFile);
-  if (at + BLOCK + size > fileSize) throw new DataError('E_CORRUPT_FILE', 'archive truncated in a file', tarFile);
+  if (!Number.isSafeInteger(size) || size < 0) throw new DataError('VNET_E_CORRUPT_FILE', `bad member size ${size} in the header at byte ${at}`, tarFile);
+  if (at + BLOCK + size > fileSize) throw new DataError('VNET_E_CORRUPT_FILE', 'archive truncated in a file', tarFile);
   return size;
 }
 
@@ -51,7 +51,7 @@ function checksumOk(h: Buffer): boolean {
 function safeJoin(dest: string, name: string, tarFile: string): string {
   const norm = path.posix.normalize(name.replace(/\\/g, '/'));
   if (path.posix.isAbsolute(norm) || norm.split('/').includes('..')) {
-    throw new DataError('E_CORRUPT_FILE', `refusing unsafe path in archive: ${name}`, tarFile);
+    throw new DataError('VNET_E_CORRUPT_FILE', `refusing unsafe path in archive: ${name}`, tarFile);
   }
   return path.join(dest, norm);
 }
@@ -62,7 +62,7 @@ export interface TarSummary {
   bytes: number;
 }
 
-/** Extract `tarFile` into `destDir` (created). Throws E_CORRUPT_FILE on a damaged archive. */
+/** Extract `tarFile` into `destDir` (created). Throws VNET_E_CORRUPT_FILE on a damaged archive. */
 export function extractTar(tarFile: string, destDir: string): TarSummary {
   makeDirs(destDir);
   const { fd, size: fileSize } = openRegular(tarFile, Number.MAX_SAFE_INTEGER);
@@ -75,18 +75,18 @@ export function extractTar(tarFile: string, destDir: string): TarSummary {
   const out: TarSummary = { files: 0, bytes: 0 };
   const readData = (size: number): Buffer => {
     const b = Buffer.alloc(size);
-    if (fs.readSync(fd, b, 0, size, pos) !== size) throw new DataError('E_CORRUPT_FILE', 'archive truncated', tarFile);
+    if (fs.readSync(fd, b, 0, size, pos) !== size) throw new DataError('VNET_E_CORRUPT_FILE', 'archive truncated', tarFile);
     return b;
   };
   try {
     for (;;) {
       if (fs.readSync(fd, h, 0, BLOCK, pos) < BLOCK) {
         if (pos >= fileSize) break; // archive without end blocks
-        throw new DataError('E_CORRUPT_FILE', 'archive truncated in a header', tarFile);
+        throw new DataError('VNET_E_CORRUPT_FILE', 'archive truncated in a header', tarFile);
       }
       pos += BLOCK;
       if (h.every((v) => v === 0)) break; // end of archive
-      if (!checksumOk(h)) throw new DataError('E_CORRUPT_FILE', `bad header checksum at byte ${pos - BLOCK}`, tarFile);
+      if (!checksumOk(h)) throw new DataError('VNET_E_CORRUPT_FILE', `bad header checksum at byte ${pos - BLOCK}`, tarFile);
       const type = String.fromCharCode(h[156] || 0x30);
       const size = checkSize(paxSize ?? octal(h, 124, 12), fileSize, pos - BLOCK, tarFile);
       const padded = Math.ceil(size / BLOCK) * BLOCK;
@@ -118,7 +118,7 @@ export function extractTar(tarFile: string, destDir: string): TarSummary {
         try {
           for (let left = size, at = pos; left > 0;) {
             const n = fs.readSync(fd, chunk, 0, Math.min(left, chunk.length), at);
-            if (n <= 0) throw new DataError('E_CORRUPT_FILE', 'archive truncated in a file', tarFile);
+            if (n <= 0) throw new DataError('VNET_E_CORRUPT_FILE', 'archive truncated in a file', tarFile);
             fs.writeSync(ofd, chunk, 0, n);
             left -= n;
             at += n;

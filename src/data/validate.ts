@@ -54,7 +54,7 @@ export function validateDataset(dataDir: string, opts: ValidateOptions = {}): Va
   if (ctx.values && res.cases > 0) {
     const unused = spec.labels.filter((l) => !ctx.seen.has(l.value));
     if (unused.length > 0) {
-      res.warnings.push({ code: 'W_LABEL_UNUSED', file: spec.jsonPath, message: `classes never present in any label: ${unused.map((l) => `${l.value} (${l.name})`).join(', ')}` });
+      res.warnings.push({ code: 'VNET_W_LABEL_UNUSED', file: spec.jsonPath, message: `classes never present in any label: ${unused.map((l) => `${l.value} (${l.name})`).join(', ')}` });
     }
   }
   return res;
@@ -71,7 +71,7 @@ interface Ctx {
 function read(ctx: Ctx, file: string, isLabel: boolean): NiftiVolume | undefined {
   const { res } = ctx;
   if (!fs.existsSync(file)) {
-    res.errors.push({ code: 'E_MISSING_FILE', file, message: `${isLabel ? 'label' : 'image'} file does not exist` });
+    res.errors.push({ code: 'VNET_E_MISSING_FILE', file, message: `${isLabel ? 'label' : 'image'} file does not exist` });
     return undefined;
   }
   let v: NiftiVolume;
@@ -79,13 +79,13 @@ function read(ctx: Ctx, file: string, isLabel: boolean): NiftiVolume | undefined
     v = readNifti(file);
   } catch (e) {
     if (isDataError(e)) res.errors.push({ code: e.code, file, message: e.detail ?? e.message });
-    else res.errors.push({ code: 'E_CORRUPT_FILE', file, message: (e as Error).message });
+    else res.errors.push({ code: 'VNET_E_CORRUPT_FILE', file, message: (e as Error).message });
     return undefined;
   }
   const spacing = v.header.pixdim.slice(1, 4);
   // Resampling and HD95 scale by the spacing: NaN or zero would skew every distance silently.
   if (spacing.some((s) => !(Number.isFinite(s) && s > 0))) {
-    res.errors.push({ code: 'E_GEOMETRY', file, message: `voxel spacing (pixdim[1..3]) is ${spacing.join(', ')}; each must be a finite positive number of mm` });
+    res.errors.push({ code: 'VNET_E_GEOMETRY', file, message: `voxel spacing (pixdim[1..3]) is ${spacing.join(', ')}; each must be a finite positive number of mm` });
   }
   if (v.volumes > 1) res.warnings.push({ code: 'W_4D', file, message: `${v.volumes} volumes; only the last one is used` });
   if (ctx.values) {
@@ -94,7 +94,7 @@ function read(ctx: Ctx, file: string, isLabel: boolean): NiftiVolume | undefined
       const x = v.data[i];
       if (x - x !== 0) bad++; // NaN or +-inf; cheaper than Number.isFinite per voxel
     }
-    if (bad > 0) res.errors.push({ code: 'E_NONFINITE', file, message: `${bad} NaN or infinite voxels` });
+    if (bad > 0) res.errors.push({ code: 'VNET_E_NONFINITE', file, message: `${bad} NaN or infinite voxels` });
   }
   return v;
 }
@@ -106,7 +106,7 @@ function checkPair(ctx: Ctx, imageFile: string, labelFile: string): void {
   if (lab && ctx.values) checkLabelValues(ctx, lab, labelFile);
   if (!img || !lab) return;
   if (img.shape.some((s, i) => s !== lab.shape[i])) {
-    res.errors.push({ code: 'E_SHAPE_MISMATCH', file: labelFile, message: `label shape ${lab.shape.join('x')} differs from image shape ${img.shape.join('x')} (${path.basename(imageFile)})` });
+    res.errors.push({ code: 'VNET_E_SHAPE_MISMATCH', file: labelFile, message: `label shape ${lab.shape.join('x')} differs from image shape ${img.shape.join('x')} (${path.basename(imageFile)})` });
     return;
   }
   const si = img.header.pixdim.slice(1, 4);
@@ -118,7 +118,7 @@ function checkPair(ctx: Ctx, imageFile: string, labelFile: string): void {
   if (spacingDiff > ctx.tol || affineDiff > ctx.tol) {
     const fmt = (a: number[]) => a.map((x) => +x.toFixed(4)).join(',');
     res.warnings.push({
-      code: 'W_GEOMETRY_MISMATCH', file: labelFile,
+      code: 'VNET_W_GEOMETRY_MISMATCH', file: labelFile,
       message: spacingDiff > ctx.tol ? `spacing ${fmt(sl)} differs from the image's ${fmt(si)}` : `affine differs from the image's by up to ${affineDiff.toPrecision(3)} mm`,
     });
   }
@@ -139,7 +139,7 @@ function checkLabelValues(ctx: Ctx, lab: NiftiVolume, file: string): void {
   for (const v of found) if (allowed.has(v)) ctx.seen.add(v);
   if (bad.length > 0) {
     const list = bad.slice(0, 8).join(', ') + (bad.length > 8 ? `, ... (${bad.length} values)` : '');
-    ctx.res.errors.push({ code: 'E_LABEL_VALUES', file, message: `values ${list} are not in labels {${[...allowed].join(', ')}}` });
+    ctx.res.errors.push({ code: 'VNET_E_LABEL_VALUES', file, message: `values ${list} are not in labels {${[...allowed].join(', ')}}` });
   }
 }
 

@@ -150,14 +150,14 @@ export function writeSyntheticDataset(dir: string, opts: SyntheticOptions = {}):
   const base = opts.shape ?? [36, 48, 36];
   const noise = opts.noise ?? 0.1;
   if (!(Number.isInteger(cases) && cases >= 1 && Number.isInteger(testCases) && testCases >= 0)) {
-    throw new DataError('E_BAD_ARGUMENT', `cases must be ≥ 1 and testCases ≥ 0 (got ${cases}, ${testCases})`);
+    throw new DataError('VNET_E_BAD_ARGUMENT', `cases must be ≥ 1 and testCases ≥ 0 (got ${cases}, ${testCases})`);
   }
-  if (!(noise >= 0)) throw new DataError('E_BAD_ARGUMENT', `noise must be ≥ 0 (got ${noise})`);
+  if (!(noise >= 0)) throw new DataError('VNET_E_BAD_ARGUMENT', `noise must be ≥ 0 (got ${noise})`);
   const jsonPath = path.join(dir, 'dataset.json');
   if (fs.existsSync(jsonPath)) {
     let name: unknown;
     try { name = (readJsonFile(jsonPath) as { name?: unknown }).name; } catch { name = undefined; }
-    if (name !== SYNTHETIC_NAME) throw new DataError('E_DATA_EXISTS', 'a dataset.json that is not a synthetic dataset is already there', jsonPath);
+    if (name !== SYNTHETIC_NAME) throw new DataError('VNET_E_DATA_EXISTS', 'a dataset.json that is not a synthetic dataset is already there', jsonPath);
   }
   const rand = prng(opts.seed ?? 1);
   const write = (rel: string, shape: [number, number, number], data: Float32Array | Uint8Array) =>

@@ -52,7 +52,7 @@ function toHttpError(e: unknown): HttpError {
   const msg = e instanceof Error ? e.message : String(e);
   if (e instanceof SegmentError) return new HttpError(e.code === 'VNET_E_CLOSED' ? 503 : 422, e.code, msg);
   if (isDataError(e)) {
-    const status = e.code === 'E_TOO_LARGE' || e.code === 'E_SIZE' ? 413 : e.code === 'E_UNSUPPORTED' ? 422 : 400;
+    const status = e.code === 'VNET_E_TOO_LARGE' || e.code === 'VNET_E_SIZE' ? 413 : e.code === 'VNET_E_UNSUPPORTED' ? 422 : 400;
     return new HttpError(status, e.code, msg);
   }
   // A native or unexpected failure of this request only.

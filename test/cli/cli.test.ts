@@ -155,7 +155,7 @@ describe('CLI bad input: clear message, non-zero exit, earlier outputs intact', 
     fs.writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify(ds));
     const r = runCli(['train', '--data_dir', dir, '--model_dir', path.join(tmpDir('m'), 'x'), '--batch_size', '2', ...SMALL_NET]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/E_CORRUPT_FILE/);
+    expect(r.stderr).toMatch(/VNET_E_CORRUPT_FILE/);
     expect(r.stderr).toMatch(/bad\.nii\.gz/);
   });
 

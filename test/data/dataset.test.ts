@@ -26,8 +26,8 @@ describe('MSD dataset.json', () => {
   it('reports a missing training list and a missing file', () => {
     const d = tmpDir('ds');
     fs.writeFileSync(path.join(d, 'dataset.json'), JSON.stringify({ labels: { 0: 'bg' } }));
-    expect(inspectDataset(d).errors.map((e) => e.code)).toEqual(['E_MISSING_KEY']);
-    expect(() => loadDataset(path.join(d, 'nope'))).toThrow(/E_NO_DATASET_JSON/);
+    expect(inspectDataset(d).errors.map((e) => e.code)).toEqual(['VNET_E_MISSING_KEY']);
+    expect(() => loadDataset(path.join(d, 'nope'))).toThrow(/VNET_E_NO_DATASET_JSON/);
   });
 });
 
@@ -59,8 +59,8 @@ describe('nnU-Net v2 dataset.json', () => {
     fs.mkdirSync(path.join(d, 'imagesTr'));
     fs.writeFileSync(path.join(d, 'dataset.json'), JSON.stringify({ channel_names: { 0: 'T1', 1: 'T2' }, labels: { background: 0, whole: [1, 2] }, file_ending: '.nii.gz' }));
     const codes = inspectDataset(d).errors.map((e) => e.code);
-    expect(codes).toContain('E_UNSUPPORTED');
-    expect(codes).toContain('E_BAD_JSON');
+    expect(codes).toContain('VNET_E_UNSUPPORTED');
+    expect(codes).toContain('VNET_E_BAD_JSON');
   });
 });
 

@@ -131,7 +131,7 @@ describe('downloadDataset', () => {
     const parent = tmpDir('dl');
     const dataDir = path.join(parent, 'Task04_Hippocampus');
     const err = await downloadDataset({ dataDir, url: `${base}/cut.tar`, sha256: sha }).catch((e: DataError) => e);
-    expect((err as DataError).code).toBe('E_DOWNLOAD');
+    expect((err as DataError).code).toBe('VNET_E_DOWNLOAD');
     expect(fs.readdirSync(parent)).toEqual(['Task04_Hippocampus.tar.part']);
     const have = fs.statSync(path.join(parent, 'Task04_Hippocampus.tar.part')).size;
     expect(have).toBeGreaterThan(0);
@@ -146,24 +146,24 @@ describe('downloadDataset', () => {
   itData('a checksum mismatch leaves nothing behind', async () => {
     const parent = tmpDir('dl');
     const dataDir = path.join(parent, 'Task04_Hippocampus');
-    await expect(downloadDataset({ dataDir, url: `${base}/data/Task04_Hippocampus.tar`, sha256: '0'.repeat(64) })).rejects.toMatchObject({ code: 'E_CHECKSUM' });
+    await expect(downloadDataset({ dataDir, url: `${base}/data/Task04_Hippocampus.tar`, sha256: '0'.repeat(64) })).rejects.toMatchObject({ code: 'VNET_E_CHECKSUM' });
     expect(fs.readdirSync(parent)).toEqual([]);
   });
 
   itData('an archive whose dataset fails validation leaves nothing behind', async () => {
     const parent = tmpDir('dl');
     const err = await downloadDataset({ dataDir: path.join(parent, 'T4'), url: `${base}/broken.tar` }).catch((e: DataError) => e);
-    expect((err as DataError).code).toBe('E_INVALID_DATASET');
-    expect((err as DataError).message).toMatch(/E_CORRUPT_FILE labelsTr\/hippocampus_044\.nii\.gz/);
+    expect((err as DataError).code).toBe('VNET_E_INVALID_DATASET');
+    expect((err as DataError).message).toMatch(/VNET_E_CORRUPT_FILE labelsTr\/hippocampus_044\.nii\.gz/);
     expect(fs.readdirSync(parent)).toEqual([]);
   });
 
   itData('HTTP errors and an existing dataset folder are refused', async () => {
     const parent = tmpDir('dl');
-    await expect(downloadDataset({ dataDir: path.join(parent, 'x'), url: `${base}/missing.tar` })).rejects.toMatchObject({ code: 'E_DOWNLOAD' });
+    await expect(downloadDataset({ dataDir: path.join(parent, 'x'), url: `${base}/missing.tar` })).rejects.toMatchObject({ code: 'VNET_E_DOWNLOAD' });
     fs.mkdirSync(path.join(parent, 'y'));
     fs.writeFileSync(path.join(parent, 'y', 'keep'), 'mine');
-    await expect(downloadDataset({ dataDir: path.join(parent, 'y'), url: `${base}/redirect` })).rejects.toMatchObject({ code: 'E_DATA_EXISTS' });
+    await expect(downloadDataset({ dataDir: path.join(parent, 'y'), url: `${base}/redirect` })).rejects.toMatchObject({ code: 'VNET_E_DATA_EXISTS' });
     expect(fs.readFileSync(path.join(parent, 'y', 'keep'), 'utf8')).toBe('mine');
   });
 });
@@ -173,7 +173,7 @@ describe('extractTar', () => {
     const d = tmpDir('tar');
     const evil = path.join(d, 'evil.tar');
     fs.writeFileSync(evil, Buffer.concat([...entry('../escape.txt', Buffer.from('x')), Buffer.alloc(1024)]));
-    expect(() => extractTar(evil, path.join(d, 'out'))).toThrow(/E_CORRUPT_FILE.*unsafe/);
+    expect(() => extractTar(evil, path.join(d, 'out'))).toThrow(/VNET_E_CORRUPT_FILE.*unsafe/);
     expect(fs.existsSync(path.join(d, 'escape.txt'))).toBe(false);
     const bad = Buffer.concat([...entry('a.txt', Buffer.from('hello')), Buffer.alloc(1024)]);
     bad[10] ^= 0xff;

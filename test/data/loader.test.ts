@@ -120,13 +120,13 @@ describe('Loader (in-thread)', () => {
   });
 
   itData('refuses unlabelled cases for training and a bad batch size', () => {
-    expect(() => new Loader({ cases: tests, batchSize: 2 })).toThrow(/E_BAD_ARGUMENT/);
-    expect(() => new Loader({ cases, batchSize: 0 })).toThrow(/E_BAD_ARGUMENT/);
+    expect(() => new Loader({ cases: tests, batchSize: 2 })).toThrow(/VNET_E_BAD_ARGUMENT/);
+    expect(() => new Loader({ cases, batchSize: 0 })).toThrow(/VNET_E_BAD_ARGUMENT/);
   });
 
-  itData('a missing file surfaces as E_MISSING_FILE from the iterator', async () => {
+  itData('a missing file surfaces as VNET_E_MISSING_FILE from the iterator', async () => {
     const bad = [...cases.slice(0, 1), { id: 'ghost', image: '/nonexistent/ghost.nii.gz', label: '/nonexistent/ghost_l.nii.gz' }];
     const l = new Loader({ cases: bad, batchSize: 1, mode: 'eval', workers: 0 });
-    await expect(collect(l.epoch(0))).rejects.toMatchObject({ code: 'E_MISSING_FILE' });
+    await expect(collect(l.epoch(0))).rejects.toMatchObject({ code: 'VNET_E_MISSING_FILE' });
   });
 });

@@ -129,23 +129,23 @@ describe('synthetic files', () => {
 
 describe('failures have stable codes', () => {
   const good = buildNifti({ datatype: 16, dims: [4, 4, 4], values: new Array(64).fill(1) });
-  it('missing file', () => expect(codeOf(() => readNifti('/nonexistent/x.nii.gz'))).toBe('E_MISSING_FILE'));
+  it('missing file', () => expect(codeOf(() => readNifti('/nonexistent/x.nii.gz'))).toBe('VNET_E_MISSING_FILE'));
   it('truncated gzip', () => {
     const gz = zlib.gzipSync(good);
-    expect(codeOf(() => readNifti(gz.subarray(0, gz.length - 20)))).toBe('E_CORRUPT_FILE');
+    expect(codeOf(() => readNifti(gz.subarray(0, gz.length - 20)))).toBe('VNET_E_CORRUPT_FILE');
   });
   it('bad header size and bad magic', () => {
     const a = good.slice(); a[0] ^= 0xff;
     const b = good.slice(); b[345] = 0x41;
-    expect(codeOf(() => readNifti(a))).toBe('E_CORRUPT_FILE');
-    expect(codeOf(() => readNifti(b))).toBe('E_CORRUPT_FILE');
+    expect(codeOf(() => readNifti(a))).toBe('VNET_E_CORRUPT_FILE');
+    expect(codeOf(() => readNifti(b))).toBe('VNET_E_CORRUPT_FILE');
   });
   it('data shorter than the header says', () => {
-    expect(codeOf(() => readNifti(good.subarray(0, good.length - 1)))).toBe('E_CORRUPT_FILE');
+    expect(codeOf(() => readNifti(good.subarray(0, good.length - 1)))).toBe('VNET_E_CORRUPT_FILE');
   });
   it('unsupported datatype', () => {
     const c = good.slice(); new DataView(c.buffer).setInt16(70, 32, true); // complex64
-    expect(codeOf(() => readNifti(c))).toBe('E_UNSUPPORTED');
+    expect(codeOf(() => readNifti(c))).toBe('VNET_E_UNSUPPORTED');
   });
   it('a truncated real file reports its path', () => {
     const dir = tmpDir('nifti');
@@ -155,7 +155,7 @@ describe('failures have stable codes', () => {
       readNifti(f);
       throw new Error('no error');
     } catch (e) {
-      expect((e as DataError).code).toBe('E_CORRUPT_FILE');
+      expect((e as DataError).code).toBe('VNET_E_CORRUPT_FILE');
       expect((e as DataError).file).toBe(f);
     }
   });

@@ -197,7 +197,7 @@ describe('split', () => {
     expect(new Set([...a.train, ...a.eval].map((x) => x.id)).size).toBe(260);
   });
   it('rejects a fraction outside [0, 1]', () => {
-    expect(() => makeSplit(items, { trainSplit: 1.5 })).toThrow(/E_BAD_ARGUMENT/);
+    expect(() => makeSplit(items, { trainSplit: 1.5 })).toThrow(/VNET_E_BAD_ARGUMENT/);
   });
   itData('writes the split atomically into the model folder and reads it back', () => {
     const dir = path.join(tmpDir('split'), 'model');

@@ -9,7 +9,7 @@ import { DATA_DIR, buildNifti, cleanupTmp, itData, real, tmpDir } from './helper
 
 afterAll(cleanupTmp);
 
-const LINE = /^[EW]_[A-Z0-9_]+ \S+: .+$/;
+const LINE = /^VNET_[EW]_[A-Z0-9_]+ \S+: .+$/;
 
 describe('validateDataset', () => {
   itData('the real Task04 data has no problems', () => {
@@ -22,13 +22,13 @@ describe('validateDataset', () => {
 
   it('dataset.json problems: missing, unreadable, incomplete', () => {
     const d = tmpDir('val');
-    expect(validateDataset(d).errors.map((e) => e.code)).toEqual(['E_NO_DATASET_JSON']);
+    expect(validateDataset(d).errors.map((e) => e.code)).toEqual(['VNET_E_NO_DATASET_JSON']);
     fs.writeFileSync(path.join(d, 'dataset.json'), '{"training": [');
-    expect(validateDataset(d).errors.map((e) => e.code)).toEqual(['E_BAD_JSON']);
+    expect(validateDataset(d).errors.map((e) => e.code)).toEqual(['VNET_E_BAD_JSON']);
     fs.writeFileSync(path.join(d, 'dataset.json'), '{"training": [], "labels": {"0": "bg"}}');
-    expect(validateDataset(d).errors.map((e) => e.code)).toEqual(['E_NO_CASES']);
+    expect(validateDataset(d).errors.map((e) => e.code)).toEqual(['VNET_E_NO_CASES']);
     fs.writeFileSync(path.join(d, 'dataset.json'), '{"training": [{"image": "a.nii.gz"}], "test": []}');
-    expect(validateDataset(d).errors.map((e) => e.code).sort()).toEqual(['E_MISSING_KEY']);
+    expect(validateDataset(d).errors.map((e) => e.code).sort()).toEqual(['VNET_E_MISSING_KEY']);
   });
 
   itData('every corrupt or mismatched case is reported with its code and file', () => {
@@ -67,22 +67,22 @@ describe('validateDataset', () => {
     const r = validateDataset(d);
     const got = (list: typeof r.errors) => list.map((p) => `${p.code} ${path.relative(d, p.file ?? '')}`).sort();
     expect(got(r.errors)).toEqual([
-      'E_CORRUPT_FILE imagesTr/c.nii.gz',
-      'E_CORRUPT_FILE imagesTr/d.nii.gz',
-      'E_CORRUPT_FILE imagesTr/e.nii',
-      'E_LABEL_VALUES labelsTr/g.nii',
-      'E_MISSING_FILE imagesTr/b.nii.gz',
-      'E_NONFINITE imagesTr/h.nii',
-      'E_SHAPE_MISMATCH labelsTr/f.nii.gz',
+      'VNET_E_CORRUPT_FILE imagesTr/c.nii.gz',
+      'VNET_E_CORRUPT_FILE imagesTr/d.nii.gz',
+      'VNET_E_CORRUPT_FILE imagesTr/e.nii',
+      'VNET_E_LABEL_VALUES labelsTr/g.nii',
+      'VNET_E_MISSING_FILE imagesTr/b.nii.gz',
+      'VNET_E_NONFINITE imagesTr/h.nii',
+      'VNET_E_SHAPE_MISMATCH labelsTr/f.nii.gz',
     ]);
-    expect(got(r.warnings)).toEqual(['W_COUNT_MISMATCH dataset.json', 'W_GEOMETRY_MISMATCH labelsTr/i.nii']);
-    expect(r.errors.find((p) => p.code === 'E_LABEL_VALUES')?.message).toMatch(/1\.5, 5/);
-    expect(r.errors.find((p) => p.code === 'E_NONFINITE')?.message).toMatch(/^2 /);
-    expect(r.errors.find((p) => p.code === 'E_CORRUPT_FILE' && p.file?.endsWith('e.nii'))?.message).toMatch(/shorter/);
+    expect(got(r.warnings)).toEqual(['VNET_W_COUNT_MISMATCH dataset.json', 'VNET_W_GEOMETRY_MISMATCH labelsTr/i.nii']);
+    expect(r.errors.find((p) => p.code === 'VNET_E_LABEL_VALUES')?.message).toMatch(/1\.5, 5/);
+    expect(r.errors.find((p) => p.code === 'VNET_E_NONFINITE')?.message).toMatch(/^2 /);
+    expect(r.errors.find((p) => p.code === 'VNET_E_CORRUPT_FILE' && p.file?.endsWith('e.nii'))?.message).toMatch(/shorter/);
     expect(readNifti(real('017', 'label')).shape).not.toEqual(readNifti(real('001')).shape);
     const text = formatProblems([...r.errors, ...r.warnings], { relativeTo: d });
     expect(text.split('\n')).toHaveLength(9);
     for (const line of text.split('\n')) expect(line).toMatch(LINE);
-    expect(text).toContain('E_MISSING_FILE imagesTr/b.nii.gz: image file does not exist');
+    expect(text).toContain('VNET_E_MISSING_FILE imagesTr/b.nii.gz: image file does not exist');
   });
 });

@@ -89,7 +89,7 @@ describe('Loader with worker threads (compiled JS in a child process)', () => {
     const bad = [...cases.slice(0, 2), { id: 'ghost', image: path.join(DATA_DIR, 'imagesTr', 'ghost.nii.gz'), label: path.join(DATA_DIR, 'labelsTr', 'ghost.nii.gz') }];
     const child = runChild({ loader: { cases: bad, batchSize: 1, mode: 'eval', workers: 1 }, epochs: 1, close: true });
     expect(child.status).toBe(0);
-    expect(child.out.error.code).toBe('E_MISSING_FILE');
+    expect(child.out.error.code).toBe('VNET_E_MISSING_FILE');
     expect(child.out.error.message).toContain('ghost.nii.gz');
   });
 });

@@ -47,18 +47,18 @@ const extract = (tar: string, dest: string) =>
 
 test('a member size of octal -1000 is refused, not looped over', () => {
   const tar = tarOf([header('a.txt', '-1000'), block(Buffer.from('x'.repeat(600)))]);
-  expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000, maxRssMb: 150 });
+  expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'VNET_E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000, maxRssMb: 150 });
 }, CASE_LIMIT_MS);
 
 test('a pax size of -1536 is refused, not looped over', () => {
   const tar = tarOf([header('PaxHeader/a', String(pax('size', '-1536').length.toString(8)), 'x'), block(pax('size', '-1536')), header('a.txt', '1'), block(Buffer.from('x'))]);
-  expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000, maxRssMb: 150 });
+  expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'VNET_E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000, maxRssMb: 150 });
 }, CASE_LIMIT_MS);
 
 test('a negative GNU base-256 size is refused', () => {
   const size = Buffer.alloc(12, 0xff);
   const tar = tarOf([header('a.txt', size), block(Buffer.from('x'))]);
-  expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000 });
+  expectRefused(extract(tar, path.join(tmp('out'), 'x')), { exit: 0, code: 'VNET_E_CORRUPT_FILE', names: [tar, 'bad member size'], maxMs: 5000 });
 }, CASE_LIMIT_MS);
 
 test('generated tar headers: extraction ends, inside the destination, or fails with a DataError', () => {
@@ -103,7 +103,7 @@ test('download refuses to write through a planted .tar.part link; its target is 
   const s = await serve((_req, res) => res.end(Buffer.alloc(4096, 1)));
   const t0 = Date.now();
   try {
-    await expect(downloadDataset({ dataDir, url: s.url })).rejects.toMatchObject({ code: 'E_UNSAFE_OUTPUT', message: expect.stringContaining(`${dataDir}.tar.part`) });
+    await expect(downloadDataset({ dataDir, url: s.url })).rejects.toMatchObject({ code: 'VNET_E_UNSAFE_OUTPUT', message: expect.stringContaining(`${dataDir}.tar.part`) });
   } finally {
     await s.close();
   }
@@ -121,7 +121,7 @@ test('a download without Content-Length stops at the size limit and leaves nothi
     more();
   });
   try {
-    await expect(downloadDataset({ dataDir, url: s.url, maxBytes: 1 << 20 })).rejects.toMatchObject({ code: 'E_SIZE', message: expect.stringContaining('limit') });
+    await expect(downloadDataset({ dataDir, url: s.url, maxBytes: 1 << 20 })).rejects.toMatchObject({ code: 'VNET_E_SIZE', message: expect.stringContaining('limit') });
   } finally {
     await s.close();
   }
@@ -133,7 +133,7 @@ test('a Content-Length over the limit is refused before any byte is stored', asy
   const dataDir = path.join(root, 'Task04');
   const s = await serve((_req, res) => { res.setHeader('Content-Length', String(10 * 2 ** 30)); res.write(Buffer.alloc(1024)); });
   try {
-    await expect(downloadDataset({ dataDir, url: s.url })).rejects.toMatchObject({ code: 'E_SIZE', message: expect.stringContaining('VNET_MAX_DOWNLOAD_MB') });
+    await expect(downloadDataset({ dataDir, url: s.url })).rejects.toMatchObject({ code: 'VNET_E_SIZE', message: expect.stringContaining('VNET_MAX_DOWNLOAD_MB') });
   } finally {
     await s.close();
   }

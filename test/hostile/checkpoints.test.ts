@@ -76,7 +76,7 @@ test('a checkpoint that is /dev/zero or a FIFO is refused at once, in bounded me
     if (kind === 'devzero') fs.symlinkSync('/dev/zero', f);
     else execFileSync('mkfifo', [f]);
     const before = fingerprint(m);
-    expectRefused(load(m), { exit: 0, code: 'E_NOT_A_FILE', names: [f], maxMs: 5000, maxRssMb: 200 });
+    expectRefused(load(m), { exit: 0, code: 'VNET_E_NOT_A_FILE', names: [f], maxMs: 5000, maxRssMb: 200 });
     expectIntact(before);
   }
 }, CASE_LIMIT_MS);

@@ -17,7 +17,7 @@ test('an empty dataset.json is a clear error naming it', () => {
   const dir = tmp('ds');
   fs.writeFileSync(jsonOf(dir), '');
   const before = fingerprint(dir);
-  expectRefused(cli(['validate', '--data_dir', dir]), { exit: 1, code: 'E_BAD_JSON', names: [jsonOf(dir), 'empty'] });
+  expectRefused(cli(['validate', '--data_dir', dir]), { exit: 1, code: 'VNET_E_BAD_JSON', names: [jsonOf(dir), 'empty'] });
   expectIntact(before);
 }, CASE_LIMIT_MS);
 
@@ -26,14 +26,14 @@ test('a dataset.json over the JSON size limit is refused without being parsed', 
   fs.writeFileSync(jsonOf(dir), `{"training": []${' '.repeat(1_500_000)}}`);
   const o = lib(`const { validateDataset } = await import(D + '/data/index.js');
     const e = validateDataset(${JSON.stringify(dir)}).errors[0]; throw Object.assign(new Error(e.file + ': ' + e.message), { code: e.code });`, { env: { VNET_MAX_JSON_MB: '1' } });
-  expectRefused(o, { exit: 0, code: 'E_TOO_LARGE', names: [jsonOf(dir), 'VNET_MAX_JSON_MB'], maxMs: 5000 });
+  expectRefused(o, { exit: 0, code: 'VNET_E_TOO_LARGE', names: [jsonOf(dir), 'VNET_MAX_JSON_MB'], maxMs: 5000 });
 }, CASE_LIMIT_MS);
 
 test('two classes with one name are refused (they would mislabel the per-class Dice)', () => {
   const dir = dataset();
   edit(dir, (j) => { j.labels = { 0: 'background', 1: 'Hippocampus', 2: 'Hippocampus' }; });
   const before = fingerprint(dir);
-  expectRefused(cli(['validate', '--data_dir', dir]), { exit: 1, code: 'E_BAD_JSON', names: [jsonOf(dir), '"Hippocampus"'] });
+  expectRefused(cli(['validate', '--data_dir', dir]), { exit: 1, code: 'VNET_E_BAD_JSON', names: [jsonOf(dir), '"Hippocampus"'] });
   expectIntact(before);
 }, CASE_LIMIT_MS);
 
@@ -42,9 +42,9 @@ test('labels that training refuses are refused by validate too, with the same er
   edit(dir, (j) => { j.labels = { 0: 'background', 2: 'Posterior', 5: 'Other' }; });
   const before = fingerprint(dir);
   const v = cli(['validate', '--data_dir', dir, '--no-values']);
-  expectRefused(v, { exit: 1, code: 'E_BAD_JSON', names: [jsonOf(dir), '0..2'] });
+  expectRefused(v, { exit: 1, code: 'VNET_E_BAD_JSON', names: [jsonOf(dir), '0..2'] });
   const t = cli(['train', '--data_dir', dir, '--model_dir', path.join(tmp('m'), 'm'), '--batch_size', '1']);
-  expectRefused(t, { exit: 1, code: 'E_BAD_JSON', names: [jsonOf(dir), '0..2'] });
+  expectRefused(t, { exit: 1, code: 'VNET_E_BAD_JSON', names: [jsonOf(dir), '0..2'] });
   expectIntact(before);
 }, CASE_LIMIT_MS);
 

@@ -75,7 +75,7 @@ catch (e) { console.log('RESULT ' + JSON.stringify({ code: e?.code, message: Str
 export interface Expect {
   /** Process exit code (library cases: 0, the error came back as a value). */
   exit: number;
-  /** The stable error code (VNET_E_* / E_*), looked for in the message or the result. */
+  /** The stable error code (VNET_E_*), looked for in the message or the result. */
   code?: string;
   /** Strings the error must contain: the file or flag at fault. */
   names?: string[];

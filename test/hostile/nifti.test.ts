@@ -31,7 +31,7 @@ test('a 1 MB .nii.gz that inflates to 1 GiB is refused by validate in bounded me
   expect(size).toBeLessThan(1_200_000);
   const before = fingerprint(dir);
   const o = cli(['validate', '--data_dir', dir]);
-  expectRefused(o, { exit: 1, code: 'E_CORRUPT_FILE', names: [img, 'inflates to more than'], maxRssMb: 300 });
+  expectRefused(o, { exit: 1, code: 'VNET_E_CORRUPT_FILE', names: [img, 'inflates to more than'], maxRssMb: 300 });
   process.stdout.write(`hostile nifti: gzip bomb (${size} bytes -> 1 GiB) peak RSS ${o.rssMb?.toFixed(0)} MB in ${o.ms} ms\n`);
   expectIntact(before);
 }, CASE_LIMIT_MS);
@@ -44,7 +44,7 @@ test('a header declaring terabytes is refused before anything is inflated', () =
     dv.setInt16(70, 64, true); // float64
   })));
   const o = lib(`const { readNifti } = await import(D + '/data/index.js'); return readNifti(${JSON.stringify(file)}).shape;`);
-  expectRefused(o, { exit: 0, code: 'E_TOO_LARGE', names: [file, 'VNET_MAX_VOLUME_MB'], maxMs: 5000, maxRssMb: 150 });
+  expectRefused(o, { exit: 0, code: 'VNET_E_TOO_LARGE', names: [file, 'VNET_MAX_VOLUME_MB'], maxMs: 5000, maxRssMb: 150 });
 }, CASE_LIMIT_MS);
 
 test('a header that starts past the first 64 KiB of the gzip stream is read (long name field, empty members)', () => {
@@ -73,9 +73,9 @@ test('NaN and zero voxel spacing fail validation (they would skew resampling and
   const before = fingerprint(dir);
   const o = lib(`const { validateDataset } = await import(D + '/data/index.js');
     const r = validateDataset(${JSON.stringify(dir)}, { values: false });
-    const g = r.errors.filter((e) => e.code === 'E_GEOMETRY');
-    throw Object.assign(new Error(g.map((e) => e.file + ': ' + e.message).join('\\n')), { code: g.length === 2 ? 'E_GEOMETRY' : 'MISSING' });`);
-  expectRefused(o, { exit: 0, code: 'E_GEOMETRY', names: [img, second, 'NaN', 'finite positive'], maxMs: 10_000 });
+    const g = r.errors.filter((e) => e.code === 'VNET_E_GEOMETRY');
+    throw Object.assign(new Error(g.map((e) => e.file + ': ' + e.message).join('\\n')), { code: g.length === 2 ? 'VNET_E_GEOMETRY' : 'MISSING' });`);
+  expectRefused(o, { exit: 0, code: 'VNET_E_GEOMETRY', names: [img, second, 'NaN', 'finite positive'], maxMs: 10_000 });
   expectIntact(before);
 }, CASE_LIMIT_MS);
 
@@ -88,7 +88,7 @@ test('a truncated .nii.gz and a data section shorter than declared are clear err
   fs.writeFileSync(short, nifti([8, 8, 8]).subarray(0, 600));
   for (const f of [cut, short]) {
     const o = lib(`const { readNifti } = await import(D + '/data/index.js'); return readNifti(${JSON.stringify(f)}).shape;`);
-    expectRefused(o, { exit: 0, code: 'E_CORRUPT_FILE', names: [f], maxMs: 5000, maxRssMb: 150 });
+    expectRefused(o, { exit: 0, code: 'VNET_E_CORRUPT_FILE', names: [f], maxMs: 5000, maxRssMb: 150 });
   }
 }, CASE_LIMIT_MS);
 
@@ -137,5 +137,5 @@ test('a NIfTI header field far beyond the volume limit is refused by the header 
     const dv = new DataView(b.buffer); dv.setInt16(40, 7, true); for (let i = 4; i <= 7; i++) dv.setInt16(40 + 2 * i, 30000, true);
     const { gzipSync } = await import('node:zlib');
     return readNifti(gzipSync(b), 'many-volumes.nii.gz').shape;`);
-  expectRefused(o, { exit: 0, code: 'E_TOO_LARGE', names: ['many-volumes.nii.gz'], maxMs: 5000, maxRssMb: 150 });
+  expectRefused(o, { exit: 0, code: 'VNET_E_TOO_LARGE', names: ['many-volumes.nii.gz'], maxMs: 5000, maxRssMb: 150 });
 }, CASE_LIMIT_MS);

@@ -28,7 +28,7 @@ test('model and output folders under /proc are refused at once (a recursive mkdi
   expectRefused(cli(['train', '--data_dir', data, '--model_dir', '/proc/vnet-hostile/model', ...TINY]), { exit: 1, code: 'VNET_E_UNSAFE_OUTPUT', names: ['--model_dir', '/proc'], maxMs: 10_000 });
   expectRefused(cli(['predict', '--data_dir', data, '--model_dir', tmp('m'), ...TINY, '--output_dir', '/proc/self/vnet-out']), { exit: 1, code: 'VNET_E_UNSAFE_OUTPUT', names: ['--output_dir'], maxMs: 10_000 });
   const o = lib(`const { makeDirs } = await import(D + '/data/index.js'); makeDirs('/proc/vnet-hostile/a/b');`, { timeoutMs: 10_000 });
-  expectRefused(o, { exit: 0, code: 'E_UNSAFE_OUTPUT', names: ['/proc/vnet-hostile'], maxMs: 5000 });
+  expectRefused(o, { exit: 0, code: 'VNET_E_UNSAFE_OUTPUT', names: ['/proc/vnet-hostile'], maxMs: 5000 });
   expectIntact(before);
 }, CASE_LIMIT_MS);
 
@@ -43,7 +43,7 @@ test('an input that is /dev/zero is refused at once in bounded memory', () => {
   fs.rmSync(img);
   fs.symlinkSync('/dev/zero', img);
   const before = fingerprint(data);
-  expectRefused(cli(['validate', '--data_dir', data]), { exit: 1, code: 'E_NOT_A_FILE', names: [img, 'a device'], maxMs: 10_000, maxRssMb: 250 });
+  expectRefused(cli(['validate', '--data_dir', data]), { exit: 1, code: 'VNET_E_NOT_A_FILE', names: [img, 'a device'], maxMs: 10_000, maxRssMb: 250 });
   expectIntact(before);
 }, CASE_LIMIT_MS);
 
@@ -52,10 +52,10 @@ test('a dataset.json or an image that is a FIFO does not hang', () => {
   const img = firstImage(data);
   fs.rmSync(img);
   execFileSync('mkfifo', [img]);
-  expectRefused(cli(['validate', '--data_dir', data], { timeoutMs: 20_000 }), { exit: 1, code: 'E_NOT_A_FILE', names: [img, 'a FIFO'], maxMs: 10_000 });
+  expectRefused(cli(['validate', '--data_dir', data], { timeoutMs: 20_000 }), { exit: 1, code: 'VNET_E_NOT_A_FILE', names: [img, 'a FIFO'], maxMs: 10_000 });
   const dir = tmp('fifo');
   execFileSync('mkfifo', [path.join(dir, 'dataset.json')]);
-  expectRefused(cli(['validate', '--data_dir', dir], { timeoutMs: 20_000 }), { exit: 1, code: 'E_NOT_A_FILE', names: [path.join(dir, 'dataset.json')], maxMs: 10_000 });
+  expectRefused(cli(['validate', '--data_dir', dir], { timeoutMs: 20_000 }), { exit: 1, code: 'VNET_E_NOT_A_FILE', names: [path.join(dir, 'dataset.json')], maxMs: 10_000 });
 }, CASE_LIMIT_MS);
 
 test('--log_dir that is a link is refused; the file it points at is untouched', () => {

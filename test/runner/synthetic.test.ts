@@ -104,7 +104,7 @@ describe('writeSyntheticDataset', () => {
   it('refuses to overwrite a dataset that is not synthetic', () => {
     const d = tmp();
     fs.writeFileSync(path.join(d, 'dataset.json'), JSON.stringify({ name: 'Hippocampus' }));
-    expect(() => writeSyntheticDataset(d, { cases: 1, testCases: 0 })).toThrow(/E_DATA_EXISTS/);
+    expect(() => writeSyntheticDataset(d, { cases: 1, testCases: 0 })).toThrow(/VNET_E_DATA_EXISTS/);
     expect(JSON.parse(fs.readFileSync(path.join(d, 'dataset.json'), 'utf8')).name).toBe('Hippocampus');
     // Re-generating over a synthetic one is fine.
     expect(() => writeSyntheticDataset(dir, { cases: 5, testCases: 2, seed: 7 })).not.toThrow();

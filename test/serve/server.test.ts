@@ -83,9 +83,9 @@ test('bad input gets a JSON error with a 4xx status and the next request is serv
   fourD.writeInt16LE(4, 40); // dim[0]
   fourD.writeInt16LE(2, 48); // dim[4]
   const cases: [string, () => ReturnType<typeof request>, number, string][] = [
-    ['random bytes', () => predict(url, Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 37) % 251))), 400, 'E_CORRUPT_FILE'],
-    ['a truncated .nii.gz', () => predict(url, gz.subarray(0, gz.length >> 1)), 400, 'E_CORRUPT_FILE'],
-    ['a truncated .nii', () => predict(url, four.subarray(0, 5000)), 400, 'E_CORRUPT_FILE'],
+    ['random bytes', () => predict(url, Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 37) % 251))), 400, 'VNET_E_CORRUPT_FILE'],
+    ['a truncated .nii.gz', () => predict(url, gz.subarray(0, gz.length >> 1)), 400, 'VNET_E_CORRUPT_FILE'],
+    ['a truncated .nii', () => predict(url, four.subarray(0, 5000)), 400, 'VNET_E_CORRUPT_FILE'],
     ['an empty body', () => predict(url, Buffer.alloc(0)), 400, 'VNET_E_EMPTY_BODY'],
     ['a wrong content type', () => request(`${url}/predict`, { body: gz, headers: { 'Content-Type': 'text/plain' } }), 415, 'VNET_E_CONTENT_TYPE'],
     ['a 4-D volume', () => predict(url, fourD), 422, 'VNET_E_NOT_3D'],
@@ -130,7 +130,7 @@ test('/health, /info and /metrics', async () => {
   expect(info.version).toBe(JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
   const m = (await request(`${url}/metrics`)).body.toString();
   expect(m).toMatch(/vnet_requests_total\{route="\/predict",status="200"\} \d+/);
-  expect(m).toMatch(/vnet_errors_total\{code="E_CORRUPT_FILE"\} [1-9]/);
+  expect(m).toMatch(/vnet_errors_total\{code="VNET_E_CORRUPT_FILE"\} [1-9]/);
   expect(m).toMatch(/vnet_request_duration_seconds_bucket\{le="\+Inf"\} \d+/);
   expect(m).toMatch(/vnet_batch_size_count \d+/);
   expect(m).toMatch(/vnet_queue_depth 0/);

@@ -1,5 +1,6 @@
-// Atomic file writes: write a sibling temporary file, then rename over the target, so a reader
-// (or a crash) never sees a half-written mask, split or dataset.
+// The one atomic file writer: write a sibling temporary file, fsync it, rename it over the
+// target, then fsync the folder, so a reader (or a crash, even a power cut) never sees a
+// half-written checkpoint, mask, split or dataset: the previous file or the new one, whole.
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -9,28 +10,52 @@ function tmpName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-/** Write `data` to `target` through a temporary file in the same folder and a rename. */
+// Makes the rename itself durable; not every platform lets a folder be fsync'd.
+function syncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  } catch { /* best effort */ }
+}
+
+/** Write `data` to `target` through a temporary file in the same folder, fsync and a rename. */
 export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
-  makeDirs(path.dirname(target));
+  const dir = path.dirname(target);
+  makeDirs(dir);
   const tmp = tmpName(target);
   try {
-    fs.writeFileSync(tmp, data);
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
     throw e;
   }
+  syncDir(dir);
 }
 
 /** Async form of {@link writeFileAtomicSync}. */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  makeDirs(path.dirname(target));
+  const dir = path.dirname(target);
+  makeDirs(dir);
   const tmp = tmpName(target);
   try {
-    await fs.promises.writeFile(tmp, data);
+    const fh = await fs.promises.open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await fs.promises.rename(tmp, target);
   } catch (e) {
     await fs.promises.rm(tmp, { force: true });
     throw e;
   }
+  syncDir(dir);
 }

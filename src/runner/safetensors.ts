@@ -1,9 +1,6 @@
 // Checkpoints in the safetensors format (readable by the Python `safetensors` package), written
 // atomically and read back with every header field checked, so a bad file fails loudly by name.
-import fs from 'node:fs';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { DataError, makeDirs, readRegularFile } from '../data/index.js';
+import { DataError, readRegularFile, writeFileAtomicSync } from '../data/index.js';
 
 export type StDtype = 'F32' | 'F16' | 'I32';
 
@@ -88,33 +85,11 @@ function swap(b: Uint8Array, size: number): void {
 }
 
 /**
- * Write `file` atomically: a temporary file in the same folder, fsync, rename. A crash leaves the
- * previous checkpoint (or none) under the final name, never a half-written one.
+ * Write `file` atomically (the data layer's one atomic writer: temporary file, fsync, rename).
+ * A crash leaves the previous checkpoint (or none) under the final name, never a half-written one.
  */
 export function writeSafetensors(file: string, tensors: ReadonlyMap<string, StTensor>, metadata?: Record<string, string>): void {
-  const bytes = encodeSafetensors(tensors, metadata);
-  const dir = path.dirname(file);
-  makeDirs(dir);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      let o = 0;
-      while (o < bytes.length) o += fs.writeSync(fd, bytes, o, bytes.length - o);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-  // Make the rename itself durable; not every platform lets a folder be fsync'd.
-  try {
-    const dfd = fs.openSync(dir, 'r');
-    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
-  } catch { /* best effort */ }
+  writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

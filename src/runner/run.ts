@@ -6,8 +6,8 @@ import * as E from '../engine/index.js';
 import { Loader, foldSplit, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
 import { benchStats, formatBench, formatProfile, type BenchStats } from './benchmark.js';
 import type { CheckpointName } from './checkpoint.js';
-import { loadModel } from './model.js';
-import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, openDataset, peakRssMb, setupDevice } from './common.js';
+import { buildModel, loadModel } from './model.js';
+import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, modelConfigFile, openDataset, peakRssMb, setupDevice } from './common.js';
 import { evaluateCases, predictProbs, type EvalResult } from './evaluate.js';
 import { evaluateEnsemble, heldOutByAll, loadMembers } from './ensemble.js';
 import { predictCases } from './predict.js';
@@ -136,11 +136,9 @@ async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceN
   const members = opts.models && !opts.benchmark ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [];
   if (members.length) net = members.shift()!;
   else if (haveModel) net = await loadTrained(opts, spec, device, hooks, ['final', 'latest']);
-  else if (opts.benchmark) net = new (await import('../nn/index.js')).VNet((await import('./common.js')).modelConfigFile(opts, spec).model, { device, seed: opts.seed });
+  else if (opts.benchmark) net = buildModel(modelConfigFile(opts, spec).model, { device, seed: opts.seed, amp: opts.amp, xla: opts.xla });
   else throw new RunError(`no trained model in ${opts.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
   net.training = false;
-  if (opts.amp) net.precision = 'f16';
-  net.fused = opts.xla;
   try {
     if (opts.benchmark) return { files: [], bench: await benchmarkPredict(opts, net, spec.test, log) };
     const outDir = opts.outputDir ?? path.join(opts.modelDir, 'predictions');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { rankFromEnv } from './parallel.js';
 import * as E from '../engine/index.js';
 import { VNet, ConfigError, validateVNetConfig } from '../nn/index.js';
-import { checkOutputDir, formatProblems, loadDataset, validateDataset, isDataError, type DatasetSpec } from '../data/index.js';
+import { checkOutputDir, foldSplit, formatProblems, loadDataset, makeSplit, validateDataset, isDataError, type CaseRef, type DatasetSpec } from '../data/index.js';
 import { configDiff, readModelConfig } from './checkpoint.js';
 import { MAX_INPUT_SIZE, MAX_THREADS, modelConfig, RunError, type ModelConfigFile, type RunOptions } from './options.js';
 import { checkLogTarget, type LogSink } from './log.js';
@@ -99,6 +99,23 @@ export function checkRunOutputs(mode: string, o: RunOptions, spec: DatasetSpec):
   const rank = rankFromEnv();
   if (mode.startsWith('train') && !o.benchmark && !o.resume && (rank?.rank ?? 0) === 0 && hasCheckpoint(o.modelDir))
     throw new RunError(`${o.modelDir} already holds a trained model; pass --resume to continue it, or choose another --model_dir`, 'VNET_E_MODEL_EXISTS');
+}
+
+/**
+ * The one lookup of a saved split's case ids in the dataset; an id the dataset lacks is an
+ * error (a model evaluated or resumed on other cases than it was split on would mislead).
+ */
+export function savedCases(ids: readonly string[], o: Pick<RunOptions, 'modelDir'>, spec: DatasetSpec): CaseRef[] {
+  const byId = new Map(spec.training.map((c) => [c.id, c]));
+  const missing = ids.filter((id) => !byId.has(id));
+  if (missing.length)
+    throw new RunError(`${missing.length} case(s) of ${o.modelDir}/split.json are not in ${spec.jsonPath} (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}); use the dataset the model was trained on`, 'VNET_E_CONFIG_MISMATCH');
+  return ids.map((id) => byId.get(id)!);
+}
+
+/** The split a run makes from its flags: fold k of --folds F, else the first N (or shuffled with --split_seed). */
+export function runSplit(o: Pick<RunOptions, 'folds' | 'fold' | 'splitSeed' | 'trainSplit'>, spec: DatasetSpec): { train: CaseRef[]; eval: CaseRef[] } {
+  return o.folds !== undefined ? foldSplit(spec.training, o.folds, o.fold ?? 0, o.splitSeed ?? 0) : makeSplit(spec.training, { trainSplit: o.trainSplit, splitSeed: o.splitSeed });
 }
 
 export function modelConfigFile(o: RunOptions, spec: DatasetSpec): ModelConfigFile {

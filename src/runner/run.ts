@@ -3,11 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, foldSplit, makeSplit, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
+import { Loader, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
 import { benchStats, formatBench, formatProfile, type BenchStats } from './benchmark.js';
 import type { CheckpointName } from './checkpoint.js';
 import { buildModel, loadModel } from './model.js';
-import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, modelConfigFile, openDataset, peakRssMb, setupDevice } from './common.js';
+import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, modelConfigFile, openDataset, peakRssMb, runSplit, savedCases, setupDevice } from './common.js';
 import { evaluateCases, predictProbs, type EvalResult } from './evaluate.js';
 import { evaluateEnsemble, heldOutByAll, loadMembers } from './ensemble.js';
 import { predictCases } from './predict.js';
@@ -84,15 +84,7 @@ async function loadTrained(opts: RunOptions, spec: DatasetSpec, device: E.Device
 
 function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
   const saved = readSplit(opts.modelDir);
-  if (saved) {
-    const byId = new Map(spec.training.map((c) => [c.id, c]));
-    const missing = saved.eval.filter((id) => !byId.has(id));
-    if (missing.length)
-      throw new RunError(`${missing.length} evaluation case(s) of ${opts.modelDir}/split.json are not in ${spec.jsonPath} (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}); evaluate with the dataset the model was trained on`, 'VNET_E_CONFIG_MISMATCH');
-    return saved.eval.map((id) => byId.get(id)!);
-  }
-  if (opts.folds !== undefined) return foldSplit(spec.training, opts.folds, opts.fold ?? 0, opts.splitSeed ?? 0).eval;
-  return makeSplit(spec.training, { trainSplit: opts.trainSplit, splitSeed: opts.splitSeed }).eval;
+  return saved ? savedCases(saved.eval, opts, spec) : runSplit(opts, spec).eval;
 }
 
 async function runEvaluate(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, hooks: RunHooks, trained?: TrainResult): Promise<EvalResult> {

@@ -63,6 +63,9 @@ const odd: Case[] = [
   { name: 'C32 K4 (few outputs, two channel vectors)', n: 2, in: [5, 7, 9], c: 32, k: 4, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
   { name: 'C32 K1 k3 s2 same odd (few outputs, strided)', n: 1, in: [7, 9, 11], c: 32, k: 1, ks: cube(3), s: cube(2), pad: cube(1), padBack: cube(1) },
   { name: 'C16 K2 asymmetric pads (few outputs)', n: 1, in: [5, 6, 4], c: 16, k: 2, ks: cube(3), s: cube(1), pad: [0, 1, 2], padBack: [2, 1, 0] },
+  // Kernels that tile the input exactly run the dense path on the input itself.
+  { name: 'C16 K3 k2 s2 (few outputs, exact tiling)', n: 2, in: [4, 6, 8], c: 16, k: 3, ks: cube(2), s: cube(2), pad: cube(0), padBack: cube(0) },
+  { name: 'C7 K40 kernel = stride 1x2x3', n: 1, in: [3, 4, 9], c: 7, k: 40, ks: [1, 2, 3], s: [1, 2, 3], pad: cube(0), padBack: cube(0) },
   { name: 'C48 K3 (few outputs, per-voxel pointers)', n: 1, in: cube(6), c: 48, k: 3, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1) },
 ];
 

@@ -132,12 +132,6 @@ bool run_fwd(const ConvGeom& g, int mode, const float* in, const float* w, float
   // (the 16 -> 3 output conv): the per-voxel pointer and bounds work would cost as much as the
   // FMAs (half the time of the output conv), and a padded copy spares it.
   p.padded = mode == 0 && can_pad(g) && (p.small_out ? cin <= k->kb : g.C <= 3);
-  // A kernel that tiles the input exactly (k == stride, no padding: the 2^3 s2 down convs, and
-  // the data gradient of the transposed ones) reads every tap inside for every output voxel:
-  // the same dense path, on the input itself (half the setup-bound time of the 16-channel one).
-  const bool exact = g.kd == g.sd && g.kh == g.sh && g.kw == g.sw && g.pd == 0 && g.ph == 0 && g.pw == 0 &&
-                     g.D == g.OD * g.sd && g.H == g.OH * g.sh && g.W == g.OW * g.sw;
-  const bool dense_in_place = mode == 0 && exact && !p.padded;
   if (p.small_out) {
     float* dst = grow64(wp, size_t(taps * cout * cin));
     p.wp = dst;
@@ -152,14 +146,6 @@ bool run_fwd(const ConvGeom& g, int mode, const float* in, const float* w, float
   }
   zero.assign(size_t(std::max(g.C, g.K)), 0.f);
   p.zero = zero.data();
-  if (dense_in_place) {
-    p.padded = true;
-    p.Dp = g.D; p.Hp = g.H; p.Wp = g.W;
-    p.rows = g.N * g.OD;
-    run_chunks(p.rows, split_tasks(p.rows, g.OH * g.OW, 192, num_threads()),
-               [&](int64_t r0, int64_t r1) { k->fwd_rows(p, r0, r1); });
-    return true;
-  }
   if (p.padded) {
     // One sample at a time: the padded copy of the whole batch of the 16-channel output conv
     // would be 20 MiB at batch 8, raising the step's peak memory by as much.
@@ -175,7 +161,8 @@ bool run_fwd(const ConvGeom& g, int mode, const float* in, const float* w, float
     }
     return true;
   }
-  p.nonoverlap = mode == 1 && !p.small_out && exact;
+  p.nonoverlap = mode == 1 && !p.small_out && g.kd == g.sd && g.kh == g.sh && g.kw == g.sw && g.pd == 0 &&
+                 g.ph == 0 && g.pw == 0 && g.D == g.OD * g.sd && g.H == g.OH * g.sh && g.W == g.OW * g.sw;
   p.rows = mode == 0 || p.nonoverlap ? g.N * g.OD : g.N * g.D * g.sh * g.sw;
   // Voxels per row: an output plane (mode 0), a dy plane (nonoverlap) or a plane phase (mode 1).
   const int64_t vox = mode == 0 ? g.OH * g.OW : p.nonoverlap ? g.OH * g.OW : cdiv(g.H, g.sh) * cdiv(g.W, g.sw);

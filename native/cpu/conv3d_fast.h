@@ -17,8 +17,7 @@ namespace vnet::cpu {
 //  small_out: cout <= 4 and cin a multiple of the vector width; weights are (tap, cout, cin)
 //  and the kernel vectorises over cin.
 //  padded (mode 0 only, few input channels, or small_out with few): `in` is a zero-padded copy
-//  (N, Dp, Hp, Wp, C) that every tap can read for every output voxel; also set, with `in` the
-//  input itself (Dp = D, ...), when the kernel tiles the input exactly (k == stride, no pad).
+//  (N, Dp, Hp, Wp, C) that every tap can read for every output voxel.
 //  nonoverlap (mode 1 only): k == stride, no padding and the kernel tiles the input exactly;
 //  jobs are dy planes (n, od) instead.
 struct FwdPlan {

@@ -1,8 +1,9 @@
 // Helpers of the hostile-input suite. Every case runs in a child process (the CLI, or a few lines
 // of the compiled library), so that a hang is cut by a time limit, an abort shows as a signal
-// instead of killing jest, and the peak memory is known: the child reports its own
-// process.resourceUsage().maxRSS when it exits (a wrapper such as /usr/bin/time would be the one
-// killed on a timeout, leaving the hung child behind). Each case then asserts: the exit code, the
+// instead of killing jest, and the peak memory is known: the child reports its own VmHWM from
+// /proc/self/status when it exits (getrusage's maxRSS is not used: Linux carries the forking
+// parent's peak, here the jest worker's, over exec into the child's; a wrapper such as
+// /usr/bin/time would be the one killed on a timeout, leaving the hung child behind). Each case then asserts: the exit code, the
 // error code and that the message names the file or flag, the time, the peak memory, and that
 // every file that existed before is byte-identical afterwards.
 import { spawnSync } from 'node:child_process';
@@ -17,7 +18,7 @@ export const ROOT = repoRoot();
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 export const DIST = path.join(ROOT, 'dist', 'src');
 /** Preloaded into every child: prints its peak resident memory (KiB) on exit. */
-const SELF_RSS = `data:text/javascript,process.on('exit',()=>process.stderr.write('VNET_MAXRSS_KB '+process.resourceUsage().maxRSS+'\\n'))`;
+const SELF_RSS = `data:text/javascript,import fs from 'node:fs';process.on('exit',()=>process.stderr.write('VNET_MAXRSS_KB '+(/VmHWM:\\s*(\\d+)/.exec(fs.readFileSync('/proc/self/status','utf8'))||[])[1]+'\\n'))`;
 
 export function requireBuilt(): void {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the hostile suite`);

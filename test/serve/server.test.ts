@@ -206,5 +206,7 @@ test('200 requests leave no live tensors or bytes behind', async () => {
     expect(rs.every((r) => r.status === 200)).toBe(true);
   }
   const after = E.memory().cpu;
-  expect({ tensors: after.tensors, bytes: after.bytes }).toEqual({ tensors: before.tensors, bytes: before.bytes });
+  // No growth; fewer is possible when the finalizer backstop frees garbage left by earlier tests.
+  expect(after.tensors).toBeLessThanOrEqual(before.tensors);
+  expect(after.bytes).toBeLessThanOrEqual(before.bytes);
 });

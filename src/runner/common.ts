@@ -159,7 +159,17 @@ export function hasCheckpoint(modelDir: string): boolean {
   return ['latest', 'final', 'best'].some((n) => fs.existsSync(`${modelDir}/${n}.safetensors`));
 }
 
+/**
+ * This process's peak resident memory. On Linux from VmHWM: getrusage's maxRSS would include the
+ * peak of the process that forked this one (Linux carries it over exec), e.g. a rank's launcher.
+ */
 export function peakRssMb(): number {
+  try {
+    const kb = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Number(kb) / 1024;
+  } catch {
+    /* not Linux: fall back */
+  }
   return process.resourceUsage().maxRSS / 1024;
 }
 

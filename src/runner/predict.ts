@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic, type CaseRef } from '../data/index.js';
 import type { VNet } from '../nn/index.js';
-import { Segmenter } from '../serve/segmenter.js';
+import { Segmenter } from './segmenter.js';
 
 /** Predicts every case and writes `<outDir>/<id>.nii.gz` at the input's shape and geometry. */
 export async function predictCases(net: VNet, cases: CaseRef[], nClasses: number, batchSize: number, outDir: string, onCase?: (id: string, file: string) => void, opts: { tta?: boolean; overlap?: number; members?: VNet[] } = {}): Promise<string[]> {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setupDevice } from '../runner/common.js';
 import { RunError, defaultRunOptions } from '../runner/options.js';
-import { createSegmenter } from './segmenter.js';
+import { createSegmenter } from '../runner/segmenter.js';
 import { startServer } from './server.js';
 
 export interface ServeArgs {

@@ -7,7 +7,7 @@ import { foldOf, foldSplit } from '../../src/data/folds.js';
 import { VNet } from '../../src/nn/index.js';
 import { cvSummary, type FoldResult } from '../../src/runner/cv.js';
 import { averageProbs, caseProbs, checkMembers } from '../../src/runner/ensemble.js';
-import { Segmenter } from '../../src/serve/segmenter.js';
+import { Segmenter } from '../../src/runner/segmenter.js';
 import { itData, real } from '../data/helpers.js';
 
 describe('folds', () => {

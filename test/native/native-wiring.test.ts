@@ -10,7 +10,7 @@ import { ConfigError, VNet } from '../../src/nn/index.js';
 import { deepSupervisionWeights, subsampleLabels, trainingLoss } from '../../src/runner/deep-supervision.js';
 import { nativeProbs } from '../../src/runner/evaluate.js';
 import { slidingWindow } from '../../src/runner/sliding.js';
-import { Segmenter } from '../../src/serve/segmenter.js';
+import { Segmenter } from '../../src/runner/segmenter.js';
 import { itData, real } from '../data/helpers.js';
 
 const small = { inputShape: [16, 16, 16] as [number, number, number], downscaleBlocks: [1, 1, 1], upscaleBlocks: [1, 1] };

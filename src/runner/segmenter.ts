@@ -14,10 +14,10 @@ import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
 import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
 import type { VNet, VNetConfig } from '../nn/index.js';
-import { averageProbs, caseProbs, checkMembers } from '../runner/ensemble.js';
-import { predictProbs } from '../runner/evaluate.js';
-import { loadModel } from '../runner/model.js';
-import { RunError } from '../runner/options.js';
+import { averageProbs, caseProbs, checkMembers } from './ensemble.js';
+import { predictProbs } from './evaluate.js';
+import { loadModel } from './model.js';
+import { RunError } from './options.js';
 
 export interface SegmenterOptions {
   modelDir: string;

@@ -128,7 +128,7 @@ export function buildCli(rawArgv: string[]): Argv {
       model_dir: { type: 'string', describe: 'the trained model (config.json + checkpoint)', demandOption: true, alias: 'model-dir' },
       host: { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0: every interface)' },
       port: { type: 'number', default: 8080, describe: 'port (0: any free one, printed at start)' },
-      device: runFlags.device, tta: runFlags.tta, amp: runFlags.amp, xla: runFlags.xla, threads: runFlags.threads,
+      device: runFlags.device, tta: runFlags.tta, amp: runFlags.amp, xla: runFlags.xla, threads: runFlags.threads, overlap: runFlags.overlap,
       max_batch: { type: 'number', describe: 'most requests run as one forward pass (default 1 on CPU, where batching did not pay, 8 on CUDA; 1: no dynamic batching)', alias: 'max-batch' },
       batch_window_ms: { type: 'number', default: 10, describe: 'longest a ready request waits for requests still being read to share its batch', alias: 'batch-window-ms' },
       max_queue: { type: 'number', default: 64, describe: 'requests accepted at once; beyond, 503 with Retry-After', alias: 'max-queue' },
@@ -136,7 +136,7 @@ export function buildCli(rawArgv: string[]): Argv {
       workers: { type: 'number', describe: 'preprocessing worker threads (default min(2, cores - 1))' },
     }), (a) => cmdServe({
       modelDir: a.model_dir, host: a.host, port: a.port, device: a.device as 'cpu' | 'cuda' | undefined, tta: a.tta as boolean, amp: a.amp as boolean, xla: a.xla as boolean,
-      threads: a.threads as number | undefined, maxBatch: a.max_batch, batchWindowMs: a.batch_window_ms, maxQueue: a.max_queue, maxBodyMb: a.max_body_mb, workers: a.workers,
+      threads: a.threads as number | undefined, overlap: a.overlap as number, maxBatch: a.max_batch, batchWindowMs: a.batch_window_ms, maxQueue: a.max_queue, maxBodyMb: a.max_body_mb, workers: a.workers,
     }))
     .example(EXAMPLES)
     .fail((msg, err) => {

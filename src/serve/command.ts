@@ -13,6 +13,8 @@ export interface ServeArgs {
   port: number;
   device?: 'cpu' | 'cuda';
   tta: boolean;
+  /** Models trained with --resize none: the sliding windows' overlap. */
+  overlap?: number;
   amp: boolean;
   xla: boolean;
   /** Default: 1 on CPU (batches measured no faster per case there, see the README), 8 on CUDA. */
@@ -31,6 +33,7 @@ function check(a: ServeArgs): void {
   if (!(Number.isInteger(a.maxQueue) && a.maxQueue >= 1)) bad('max_queue', 'must be a positive integer', a.maxQueue);
   if (!(a.batchWindowMs >= 0 && a.batchWindowMs <= 10_000)) bad('batch_window_ms', 'must be between 0 and 10000', a.batchWindowMs);
   if (!(a.maxBodyMb > 0)) bad('max_body_mb', 'must be a positive number', a.maxBodyMb);
+  if (a.overlap !== undefined && !(a.overlap >= 0 && a.overlap < 1)) bad('overlap', 'must be in [0, 1)', a.overlap);
   if (a.workers !== undefined && !(Number.isInteger(a.workers) && a.workers >= 0)) bad('workers', 'must be a non-negative integer', a.workers);
   if (!fs.existsSync(path.join(a.modelDir, 'config.json'))) throw new RunError(`no trained model in ${a.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
 }
@@ -40,7 +43,7 @@ export async function cmdServe(a: ServeArgs): Promise<void> {
   const device = setupDevice({ ...defaultRunOptions, dataDir: '', modelDir: a.modelDir, batchSize: 1, device: a.device ?? 'cpu', threads: a.threads });
   const maxBatch = a.maxBatch ?? (device === 'cuda' ? 8 : 1);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const loading = createSegmenter({ modelDir: a.modelDir, device, tta: a.tta, amp: a.amp, xla: a.xla, batchSize: maxBatch, batchWindowMs: a.batchWindowMs, workers: a.workers, only3d: true });
+  const loading = createSegmenter({ modelDir: a.modelDir, device, tta: a.tta, overlap: a.overlap, amp: a.amp, xla: a.xla, batchSize: maxBatch, batchWindowMs: a.batchWindowMs, workers: a.workers, only3d: true });
   loading.catch(() => undefined); // reported through srv.ready below
   const srv = await startServer(loading, { host: a.host, port: a.port, maxBodyMb: a.maxBodyMb, maxQueue: a.maxQueue, log });
   process.stdout.write(`listening on ${srv.url}\n`);

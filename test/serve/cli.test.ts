@@ -80,6 +80,9 @@ test('a folder without a trained model, and a bad flag, are clear errors with ex
   const b = runCli(['serve', '--model_dir', tiny.model, '--max_batch', '0']);
   expect(b.code).toBe(1);
   expect(b.stderr).toMatch(/--max_batch 0: must be a positive integer/);
+  const ov = runCli(['serve', '--model_dir', tiny.model, '--overlap', '1.5']);
+  expect(ov.code).toBe(1);
+  expect(ov.stderr).toMatch(/--overlap 1.5: must be in \[0, 1\)/);
   const u = runCli(['serve', '--model_dir', tiny.model, '--max_bach', '2']);
   expect(u.code).toBe(2);
 });

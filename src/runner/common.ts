@@ -128,19 +128,13 @@ export function modelConfigFile(o: RunOptions, spec: DatasetSpec): ModelConfigFi
 }
 
 /**
- * The model stored in `modelDir`, built from its config.json; refuses when the flags given
- * define a different model (so a checkpoint is never loaded into the wrong network).
+ * The config stored in `modelDir`; refuses when `flags` (the run's config from its flags)
+ * defines a different model, so a checkpoint is never loaded into the wrong network.
  */
-export function modelFromDir(o: RunOptions, spec: DatasetSpec | undefined, device: E.DeviceName, flagsGiven: boolean): { net: VNet; cfg: ModelConfigFile } {
-  const cfg = spec && flagsGiven ? checkStoredConfig(o, spec) : readModelConfig(o.modelDir);
-  return { net: new VNet(cfg.model, { device, seed: o.seed }), cfg };
-}
-
-/** The config stored in --model_dir; refuses when the flags given define a different model. */
-export function checkStoredConfig(o: RunOptions, spec: DatasetSpec): ModelConfigFile {
-  const cfg = readModelConfig(o.modelDir);
-  const diff = configDiff(cfg, modelConfigFile(o, spec));
-  if (diff) throw new RunError(`the model in ${o.modelDir} was trained with a different configuration (${diff}); pass the same model flags or another --model_dir`, 'VNET_E_CONFIG_MISMATCH');
+export function checkStoredConfig(modelDir: string, flags: ModelConfigFile): ModelConfigFile {
+  const cfg = readModelConfig(modelDir);
+  const diff = configDiff(cfg, flags);
+  if (diff) throw new RunError(`the model in ${modelDir} was trained with a different configuration (${diff}); pass the same model flags or another --model_dir`, 'VNET_E_CONFIG_MISMATCH');
   return cfg;
 }
 

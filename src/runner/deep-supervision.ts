@@ -6,7 +6,7 @@
 import * as E from '../engine/index.js';
 import type { Shape3 } from '../data/nifti.js';
 import type { VNet } from '../nn/index.js';
-import type { RunOptions } from './options.js';
+import { RunError, type RunOptions } from './options.js';
 
 /** nnU-Net's weights for `levels` decoder outputs (full resolution first): 1/2^i, last 0, normalised. */
 export function deepSupervisionWeights(levels: number): number[] {
@@ -30,10 +30,16 @@ export function subsampleLabels(labels: Int32Array, n: number, shape: Shape3, fa
   return out;
 }
 
-/** The scalar training loss of a batch (images (n, D, H, W, 1), labels (n, D, H, W)). */
-export function trainingLoss(net: VNet, x: E.Tensor, y: E.Tensor, labels: Int32Array, n: number, o: Pick<RunOptions, 'loss'>): E.Tensor {
+/**
+ * The scalar training loss of a batch (images (n, D, H, W, 1), labels (n, D, H, W)): the one loss
+ * of eager steps and of the captured graph (graph.ts). Deep supervision also needs the labels on
+ * the host, to subsample them for the decoder levels.
+ */
+export function trainingLoss(net: VNet, x: E.Tensor, y: E.Tensor, o: Pick<RunOptions, 'loss'>, hostLabels?: Int32Array): E.Tensor {
   const ceWeight = o.loss === 'dice_ce' ? 1 : 0;
   if (!net.config.deepSupervision) return E.diceLoss(net.forward(x), y, { ceWeight }).loss;
+  if (!hostLabels) throw new RunError('deep supervision needs the labels on the host (it trains eagerly)', 'VNET_E_UNSUPPORTED');
+  const labels = hostLabels, n = x.shape[0];
   const outs = net.forwardDeep(x);
   // The heads exist for every supervised level; the coarsest decoder level (weight 0) has none.
   const weights = deepSupervisionWeights(outs.length + 1);

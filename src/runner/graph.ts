@@ -15,6 +15,7 @@
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
 import type { VNet } from '../nn/index.js';
+import { trainingLoss } from './deep-supervision.js';
 import type { RunOptions } from './options.js';
 
 export class CapturedStep {
@@ -52,7 +53,7 @@ export class CapturedStep {
   private record(o: Pick<RunOptions, 'loss'>): void {
     this.net.store.zeroGrad();
     this.graph = E.captureGraph(() => E.tidy(() => {
-      const { loss } = E.diceLoss(this.net.forward(this.x), this.y, { ceWeight: o.loss === 'dice_ce' ? 1 : 0 });
+      const loss = trainingLoss(this.net, this.x, this.y, o);
       E.backward(loss, this.seed);
       this.loss = E.keep(loss);
     }));

@@ -1,7 +1,8 @@
 // The runner: modes, checkpoints, evaluation and prediction, logs and benchmarks.
 export { MAX_THREADS, MODES, defaultRunOptions, learningRate, modelConfig, RunError, type Mode, type RunOptions, type ModelConfigFile } from './options.js';
 export { runMode, withDefaults, type RunHooks, type RunResult } from './run.js';
-export { train, trainStep, type TrainCallbacks, type TrainResult, type StepInfo } from './train.js';
+export { train, type TrainCallbacks, type TrainResult, type StepInfo } from './train.js';
+export { trainStep, TrainingStep } from './step.js';
 export { evaluateCases, predictProbs, softDice, type EvalResult } from './evaluate.js';
 export { predictCases } from './predict.js';
 export { runCv, cvSummary, type CvSummary, type FoldResult } from './cv.js';

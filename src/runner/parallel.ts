@@ -4,7 +4,6 @@
 // broadcast at the start. The same rendezvous would carry NCCL's unique id for GPU ranks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import * as E from '../engine/index.js';
 import { RunError } from './options.js';
 
 export interface RankInfo {
@@ -165,21 +164,8 @@ class FramedSocket {
 const asBytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const asFloats = (b: Buffer) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 
-export interface Communicator {
-  readonly rank: number;
-  readonly world: number;
-  /** GPU ranks: gradients and weights go over NCCL on the device; the TCP link carries the rest. */
-  readonly nccl?: boolean;
-  /** Averages `buf` over all ranks, in place. */
-  allReduceMean(buf: Float32Array): Promise<void>;
-  /** Copies rank 0's `buf` to every rank, in place. */
-  broadcast(buf: Float32Array): Promise<void>;
-  close(): Promise<void> | void;
-}
-
 /** A star all-reduce over TCP: rank 0 sums and sends back. Enough for CPU ranks on one host. */
-export class TcpCommunicator implements Communicator {
-  nccl = false;
+export class TcpCommunicator {
   private constructor(readonly rank: number, readonly world: number, private peers: FramedSocket[], private server?: net.Server) {}
 
   static async connect(info: RankInfo, timeoutMs = 60_000): Promise<TcpCommunicator> {
@@ -355,14 +341,4 @@ export function shardOf<T extends { images: Float32Array; labels?: Int32Array; i
 export function injectedFault(info: RankInfo | undefined): void {
   if (info && process.env.VNET_FAULT_RANK !== undefined && Number(process.env.VNET_FAULT_RANK) === info.rank)
     throw new RunError(`rank ${info.rank}: injected fault (VNET_FAULT_RANK)`, 'VNET_E_RANK');
-}
-
-/**
- * Sets up NCCL among GPU ranks: rank 0 makes the unique id, the TCP rendezvous hands it to the
- * others, and every rank joins the communicator on its own device.
- */
-export async function initNccl(comm: TcpCommunicator): Promise<void> {
-  const id = await comm.broadcastBytes(comm.rank === 0 ? E.collective.uniqueId() : new Uint8Array(0));
-  E.collective.init(comm.rank, comm.world, id);
-  comm.nccl = true;
 }

@@ -13,7 +13,7 @@ import { evaluateEnsemble, heldOutByAll, loadMembers } from './ensemble.js';
 import { predictCases } from './predict.js';
 import { RunLogger, type LogSink } from './log.js';
 import { rankFromEnv } from './parallel.js';
-import { RunError, defaultRunOptions, type Mode, type RunOptions } from './options.js';
+import { RunError, defaultRunOptions, type Mode, type ModelConfigFile, type RunOptions } from './options.js';
 import { writeReport } from './report.js';
 import { train, type TrainCallbacks, type TrainResult } from './train.js';
 import type { VNet } from '../nn/index.js';
@@ -53,19 +53,21 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
     if (mode.includes('evaluate') && opts.trainSplit >= 1 && training && opts.folds === undefined)
       throw new RunError('train_and_evaluate needs an evaluation split: pass --train_split < 1.0 (e.g. 0.9)', 'VNET_E_BAD_FLAG');
     const spec = openDataset(opts, log, { test: mode.includes('predict') });
+    // The model config from the flags, made once for the whole run.
+    const cfg = modelConfigFile(opts, spec);
     if (mode.includes('predict') && !spec.test.length) throw new RunError(`${spec.jsonPath} lists no test images to predict`, 'VNET_E_BAD_FLAG');
     // Nothing is written (the log file included) until every check passed.
     if (!follower) checkRunOutputs(mode, opts, spec);
     log.open?.();
     const result: RunResult = { mode };
     if (training) {
-      result.train = await train(opts, spec, device, log, hooks);
+      result.train = await train(opts, spec, device, log, hooks, cfg);
       result.bench = result.train.bench;
       if (opts.benchmark || follower) return result;
     }
-    if (mode.includes('evaluate')) result.eval = await runEvaluate(opts, spec, device, log, hooks, result.train);
+    if (mode.includes('evaluate')) result.eval = await runEvaluate(opts, spec, cfg, device, log, hooks, result.train);
     if (mode.includes('predict')) {
-      const r = await runPredict(opts, spec, device, log, hooks);
+      const r = await runPredict(opts, spec, cfg, device, log, hooks);
       result.predictions = r.files;
       result.bench = r.bench ?? result.bench;
     }
@@ -75,9 +77,9 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
   }
 }
 
-async function loadTrained(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, hooks: RunHooks, prefer: CheckpointName[]): Promise<VNet> {
+async function loadTrained(opts: RunOptions, spec: DatasetSpec, cfg: ModelConfigFile, device: E.DeviceName, hooks: RunHooks, prefer: CheckpointName[]): Promise<VNet> {
   // Refuses a stored model whose config disagrees with the model flags given.
-  if (hooks.modelFlagsGiven) checkStoredConfig(opts, spec);
+  if (hooks.modelFlagsGiven) checkStoredConfig(opts.modelDir, cfg);
   else checkModelLabels(opts.modelDir, spec);
   return (await loadModel(opts.modelDir, { device, amp: opts.amp, xla: opts.xla, prefer })).net;
 }
@@ -87,9 +89,9 @@ function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
   return saved ? savedCases(saved.eval, opts, spec) : runSplit(opts, spec).eval;
 }
 
-async function runEvaluate(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, hooks: RunHooks, trained?: TrainResult): Promise<EvalResult> {
+async function runEvaluate(opts: RunOptions, spec: DatasetSpec, cfg: ModelConfigFile, device: E.DeviceName, log: LogSink, hooks: RunHooks, trained?: TrainResult): Promise<EvalResult> {
   // --models: an ensemble, on the cases every member held out.
-  const nets = opts.models ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [await loadTrained(opts, spec, device, hooks, ['final', 'latest'])];
+  const nets = opts.models ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [await loadTrained(opts, spec, cfg, device, hooks, ['final', 'latest'])];
   const net = nets[0];
   try {
     const cases = opts.models ? heldOutByAll(opts.models, spec) : evalCases(opts, spec);
@@ -121,14 +123,14 @@ async function runEvaluate(opts: RunOptions, spec: DatasetSpec, device: E.Device
   }
 }
 
-async function runPredict(opts: RunOptions, spec: DatasetSpec, device: E.DeviceName, log: LogSink, hooks: RunHooks): Promise<{ files: string[]; bench?: BenchStats }> {
+async function runPredict(opts: RunOptions, spec: DatasetSpec, cfg: ModelConfigFile, device: E.DeviceName, log: LogSink, hooks: RunHooks): Promise<{ files: string[]; bench?: BenchStats }> {
   // The inference benchmark may run on an untrained model, as the reference's does.
   const haveModel = fs.existsSync(path.join(opts.modelDir, 'config.json'));
   let net: VNet;
   const members = opts.models && !opts.benchmark ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [];
   if (members.length) net = members.shift()!;
-  else if (haveModel) net = await loadTrained(opts, spec, device, hooks, ['final', 'latest']);
-  else if (opts.benchmark) net = buildModel(modelConfigFile(opts, spec).model, { device, seed: opts.seed, amp: opts.amp, xla: opts.xla });
+  else if (haveModel) net = await loadTrained(opts, spec, cfg, device, hooks, ['final', 'latest']);
+  else if (opts.benchmark) net = buildModel(cfg.model, { device, seed: opts.seed, amp: opts.amp, xla: opts.xla });
   else throw new RunError(`no trained model in ${opts.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
   net.training = false;
   try {

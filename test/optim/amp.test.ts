@@ -22,7 +22,7 @@ test('the scale halves and the step is skipped on overflow; doubles after the gr
   expect(s.state()).toEqual({ scale: 32768, goodSteps: 0 });
 });
 
-test('an overflowing step leaves every weight untouched; a finite one changes them', () => {
+test('an overflowing step leaves every weight untouched; a finite one changes them', async () => {
   const net = new VNet(small, { seed: 1 });
   net.precision = 'f16';
   const opt = new RMSProp(1e-3);
@@ -31,35 +31,35 @@ test('an overflowing step leaves every weight untouched; a finite one changes th
   // A scale so large that the fp16 gradients overflow.
   const scaler = new LossScaler({ initScale: 2 ** 40 });
   const before = weights(net);
-  trainStep(net, opt, img, lab, 2, { loss: 'dice', baseLr: 1e-3 }, scaler);
+  await trainStep(net, opt, img, lab, 2, { loss: 'dice', lr: 1e-3 }, scaler);
   expect(scaler.skipped).toBe(1);
   expect(scaler.scale).toBe(2 ** 39);
   weights(net).forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(before[i])));
   const ok = new LossScaler();
-  trainStep(net, opt, img, lab, 2, { loss: 'dice', baseLr: 1e-3 }, ok);
+  await trainStep(net, opt, img, lab, 2, { loss: 'dice', lr: 1e-3 }, ok);
   expect(ok.skipped).toBe(0);
   expect(weights(net).some((w, i) => w.some((v, j) => v !== before[i][j]))).toBe(true);
   opt.dispose();
   net.dispose();
 });
 
-test('AMP training on a few real cases lowers the loss like fp32 does', () => {
+test('AMP training on a few real cases lowers the loss like fp32 does', async () => {
   const ds = loadDataset(defaultDataDir());
   const cases = ds.training.slice(0, 4).map((c) => prepareCase(c, [16, 16, 16]));
   const img = new Float32Array(4 * 16 ** 3), lab = new Int32Array(4 * 16 ** 3);
   cases.forEach((c, i) => { img.set(c.image, i * 16 ** 3); lab.set(c.label!, i * 16 ** 3); });
-  const run = (amp: boolean) => {
+  const run = async (amp: boolean) => {
     const net = new VNet(small, { seed: 5 });
     if (amp) net.precision = 'f16';
     const opt = new RMSProp(3e-3);
     const scaler = amp ? new LossScaler() : undefined;
     const losses: number[] = [];
-    for (let s = 0; s < 12; s++) losses.push(trainStep(net, opt, img, lab, 4, { loss: 'dice', baseLr: 3e-3 }, scaler));
+    for (let s = 0; s < 12; s++) losses.push(await trainStep(net, opt, img, lab, 4, { loss: 'dice', lr: 3e-3 }, scaler));
     opt.dispose();
     net.dispose();
     return losses;
   };
-  const f32 = run(false), f16 = run(true);
+  const f32 = await run(false), f16 = await run(true);
   expect(f16[0]).toBeCloseTo(f32[0], 2);
   expect(f16[11]).toBeLessThan(f16[0] - 0.1);
   expect(Math.abs(f16[11] - f32[11])).toBeLessThan(0.1);

@@ -4,6 +4,7 @@
 // the timed region), and reports median / p10 / p90, GFLOP/s on the dense count and the
 // fraction of the device's peak.
 import { native, type Handle, type NativeTensor } from '../../bindings/native.js';
+import { Rng } from '../data/rng.js';
 import { RunError } from '../runner/options.js';
 import { BenchInputError, DIRECTIONS, denseFlops, denseMacs, engineCall, geometry, operandShapes, type ConvProblem, type Direction } from './problem.js';
 
@@ -82,11 +83,8 @@ export function relError(a: Float32Array, b: Float32Array): number {
 
 function randomData(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
+  const rng = new Rng(seed);
+  for (let i = 0; i < n; i++) a[i] = rng.float() - 0.5;
   return a;
 }
 

@@ -5,7 +5,7 @@
 // intensity changes of the image (gain, offset, Gaussian noise). Every draw happens in the main
 // thread from the one seeded Rng, so results never depend on which worker assembled a batch;
 // workers only apply the drawn parameters (the noise from a drawn seed).
-import type { Rng } from './rng.js';
+import { Rng } from './rng.js';
 import type { Shape3 } from './nifti.js';
 
 /** The flips drawn for one sample. */
@@ -112,14 +112,9 @@ export function applyAugment<T extends Float32Array | Int32Array>(src: T, shape:
   for (let i = offset; i < offset + n; i++) out[i] = out[i] * g + b;
   if (aug.noise) {
     const sd = aug.noise;
-    let s = (aug.noiseSeed ?? 1) >>> 0 || 1;
-    const next = () => {
-      // xorshift32: plenty for pixel noise, and the same in every thread.
-      s ^= s << 13; s >>>= 0;
-      s ^= s >>> 17;
-      s ^= s << 5; s >>>= 0;
-      return (s + 0.5) / 4294967296;
-    };
+    // The pipeline's one generator, seeded by the draw, so every thread makes the same noise.
+    const rng = new Rng(aug.noiseSeed ?? 1);
+    const next = () => (rng.nextU32() + 0.5) / 4294967296;
     for (let i = offset; i < offset + n; i += 2) {
       const r = Math.sqrt(-2 * Math.log(next()));
       const t = 2 * Math.PI * next();

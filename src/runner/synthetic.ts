@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { DataError, readJsonFile, writeFileAtomicSync } from '../data/index.js';
+import { DataError, Rng, readJsonFile, writeFileAtomicSync } from '../data/index.js';
 
 export interface SyntheticOptions {
   /** Training cases; default 24. */
@@ -28,19 +28,7 @@ export interface SyntheticSummary {
 export const SYNTHETIC_NAME = 'SyntheticHippocampus';
 
 // Module-level copies: global lookups in per-voxel loops are slow inside jest's vm context.
-const { sin, cos, sqrt, log, abs, imul, PI } = Math;
-
-/** mulberry32: tiny, fast, and good enough for geometry jitter and noise. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = imul(t ^ (t >>> 15), t | 1);
-    t ^= t + imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { sin, cos, sqrt, log, abs, PI } = Math;
 
 function gaussian(rand: () => number): () => number {
   let spare: number | undefined;
@@ -159,7 +147,8 @@ export function writeSyntheticDataset(dir: string, opts: SyntheticOptions = {}):
     try { name = (readJsonFile(jsonPath) as { name?: unknown }).name; } catch { name = undefined; }
     if (name !== SYNTHETIC_NAME) throw new DataError('VNET_E_DATA_EXISTS', 'a dataset.json that is not a synthetic dataset is already there', jsonPath);
   }
-  const rand = prng(opts.seed ?? 1);
+  const rng = new Rng(opts.seed ?? 1); // the data pipeline's one generator
+  const rand = () => rng.float();
   const write = (rel: string, shape: [number, number, number], data: Float32Array | Uint8Array) =>
     writeFileAtomicSync(path.join(dir, rel), zlib.gzipSync(buildNifti1(shape, data), { level: 6 }));
   const training: string[] = [];

@@ -79,8 +79,10 @@ describe('writeSyntheticDataset', () => {
         }
       }
       expect(bad).toBe(0);
-      expect(count[1]).toBeGreaterThan(300);
-      expect(count[2]).toBeGreaterThan(300);
+      // Both classes are real structures: the generator's smallest draws give ~240 voxels a class
+      // (measured over 48 cases of 4 seeds: 243..764).
+      expect(count[1]).toBeGreaterThan(200);
+      expect(count[2]).toBeGreaterThan(200);
       expect(touching).toBeGreaterThan(20);
       const mean = sum.map((s, k) => s / count[k]);
       expect(mean[1]).toBeGreaterThan(mean[0] * 2);

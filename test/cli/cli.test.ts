@@ -71,7 +71,7 @@ describe('CLI modes', () => {
       expect(mask.shape).toEqual(ref.shape);
       expect(mask.header.pixdim.slice(1, 4)).toEqual(ref.header.pixdim.slice(1, 4));
       expect(mask.header.sformCode).toBe(ref.header.sformCode);
-      expect(mask.header.srowX).toEqual(ref.header.srowX);
+      expect(mask.header.srow).toEqual(ref.header.srow);
       expect(Math.max(...mask.data)).toBeLessThanOrEqual(2);
     }
   });

@@ -37,7 +37,7 @@ describe.each(devices)(`gradients on %s (seed ${testSeed})`, (dev) => {
       const xs = data.map((a, i) => E.tensor(a, c.inputs[i].shape, { device: dev, requiresGrad: true }));
       const y0 = c.f(xs, dev, labels);
       const R = randArray(y0.size, rng);
-      const objective = (ys: Tensor) => ys.toArray().reduce((s, v, i) => s + v * R[i], 0);
+      const objective = (ys: Tensor) => Array.from(ys.toArray()).reduce((s, v, i) => s + v * R[i], 0);
       // Analytic: L = Σ y·R is linear in y, so dL/dy = R seeds the tape.
       tapeBackward(y0, E.tensor(R, y0.shape, { device: dev }), (a, b) => E.add(a, b));
       xs.forEach((x, i) => {

@@ -87,7 +87,7 @@ export interface Expect {
 }
 
 /** Asserts a refused case: exit code, error code and names, time and memory bounds. */
-export function expectRefused(o: Outcome & { result?: { code?: string; message?: string } }, e: Expect): void {
+export function expectRefused(o: Outcome & { result?: { ok?: boolean; code?: string; message?: string } }, e: Expect): void {
   const text = o.result ? `${o.result.code ?? ''} ${o.result.message ?? ''}` : `${o.stderr}\n${o.stdout}`;
   const where = `\n--- stderr ---\n${o.stderr.slice(-2000)}\n--- stdout ---\n${o.stdout.slice(-2000)}`;
   if (o.signal) throw new Error(`killed by ${o.signal} after ${o.ms} ms${where}`);

@@ -68,13 +68,13 @@ describe('deep supervision', () => {
       const img = Float32Array.from({ length: n * 4096 }, () => rng.float() - 0.5);
       const lab = Int32Array.from({ length: n * 4096 }, (_, i) => (i % 16 > 9 ? 2 : i % 16 > 4 ? 1 : 0));
       const x = E.tensor(img, [n, 16, 16, 16, 1]), y = E.tensor(lab, [n, 16, 16, 16]);
-      const total = trainingLoss(net, x, y, lab, n, { loss: 'dice_ce' }).item();
+      const total = trainingLoss(net, x, y, { loss: 'dice_ce' }, lab).item();
       const [full, half] = net.forwardDeep(x);
       const l0 = E.diceLoss(full, y, { ceWeight: 1 }).loss.item();
       const l1 = E.diceLoss(half, E.tensor(subsampleLabels(lab, n, [16, 16, 16], 2), [n, 8, 8, 8]), { ceWeight: 1 }).loss.item();
       expect(total).toBeCloseTo((2 / 3) * l0 + (1 / 3) * l1, 4);
       const head = [...net.parameters.entries()].find(([k, t]) => t.shape[0] === 1 && k.endsWith('kernel'))!;
-      E.backward(trainingLoss(net, x, y, lab, n, { loss: 'dice' }));
+      E.backward(trainingLoss(net, x, y, { loss: 'dice' }, lab));
       expect(head[1].grad).toBeDefined();
       const g = head[1].grad!.toArray() as Float32Array;
       expect(g.some((v) => v !== 0)).toBe(true);

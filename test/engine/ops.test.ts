@@ -91,6 +91,9 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     expectClose(arr(y), Array.from(x, (v) => Math.max(v, 0)));
     const [dx] = runOp('relu_bwd', [t(dy, [1000], dev), y]);
     expectClose(arr(dx), Array.from(dy, (v, i) => (x[i] > 0 ? v : 0)));
+    // A non-finite gradient where the unit was off stays blocked (a select, not dy * mask).
+    const [dz] = runOp('relu_bwd', [t(Float32Array.from([Infinity, NaN, -Infinity, 1.5]), [4], dev), t(Float32Array.from([0, -1, 0, 2]), [4], dev)]);
+    expect(arr(dz)).toEqual([0, 0, 0, 1.5]);
   }));
 
   test('add: equal shapes and the 1->C channel broadcast; sum_over_channels', () => E.tidy(() => {

@@ -189,6 +189,14 @@ describe('conv3d fast paths vs float64 oracle', () => {
   test.each(vnetLayers(2).filter((c) => c.in[0] <= 8 && c.name !== 'up1.res').map((c) => [c.name, c] as const))('V-Net %s, batch 2', (_n, c) => check(c));
   test.each(odd.map((c) => [c.name, c] as const))('odd geometry: %s', (_n, c) => check(c));
 
+  // Every register-tile width, 1 .. 12 (AVX-512's widest; AVX2's stops at 6): a plane of w
+  // voxels is one fprop / dgrad tile of width w, and C = w channels one wgrad tile of w rows
+  // (C < 6 takes the padded (tap, channel) tiles). K = 20 leaves a partial second vector.
+  const widths: Case[] = Array.from({ length: 13 }, (_, i) => ({
+    name: `plane 1x${i + 1}, C${i + 1}`, n: 2, in: [3, 1, i + 1] as V3, c: i + 1, k: 20, ks: cube(3), s: cube(1), pad: cube(1), padBack: cube(1),
+  }));
+  test.each(widths.map((c) => [c.name, c] as const))('tile width: %s', (_n, c) => check(c));
+
   // Large enough that every path splits into more chunks than threads (fprop/dgrad: >= 192
   // voxels a chunk, up to 4 chunks a thread; wgrad: >= 1024 voxels a partial), at thread
   // counts that do not divide the rows evenly.

@@ -1,5 +1,6 @@
 // AVX2+FMA instance of the direct convolution kernels (conv_fwd_body.h, conv_wgrad_body.h).
 #include "simd_avx2.h"
+#define VNET_MAX_RW 6
 #define VNET_ISA_NS avx2
 using Vec = VecAvx2;
 #include "conv_fwd_body.h"

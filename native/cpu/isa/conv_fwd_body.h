@@ -1,5 +1,5 @@
 // fprop and dgrad kernels (see conv3d_fast.h for the plans). The micro-kernel keeps an RW x
-// 2-vector tile of outputs in registers (RW <= 6 voxels, 2*W channels: 12 accumulators),
+// 2-vector tile of outputs in registers (RW <= kMaxRw voxels, 2*W channels: 12 or 24 accumulators),
 // broadcasts one input value per voxel and FMAs it with the packed weight vectors. dgrad runs
 // the same tiles over dy, phase by phase of the stride.
 #pragma once
@@ -42,10 +42,7 @@ void fwd_tile(const float* const* xp, const float* const* wp, int nt, int64_t ci
 }
 
 using FwdTileFn = void (*)(const float* const*, const float* const*, int, int64_t, float* const*, int);
-static const FwdTileFn kFwdTiles[2][kMaxRw] = {
-    {fwd_tile<1, 1>, fwd_tile<2, 1>, fwd_tile<3, 1>, fwd_tile<4, 1>, fwd_tile<5, 1>, fwd_tile<6, 1>},
-    {fwd_tile<1, 2>, fwd_tile<2, 2>, fwd_tile<3, 2>, fwd_tile<4, 2>, fwd_tile<5, 2>, fwd_tile<6, 2>},
-};
+static const FwdTileFn kFwdTiles[2][kMaxRw] = {{VNET_RW_LIST(fwd_tile, 1)}, {VNET_RW_LIST(fwd_tile, 2)}};
 
 // Few output channels (cout <= 4, cin a multiple of W): vectorise over the reduced channels
 // instead, acc[r][k] summing x[c..c+W) * w[k][c..c+W), then one horizontal sum per output.
@@ -73,7 +70,7 @@ void red_tile(const float* const* xp, const float* const* wp, int nt, int64_t ci
 }
 
 #define VNET_RED_ROW(K) {red_tile<1, K>, red_tile<2, K>, red_tile<3, K>, red_tile<4, K>, red_tile<5, K>, red_tile<6, K>}
-static const FwdTileFn kRedTiles[4][kMaxRw] = {VNET_RED_ROW(1), VNET_RED_ROW(2), VNET_RED_ROW(3), VNET_RED_ROW(4)};
+static const FwdTileFn kRedTiles[4][kRedRw] = {VNET_RED_ROW(1), VNET_RED_ROW(2), VNET_RED_ROW(3), VNET_RED_ROW(4)};
 #undef VNET_RED_ROW
 
 // Zero-padded input (every tap valid): voxel r of the tile reads base + toff[t] + r*xstride, and
@@ -102,10 +99,7 @@ void dense_tile(const float* base, const int64_t* toff, int nt, int64_t xstride,
 }
 
 using DenseTileFn = void (*)(const float*, const int64_t*, int, int64_t, int64_t, const float*, float* const*, int);
-static const DenseTileFn kDenseTiles[2][kMaxRw] = {
-    {dense_tile<1, 1>, dense_tile<2, 1>, dense_tile<3, 1>, dense_tile<4, 1>, dense_tile<5, 1>, dense_tile<6, 1>},
-    {dense_tile<1, 2>, dense_tile<2, 2>, dense_tile<3, 2>, dense_tile<4, 2>, dense_tile<5, 2>, dense_tile<6, 2>},
-};
+static const DenseTileFn kDenseTiles[2][kMaxRw] = {{VNET_RW_LIST(dense_tile, 1)}, {VNET_RW_LIST(dense_tile, 2)}};
 
 // red_tile over a zero-padded input (p.padded with p.small_out): the same reduction over the
 // channels, with voxel r of the tile at base + toff[t] + r*xstride and the taps' (KO, cin)
@@ -132,7 +126,7 @@ void red_dense_tile(const float* base, const int64_t* toff, int nt, int64_t xstr
 }
 
 #define VNET_RED_ROW(K) {red_dense_tile<1, K>, red_dense_tile<2, K>, red_dense_tile<3, K>, red_dense_tile<4, K>, red_dense_tile<5, K>, red_dense_tile<6, K>}
-static const DenseTileFn kRedDenseTiles[4][kMaxRw] = {VNET_RED_ROW(1), VNET_RED_ROW(2), VNET_RED_ROW(3), VNET_RED_ROW(4)};
+static const DenseTileFn kRedDenseTiles[4][kRedRw] = {VNET_RED_ROW(1), VNET_RED_ROW(2), VNET_RED_ROW(3), VNET_RED_ROW(4)};
 #undef VNET_RED_ROW
 
 // One tap of a job: output voxel (i, j) of the job's grid reads input (i*ah + bh, j*aw + bw) of
@@ -278,7 +272,7 @@ inline void fwd_tiles(const FwdPlan& p, const Job& J, int64_t cin, int64_t taps,
 inline void fwd_dense_rows(const FwdPlan& p, int64_t j0, int64_t j1) {
   const ConvGeom& g = p.g;
   const int64_t cin = g.C, taps = g.kd * g.kh * g.kw, nkb = p.small_out ? 1 : cdiv(g.K, KB);
-  const int mrw = p.small_out && g.K > 2 && W < 16 ? 4 : kMaxRw;  // as in fwd_rows
+  const int mrw = p.small_out ? (g.K > 2 && W < 16 ? 4 : kRedRw) : kMaxRw;  // as in fwd_rows
   int64_t toff[kMaxTaps];
   for (int64_t a = 0; a < g.kd; a++)
     for (int64_t b = 0; b < g.kh; b++)
@@ -357,7 +351,7 @@ void fwd_rows(const FwdPlan& p, int64_t j0, int64_t j1) {
   if (p.nonoverlap) return fwd_nonoverlap_rows(p, j0, j1);
   const int64_t taps = g.kd * g.kh * g.kw, nkb = p.small_out ? 1 : cdiv(cout, KB);
   // Few outputs keep RW x cout accumulators: 4 x 4 fit AVX2's 16 registers, 6 x 4 AVX-512's 32.
-  const int mrw = p.small_out && cout > 2 && W < 16 ? 4 : kMaxRw;
+  const int mrw = p.small_out ? (cout > 2 && W < 16 ? 4 : kRedRw) : kMaxRw;
   Job J;
   const float* xp[kMaxTaps * kMaxRw];
   const float* wp[kMaxTaps];

@@ -1,5 +1,5 @@
 // Weight-gradient kernels (see WgradPlan in conv3d_fast.h): dW[tap](C x K) = sum over output
-// voxels of x_tap(C)^T dy(K), with the same 6 x 2-vector register tile as fprop (6 channel
+// voxels of x_tap(C)^T dy(K), with the same RW x 2-vector register tile as fprop (RW channel
 // rows broadcast from x, dy vectors), accumulated over runs of voxels into a per-task dW.
 #pragma once
 #include "conv_common.h"
@@ -55,10 +55,7 @@ void wgrad_tile(const WSeg* segs, int ns, const int64_t* xo, int64_t xstride, in
 }
 
 using WgradTileFn = void (*)(const WSeg*, int, const int64_t*, int64_t, int64_t, float*, int64_t, int);
-static const WgradTileFn kWgradTiles[2][kMaxRw] = {
-    {wgrad_tile<1, 1>, wgrad_tile<2, 1>, wgrad_tile<3, 1>, wgrad_tile<4, 1>, wgrad_tile<5, 1>, wgrad_tile<6, 1>},
-    {wgrad_tile<1, 2>, wgrad_tile<2, 2>, wgrad_tile<3, 2>, wgrad_tile<4, 2>, wgrad_tile<5, 2>, wgrad_tile<6, 2>},
-};
+static const WgradTileFn kWgradTiles[2][kMaxRw] = {{VNET_RW_LIST(wgrad_tile, 1)}, {VNET_RW_LIST(wgrad_tile, 2)}};
 
 // Few output channels (K <= 4, C a multiple of W): vectorise over x's channels instead, with
 // dy broadcast; even and odd voxels use separate accumulators to keep 2x the FMA chains.

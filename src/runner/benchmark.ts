@@ -41,7 +41,10 @@ export function benchStats(stepMs: number[], batchSize: number): BenchStats {
   };
 }
 
-export function formatBench(mode: string, s: BenchStats, peakRssMb: number): string {
+/** The engine's tensor memory on the CPU: the most ever live at once, and what its allocator keeps for reuse now. */
+export interface TensorMemory { peakMb: number; cachedMb: number }
+
+export function formatBench(mode: string, s: BenchStats, peakRssMb: number, mem?: TensorMemory): string {
   const f = (v: number) => v.toFixed(2);
   return [
     `${mode} benchmark, batch ${s.batchSize}, ${s.steps} timed steps`,
@@ -51,6 +54,7 @@ export function formatBench(mode: string, s: BenchStats, peakRssMb: number): str
     `  latency p50/p90/p95/p99  ${f(s.p50Ms)} / ${f(s.p90Ms)} / ${f(s.p95Ms)} / ${f(s.p99Ms)} ms`,
     `  ref. bounds 90/95/99 ${f(s.refConfidenceBoundsMs['90'])} / ${f(s.refConfidenceBoundsMs['95'])} / ${f(s.refConfidenceBoundsMs['99'])} ms (mean + z·σ/√n: confidence bounds, not percentiles)`,
     `  peak resident memory ${peakRssMb.toFixed(0)} MB`,
+    ...(mem ? [`  tensor memory        ${mem.peakMb.toFixed(0)} MB at most live at once, ${mem.cachedMb.toFixed(0)} MB kept by the allocator for reuse`] : []),
   ].join('\n');
 }
 

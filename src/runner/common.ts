@@ -167,6 +167,12 @@ export function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
+/** The engine's CPU tensor memory for the benchmark report. */
+export function tensorMemoryMb(): { peakMb: number; cachedMb: number } {
+  const m = E.memory().cpu;
+  return { peakMb: m.peakBytes / 2 ** 20, cachedMb: m.cachedBytes / 2 ** 20 };
+}
+
 /**
  * Checks, before any rank starts, that `--gpus N` can run: N CUDA devices and NCCL for GPU
  * ranks; any N for CPU ranks.

@@ -7,7 +7,7 @@ import { Loader, readSplit, type CaseRef, type DatasetSpec } from '../data/index
 import { benchStats, formatBench, formatProfile, type BenchStats } from './benchmark.js';
 import type { CheckpointName } from './checkpoint.js';
 import { buildModel, loadModel } from './model.js';
-import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, modelConfigFile, openDataset, peakRssMb, runSplit, savedCases, setupDevice } from './common.js';
+import { checkModelLabels, checkOptions, checkRunOutputs, checkStoredConfig, modelConfigFile, openDataset, peakRssMb, runSplit, savedCases, setupDevice, tensorMemoryMb } from './common.js';
 import { evaluateCases, predictProbs, type EvalResult } from './evaluate.js';
 import { evaluateEnsemble, heldOutByAll, loadMembers } from './ensemble.js';
 import { predictCases } from './predict.js';
@@ -171,6 +171,6 @@ async function benchmarkPredict(opts: RunOptions, net: VNet, cases: CaseRef[], l
   if (profile) process.stdout.write(formatProfile(profile, times.length, times.reduce((a, b) => a + b, 0), opts.device) + '\n');
   const s = benchStats(times, opts.batchSize);
   log.log([], { throughput_predict: s.throughput, throughput_predict_mean_of_rates: s.throughputMeanOfRates, latency_mean_ms: s.latencyMeanMs, latency_p50_ms: s.p50Ms, latency_p90_ms: s.p90Ms, latency_p95_ms: s.p95Ms, latency_p99_ms: s.p99Ms, peak_rss_mb: peakRssMb() });
-  process.stdout.write(formatBench('predict', s, peakRssMb()) + '\n');
+  process.stdout.write(formatBench('predict', s, peakRssMb(), tensorMemoryMb()) + '\n');
   return s;
 }

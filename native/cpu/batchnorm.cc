@@ -1,6 +1,8 @@
 // Batch normalisation over all axes but the channel axis (N·D·H·W values per channel):
 // training statistics with the running-average update, inference, and backward.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels.h"
@@ -35,18 +37,37 @@ void channel_moments(const float* x, int64_t R, int64_t C, std::vector<double>& 
 
 namespace {
 
+// The gradient through a ReLU with output m: g where m > 0, else 0 (also for a non-finite g), as
+// a bit mask rather than a branch or a select the compiler turns into one: on half-active units
+// that branch mispredicts on every other voxel and made the fused backward 7-8x slower than
+// batch norm's and ReLU's own passes together.
+inline float relu_masked(float g, float m) {
+  uint32_t b;
+  std::memcpy(&b, &g, 4);
+  b &= 0u - uint32_t(m > 0.f);
+  std::memcpy(&g, &b, 4);
+  return g;
+}
+
+// kMasked: the gradient arrives through a ReLU whose output is relu_out (the fused unit).
 template <bool kMasked>
 void bn_backward_impl(const float* dy, const float* relu_out, const float* x, const float* center, const float* gamma,
                       const float* invstd, int64_t R, int64_t C, float* dx, float* dgamma, float* dbeta, BnBwdCoefs* out) {
-  auto grad = [&](int64_t i) -> float { return kMasked && !(relu_out[i] > 0.f) ? 0.f : dy[i]; };
   int nt = num_threads();
   std::vector<std::vector<double>> sg(nt, std::vector<double>(C)), sgx(nt, std::vector<double>(C));
+  std::vector<float> xhat_scale(invstd, invstd + C);
   parallel_tasks(nt, [&](int t) {
+    double* __restrict s1 = sg[t].data();
+    double* __restrict s2 = sgx[t].data();
+    const float* __restrict g0 = dy;
+    const float* __restrict m0 = relu_out;
+    const float* __restrict x0 = x;
     for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
       for (int64_t k = 0; k < C; k++) {
-        double g = grad(r * C + k);
-        sg[t][k] += g;
-        sgx[t][k] += g * (x[r * C + k] - center[k]) * invstd[k];
+        const int64_t i = r * C + k;
+        const float g = kMasked ? relu_masked(g0[i], m0[i]) : g0[i];
+        s1[k] += double(g);
+        s2[k] += double(g) * double((x0[i] - center[k]) * xhat_scale[k]);
       }
   });
   BnBwdCoefs local, &co = out ? *out : local;
@@ -64,8 +85,16 @@ void bn_backward_impl(const float* dy, const float* relu_out, const float* x, co
   }
   const float *a = co.a.data(), *b = co.b.data(), *d = co.d.data();
   parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
+    const float* __restrict g0 = dy;
+    const float* __restrict m0 = relu_out;
+    const float* __restrict x0 = x;
+    float* __restrict o = dx;
     for (int64_t r = r0; r < r1; r++)
-      for (int64_t k = 0; k < C; k++) dx[r * C + k] = grad(r * C + k) * a[k] + x[r * C + k] * b[k] + d[k];
+      for (int64_t k = 0; k < C; k++) {
+        const int64_t i = r * C + k;
+        const float g = kMasked ? relu_masked(g0[i], m0[i]) : g0[i];
+        o[i] = g * a[k] + x0[i] * b[k] + d[k];
+      }
   });
 }
 

@@ -96,6 +96,19 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     expect(arr(dz)).toEqual([0, 0, 0, 1.5]);
   }));
 
+  test('bias_bn_relu_bwd blocks non-finite gradients where the unit was off, as relu_bwd + batchnorm_bwd', () => E.tidy(() => {
+    // One channel, four voxels: the unit is off at the first three.
+    const dy = t(Float32Array.from([Infinity, NaN, -Infinity, 1.5]), [4, 1], dev), out = t(Float32Array.from([0, -1, 0, 2]), [4, 1], dev);
+    const x = t(Float32Array.from([-1, -2, -0.5, 3]), [4, 1], dev), zero = t(new Float32Array(1), [1], dev);
+    const gamma = t(Float32Array.from([1.5]), [1], dev), mean = t(Float32Array.from([-0.125]), [1], dev), invstd = t(Float32Array.from([0.5]), [1], dev);
+    const [dx, , dgamma, dbeta] = runOp('bias_bn_relu_bwd', [dy, out, x, zero, gamma, mean, invstd]);
+    const [dm] = runOp('relu_bwd', [dy, out]);
+    const [dx2, dgamma2, dbeta2] = runOp('batchnorm_bwd', [dm, x, gamma, mean, invstd]);
+    expect(arr(dx).every(Number.isFinite)).toBe(true);
+    expectClose(arr(dx), arr(dx2));
+    expectClose([...arr(dgamma), ...arr(dbeta)], [...arr(dgamma2), ...arr(dbeta2)]);
+  }));
+
   test('add: equal shapes and the 1->C channel broadcast; sum_over_channels', () => E.tidy(() => {
     const a = randArray(2 * 3 * 4, rng), b = randArray(2 * 3 * 4, rng), b1 = randArray(2 * 3, rng);
     expectClose(arr(runOp('add', [t(a, [2, 3, 4], dev), t(b, [2, 3, 4], dev)])[0]), Array.from(a, (v, i) => v + b[i]));

@@ -29,7 +29,7 @@ export interface LoadedModel {
 export function buildModel(cfg: VNetConfig, o: { device?: E.DeviceName; seed?: number; amp?: boolean; xla?: boolean }): VNet {
   const net = new VNet(cfg, { device: o.device ?? 'cpu', seed: o.seed });
   if (o.amp) net.precision = 'f16';
-  net.fused = o.xla ?? false;
+  if (o.xla) net.fused = true;
   return net;
 }
 

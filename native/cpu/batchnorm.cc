@@ -1,5 +1,6 @@
 // Batch normalisation over all axes but the channel axis (N·D·H·W values per channel):
 // training statistics with the running-average update, inference, and backward.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -9,25 +10,60 @@
 
 namespace vnet::cpu {
 
-// Per-channel mean and biased variance over rows, in double, threaded over rows.
+namespace {
+
+// Per-channel sums over rows [r0, r1) of two terms of each element, a(i, k) and b(i, k) for
+// element i = r*C + k: float partial sums over blocks of 64 rows (vectorised loops over the
+// channels), added into the double totals s1, s2 after each block. All-double accumulation kept
+// these loops scalar: a third of a training step's batch-norm time.
+template <class F>
+void block_sums(int64_t r0, int64_t r1, int64_t C, double* s1, double* s2, F terms) {
+  constexpr int64_t kBlock = 64;
+  std::vector<float> p1(C), p2(C);
+  float* __restrict a = p1.data();
+  float* __restrict b = p2.data();
+  for (int64_t rb = r0; rb < r1; rb += kBlock) {
+    std::fill(a, a + C, 0.f);
+    std::fill(b, b + C, 0.f);
+    const int64_t re = std::min(r1, rb + kBlock);
+    for (int64_t r = rb; r < re; r++)
+      for (int64_t k = 0; k < C; k++) {
+        float u, v;
+        terms(r * C + k, k, u, v);
+        a[k] += u;
+        b[k] += v;
+      }
+    for (int64_t k = 0; k < C; k++) s1[k] += a[k], s2[k] += b[k];
+  }
+}
+
+}  // namespace
+
+// Per-channel mean and biased variance over rows, threaded over rows (double totals).
 void channel_moments(const float* x, int64_t R, int64_t C, std::vector<double>& mean, std::vector<double>& var) {
   int nt = num_threads();
   std::vector<std::vector<double>> s1(nt, std::vector<double>(C)), s2(nt, std::vector<double>(C));
+  const float* __restrict x0 = x;
   // Two passes (mean, then squared deviations) avoid the cancellation of E[x²] − E[x]².
   parallel_tasks(nt, [&](int t) {
-    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
-      for (int64_t k = 0; k < C; k++) s1[t][k] += x[r * C + k];
+    block_sums(R * t / nt, R * (t + 1) / nt, C, s1[t].data(), s2[t].data(), [&](int64_t i, int64_t, float& u, float& v) {
+      u = x0[i];
+      v = 0.f;
+    });
   });
   mean.assign(C, 0.0);
   for (int t = 0; t < nt; t++)
     for (int64_t k = 0; k < C; k++) mean[k] += s1[t][k];
   for (auto& m : mean) m /= double(R);
+  std::vector<float> meanf(mean.begin(), mean.end());
+  const float* __restrict mf = meanf.data();
+  for (int t = 0; t < nt; t++) std::fill(s2[t].begin(), s2[t].end(), 0.0);
   parallel_tasks(nt, [&](int t) {
-    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
-      for (int64_t k = 0; k < C; k++) {
-        double d = x[r * C + k] - mean[k];
-        s2[t][k] += d * d;
-      }
+    block_sums(R * t / nt, R * (t + 1) / nt, C, s2[t].data(), s1[t].data(), [&](int64_t i, int64_t k, float& u, float& v) {
+      const float d = x0[i] - mf[k];
+      u = d * d;
+      v = 0.f;
+    });
   });
   var.assign(C, 0.0);
   for (int t = 0; t < nt; t++)
@@ -56,19 +92,18 @@ void bn_backward_impl(const float* dy, const float* relu_out, const float* x, co
   int nt = num_threads();
   std::vector<std::vector<double>> sg(nt, std::vector<double>(C)), sgx(nt, std::vector<double>(C));
   std::vector<float> xhat_scale(invstd, invstd + C);
+  const float* __restrict xs = xhat_scale.data();
+  std::vector<float> centerf(center, center + C);
+  const float* __restrict cf = centerf.data();
   parallel_tasks(nt, [&](int t) {
-    double* __restrict s1 = sg[t].data();
-    double* __restrict s2 = sgx[t].data();
     const float* __restrict g0 = dy;
     const float* __restrict m0 = relu_out;
     const float* __restrict x0 = x;
-    for (int64_t r = R * t / nt; r < R * (t + 1) / nt; r++)
-      for (int64_t k = 0; k < C; k++) {
-        const int64_t i = r * C + k;
-        const float g = kMasked ? relu_masked(g0[i], m0[i]) : g0[i];
-        s1[k] += double(g);
-        s2[k] += double(g) * double((x0[i] - center[k]) * xhat_scale[k]);
-      }
+    block_sums(R * t / nt, R * (t + 1) / nt, C, sg[t].data(), sgx[t].data(), [&](int64_t i, int64_t k, float& u, float& v) {
+      const float g = kMasked ? relu_masked(g0[i], m0[i]) : g0[i];
+      u = g;
+      v = g * ((x0[i] - cf[k]) * xs[k]);
+    });
   });
   BnBwdCoefs local, &co = out ? *out : local;
   co.a.resize(C), co.b.resize(C), co.d.resize(C);

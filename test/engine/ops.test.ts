@@ -159,6 +159,16 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     expectClose(arr(yi), Array.from(x, (v, i) => ((v - rm[i % C]) / Math.sqrt(rv[i % C] + 1e-3)) * gamma[i % C] + beta[i % C]));
   }));
 
+  test('batchnorm statistics over many rows (blocked sums) with a large offset stay float64-close', () => E.tidy(() => {
+    // 200,003 rows: many 64-row blocks per thread and a ragged last one; values 1000 + U(-1, 1).
+    const C = 3, R = 200_003, x = randArray(R * C, rng, 999, 1001);
+    const gamma = Float32Array.from([1, 1, 1]), beta = new Float32Array(C), rm = new Float32Array(C), rv = Float32Array.from([1, 1, 1]);
+    const [, mean, invstd] = runOp('batchnorm_train', [t(x, [R, C], dev), t(gamma, [C], dev), t(beta, [C], dev), t(rm, [C], dev), t(rv, [C], dev)], { eps: 1e-3, momentum: 0.99 });
+    const ref = batchNormTrainRef(x, C, gamma, beta, 1e-3);
+    expectClose(arr(mean), ref.mean, { rtol: 1e-6, atol: 0 });
+    expectClose(arr(invstd), Array.from(ref.v, (v) => 1 / Math.sqrt(v + 1e-3)), { rtol: 1e-5, atol: 0 });
+  }));
+
   // Backward and fused kernels: against central differences (float64) of their forward
   // references. Inputs stay clear of ReLU's kink by far more than the FD step.
   const C = 4, R = 15;

@@ -1,5 +1,5 @@
 // The V-Net of a run: buildModel makes it from a config with the run's precision (--amp) and
-// fused kernels (--xla), for training and inference alike; loadModel reads a trained one back
+// fused kernels (always on the CPU, --xla on CUDA), for training and inference alike; loadModel reads a trained one back
 // from its folder (config.json + a checkpoint), the one loader evaluate, predict, serve and
 // export use.
 import fs from 'node:fs';

@@ -108,10 +108,13 @@ describe('CLI modes', () => {
   test('--preset fills the flags the command line lacks; given flags win', () => {
     const m = path.join(tmpDir('model'), 'preset');
     const log = path.join(path.dirname(m), 'log.json');
-    const r = runCli(['train', '--data_dir', data, ...SMALL_NET, '--model_dir', m, '--preset', 'best', '--train_epochs', '1', '--train_split', '0.67', '--log_dir', log]);
+    // Three levels: the preset's deep supervision needs them.
+    const r = runCli(['train', '--data_dir', data, '--input_shape', '16', '16', '16', '--downscale_blocks', '1', '1', '1', '--upscale_blocks', '1', '1',
+      '--model_dir', m, '--preset', 'best', '--train_epochs', '1', '--train_split', '0.67', '--log_dir', log]);
     expect(r.code).toBe(0);
     const params = Object.assign({}, ...fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l.slice(5))).filter((x) => x.step === 'PARAMETER').map((x) => x.data));
-    expect(params).toMatchObject({ batch_size: 2, loss: 'dice_ce', optimizer: 'adam', lr_schedule: 'poly', augment: true, augment_mode: 'full', train_epochs: 1, train_split: 0.67, input_shape: [16, 16, 16] });
+    expect(params).toMatchObject({ batch_size: 2, loss: 'dice_ce', optimizer: 'adam', lr_schedule: 'poly', augment: true, augment_mode: 'full', train_epochs: 1, train_split: 0.67, input_shape: [16, 16, 16], resize: 'none', deep_supervision: true });
+    expect(JSON.parse(fs.readFileSync(path.join(m, 'config.json'), 'utf8')).model).toMatchObject({ resize: 'none', deepSupervision: true });
     const bad = runCli(['train', '--data_dir', data, '--model_dir', path.join(tmpDir('model'), 'x'), '--preset', 'fastest']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/preset/);

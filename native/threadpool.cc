@@ -99,7 +99,8 @@ class Pool {
 
   static long spin_us() {
     const char* e = std::getenv("VNET_SPIN_US");
-    return e && *e ? std::max(0L, std::strtol(e, nullptr, 10)) : 50L;
+    // At most 100 ms: a huge value would keep idle workers burning their cores between steps.
+    return e && *e ? std::min(100000L, std::max(0L, std::strtol(e, nullptr, 10))) : 50L;
   }
 
   // `seen`: the job generation when the worker started, so it never mistakes an old job for new.

@@ -57,7 +57,6 @@ void channel_moments(const float* x, int64_t R, int64_t C, std::vector<double>& 
   for (auto& m : mean) m /= double(R);
   std::vector<float> meanf(mean.begin(), mean.end());
   const float* __restrict mf = meanf.data();
-  for (int t = 0; t < nt; t++) std::fill(s2[t].begin(), s2[t].end(), 0.0);
   parallel_tasks(nt, [&](int t) {
     block_sums(R * t / nt, R * (t + 1) / nt, C, s2[t].data(), s1[t].data(), [&](int64_t i, int64_t k, float& u, float& v) {
       const float d = x0[i] - mf[k];

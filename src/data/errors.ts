@@ -25,6 +25,13 @@ export const DATA_ERROR_CODES = [
   'VNET_E_TOO_LARGE',
   'VNET_E_GEOMETRY',
   'VNET_E_UNSAFE_OUTPUT',
+  // DICOM series (src/data/dicom): each names the file at fault.
+  'VNET_E_NOT_DICOM',
+  'VNET_E_EMPTY_FOLDER',
+  'VNET_E_MIXED_SERIES',
+  'VNET_E_GANTRY_TILT',
+  'VNET_E_DUPLICATE_SLICE',
+  'VNET_E_MISSING_SLICE',
 ] as const;
 export type DataErrorCode = (typeof DATA_ERROR_CODES)[number];
 const dataCodes: ReadonlySet<string> = new Set(DATA_ERROR_CODES);

@@ -1,0 +1,4 @@
+// DICOM in and out: a series folder (or uploaded files) read into the project's volume form, and
+// a predicted mask written back as a DICOM SEG that refers to the source series.
+export { isDicom, type DicomFrame, type StudyAttributes } from './parse.js';
+export { isDicomFolder, readDicomFiles, readDicomFolder, type DicomSource, type DicomVolume, type NamedBytes } from './series.js';

@@ -54,3 +54,14 @@ export function niftiHeaderBytes(shape: Shape3, spacing: readonly number[], affi
   out.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1"
   return out;
 }
+
+/** A volume read from DICOM as an uncompressed NIfTI-1 file (float32, its own header), e.g. for a viewer. */
+export function volumeToNifti(vol: { headerBytes: Uint8Array; shape: Shape3; data: Float32Array }): Uint8Array {
+  const [nx, ny, nz] = vol.shape;
+  const out = new Uint8Array(352 + 4 * nx * ny * nz);
+  out.set(vol.headerBytes.subarray(0, 348));
+  const f = new Float32Array(out.buffer, 352);
+  // Tensor order (z fastest) -> file order (x fastest).
+  for (let z = 0, i = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++, i++) f[i] = vol.data[(x * ny + y) * nz + z];
+  return out;
+}

@@ -12,11 +12,11 @@ import { readDicomFiles, volumeToNifti } from '../../src/data/dicom/index.js';
 import { encodeMask, readNifti, readNiftiLabels, type NiftiVolume } from '../../src/data/index.js';
 import { pageHandler } from '../../src/serve/page/handler.js';
 import { cleanupTmp, itIf, real, tmpDir } from '../data/helpers.js';
+import { CHROMIUM, NO_CHROMIUM, launchChromium } from '../browser.js';
 import { HAVE_PYDICOM, NO_PYDICOM, flipY, makeSeries } from '../dicom/helpers.js';
 
 afterAll(cleanupTmp);
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((f) => fs.existsSync(f));
 const LABELS = [{ value: 1, name: 'Anterior' }, { value: 2, name: 'Posterior' }];
 
 /** The JSON /predict?format=json answers, for a known mask on `ref`'s grid. */
@@ -94,16 +94,11 @@ describe('page handler', () => {
 });
 
 describe('the page in headless Chromium', () => {
-  itIf(CHROMIUM !== undefined && HAVE_PYDICOM, CHROMIUM ? NO_PYDICOM : 'no chromium (apt-get install chromium)')('loads offline, segments a NIfTI file and a DICOM series, shows the volumes', async () => {
-    const { default: puppeteer } = await import('puppeteer-core');
+  itIf(CHROMIUM !== undefined && HAVE_PYDICOM, CHROMIUM ? NO_PYDICOM : NO_CHROMIUM)('loads offline, segments a NIfTI file and a DICOM series, shows the volumes', async () => {
     const log: string[] = [];
     const srv = await testServer(log);
     const shots = process.env.VNET_SCREENSHOT_DIR ?? tmpDir('shots');
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM, headless: true,
-      // WebGL2 without a GPU: ANGLE on SwiftShader (software).
-      args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist', '--window-size=1280,900'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.setViewport({ width: 1280, height: 900 });

@@ -11,6 +11,7 @@ import type { ElementHandle } from 'puppeteer-core';
 import { readDicomFiles, volumeToNifti } from '../../src/data/dicom/index.js';
 import { encodeMask, readNifti, readNiftiLabels, type NiftiVolume } from '../../src/data/index.js';
 import { pageHandler } from '../../src/serve/page/handler.js';
+import { readUpload } from '../../src/serve/page/upload.js';
 import { cleanupTmp, itIf, real, tmpDir } from '../data/helpers.js';
 import { CHROMIUM, NO_CHROMIUM, launchChromium } from '../browser.js';
 import { HAVE_PYDICOM, NO_PYDICOM, flipY, makeSeries } from '../dicom/helpers.js';
@@ -34,7 +35,7 @@ function answer(ref: Pick<NiftiVolume, 'header' | 'headerBytes' | 'shape'>, mask
   };
 }
 
-/** Page handler + a /predict that reads a NIfTI body or a multipart DICOM series. */
+/** Page handler + a /predict that reads what the page sends (readUpload: a NIfTI body or a multipart DICOM series). */
 async function testServer(log: string[]): Promise<{ url: string; close: () => Promise<void> }> {
   const page = pageHandler();
   const label = readNiftiLabels(real('001', 'label'));
@@ -48,16 +49,14 @@ async function testServer(log: string[]): Promise<{ url: string; close: () => Pr
         const type = req.headers['content-type'] ?? '';
         log.push(`${req.method} ${req.url} ${type.split(';')[0]}`);
         if (req.url !== '/predict?format=json') return void res.writeHead(404).end('{}');
+        const up = await readUpload(type, body);
         let out: object;
-        if (type.startsWith('multipart/form-data')) {
-          // The Fetch API's own multipart parser (undici) reads the upload.
-          const form = await new Request('http://local/predict', { method: 'POST', headers: { 'content-type': type }, body }).formData();
-          const files = await Promise.all(form.getAll('file').map(async (f) => ({ name: (f as File).name, bytes: new Uint8Array(await (f as File).arrayBuffer()) })));
-          log.push(`dicom files: ${files.length}`);
-          const vol = readDicomFiles(files);
+        if (up.kind === 'dicom') {
+          log.push(`dicom files: ${up.files.length}`);
+          const vol = readDicomFiles(up.files);
           out = answer(vol, flipY(label.data, label.shape), volumeToNifti(vol));
         } else {
-          out = answer(readNifti(new Uint8Array(body)), label.data);
+          out = answer(readNifti(up.bytes), label.data);
         }
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(out));
       })().catch((e: Error) => res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: e.message, code: 'TEST' })));

@@ -4,7 +4,7 @@
 // allReduceGrads after its backward and broadcastState once before the first step.
 import * as E from '../engine/index.js';
 import type { ParamStore } from '../nn/module.js';
-import { TcpCommunicator, injectedFault, rankFromEnv } from './parallel.js';
+import { TcpCommunicator, rankFromEnv } from './parallel.js';
 
 export interface Communicator {
   readonly rank: number;
@@ -112,7 +112,6 @@ export async function connectRanks(device: E.DeviceName): Promise<Communicator> 
   const info = rankFromEnv();
   if (!info) return new LocalCommunicator();
   const tcp = await TcpCommunicator.connect(info);
-  injectedFault(info);
   if (tcp.world === 1) return new HostCommunicator(tcp);
   return device === 'cuda' ? NcclCommunicator.join(tcp) : new HostCommunicator(tcp);
 }

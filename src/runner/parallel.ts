@@ -336,9 +336,3 @@ export function shardOf<T extends { images: Float32Array; labels?: Int32Array; i
     ids: b.ids?.slice(lo, hi),
   };
 }
-
-/** Fault injection for the launcher's tests: VNET_FAULT_RANK=r makes rank r fail at start. */
-export function injectedFault(info: RankInfo | undefined): void {
-  if (info && process.env.VNET_FAULT_RANK !== undefined && Number(process.env.VNET_FAULT_RANK) === info.rank)
-    throw new RunError(`rank ${info.rank}: injected fault (VNET_FAULT_RANK)`, 'VNET_E_RANK');
-}

@@ -5,7 +5,8 @@
 // fraction of the device's peak.
 import { native, type Handle, type NativeTensor } from '../../bindings/native.js';
 import { Rng } from '../data/rng.js';
-import { RunError } from '../runner/options.js';
+import { RunError } from '../config/options.js';
+import { percentile } from './stats.js';
 import { BenchInputError, DIRECTIONS, denseFlops, denseMacs, engineCall, geometry, operandShapes, type ConvProblem, type Direction } from './problem.js';
 
 export type BenchDType = 'f32' | 'f16';
@@ -62,12 +63,6 @@ export interface BenchHooks {
 // Max error over max |reference|: fp32 sums in another order; TF32 rounds inputs to 10 mantissa bits;
 // f16 results are stored in 11 bits. A wrong kernel is off by O(1).
 export const TOLERANCE: Record<string, number> = { fp32: 1e-4, tf32: 1e-2, fp16: 2e-2 };
-
-export function percentile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const i = (sorted.length - 1) * q, lo = Math.floor(i), hi = Math.ceil(i);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
-}
 
 /** Max |a - b| over max |b|: one number per comparison, scale-free. */
 export function relError(a: Float32Array, b: Float32Array): number {
@@ -173,7 +168,7 @@ function makeOperands(shapes: { x: number[]; w: number[]; dy: number[] }, dtype:
 
 const stats = (ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
-  return { med: percentile(s, 0.5), p10: percentile(s, 0.1), p90: percentile(s, 0.9) };
+  return { med: percentile(s, 50), p10: percentile(s, 10), p90: percentile(s, 90) };
 };
 
 /** The (problem, batch) cases of a run, in order: each problem at each batch size. */

@@ -1,5 +1,9 @@
-// Benchmark statistics: true throughput (images over time) and percentiles, and the
-// reference's figures (mean of per-step rates, mean + z·σ/√n "percentiles"), labelled as such.
+// Benchmark statistics, for train and predict --benchmark, bench conv and the bench/ scripts:
+// true throughput (images over time) and percentiles, the reference's figures (mean of per-step
+// rates, mean + z·σ/√n "percentiles") labelled as such, the op profile table, peak memory.
+import fs from 'node:fs';
+import * as E from '../engine/index.js';
+
 export interface BenchStats {
   batchSize: number;
   steps: number;
@@ -13,7 +17,8 @@ export interface BenchStats {
   refConfidenceBoundsMs: { '90': number; '95': number; '99': number };
 }
 
-function percentile(sorted: number[], p: number): number {
+/** The p-th percentile (0..100) of sorted values, linearly interpolated. */
+export function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   const r = (p / 100) * (sorted.length - 1), lo = Math.floor(r), hi = Math.ceil(r);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (r - lo);
@@ -91,4 +96,24 @@ export function formatProfile(rows: ProfileRow[], steps: number, stepMs: number,
     line('outside ops (tape, JS, data)', '', Math.max(0, stepMs - opMs), ''.padStart(7)),
   ];
   return out.join('\n');
+}
+
+/**
+ * This process's peak resident memory. On Linux from VmHWM: getrusage's maxRSS would include the
+ * peak of the process that forked this one (Linux carries it over exec), e.g. a rank's launcher.
+ */
+export function peakRssMb(): number {
+  try {
+    const kb = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return Number(kb) / 1024;
+  } catch {
+    /* not Linux: fall back */
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** The engine's CPU tensor memory for the benchmark report. */
+export function tensorMemoryMb(): { peakMb: number; cachedMb: number } {
+  const m = E.memory().cpu;
+  return { peakMb: m.peakBytes / 2 ** 20, cachedMb: m.cachedBytes / 2 ** 20 };
 }

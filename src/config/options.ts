@@ -1,10 +1,21 @@
 // Run options: every flag of the reference (spec §5.1) with its code's defaults, plus ours,
 // in camelCase. The CLI fills these; library users pass them directly.
-import type { VNetConfig } from '../nn/index.js';
+import type { DatasetSpec } from '../data/index.js';
+import { defaultVNetConfig, type VNetConfig } from '../nn/index.js';
+import { DEFAULT_FOREGROUND_OVERSAMPLE } from '../data/index.js';
 import type { Triple } from '../engine/index.js';
 
 export type Mode = 'train' | 'evaluate' | 'predict' | 'train_and_evaluate' | 'train_and_predict';
-export const MODES: Mode[] = ['train', 'evaluate', 'predict', 'train_and_evaluate', 'train_and_predict'];
+
+/** What each mode does, in this order: train, then evaluate, then predict (runMode follows it). */
+export const MODE_STEPS: Record<Mode, { train: boolean; evaluate: boolean; predict: boolean }> = {
+  train: { train: true, evaluate: false, predict: false },
+  evaluate: { train: false, evaluate: true, predict: false },
+  predict: { train: false, evaluate: false, predict: true },
+  train_and_evaluate: { train: true, evaluate: true, predict: false },
+  train_and_predict: { train: true, evaluate: false, predict: true },
+};
+export const MODES = Object.keys(MODE_STEPS) as Mode[];
 
 export interface RunOptions {
   dataDir: string;
@@ -84,6 +95,9 @@ export function learningRate(o: Pick<RunOptions, 'baseLr' | 'lrSchedule'>, step:
   }
 }
 
+/** The sliding windows' overlap at inference (--overlap), as nnU-Net's. */
+export const DEFAULT_OVERLAP = 0.5;
+
 export const defaultRunOptions: Omit<RunOptions, 'dataDir' | 'modelDir' | 'batchSize'> = {
   inputShape: [32, 32, 32],
   upscaleBlocks: [3, 3],
@@ -96,6 +110,9 @@ export const defaultRunOptions: Omit<RunOptions, 'dataDir' | 'modelDir' | 'batch
   loss: 'dice',
   augment: false,
   augmentMode: 'full',
+  bnMomentum: defaultVNetConfig.bnMomentum,
+  foregroundOversample: DEFAULT_FOREGROUND_OVERSAMPLE,
+  overlap: DEFAULT_OVERLAP,
   trainSplit: 1.0,
   seed: 0,
   logEvery: 10,
@@ -118,7 +135,11 @@ export interface ModelConfigFile {
   loss: RunOptions['loss'];
 }
 
-export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' | 'downscaleBlocks' | 'convolutionSize' | 'normalizationLayer' | 'bnMomentum' | 'resize' | 'deepSupervision'>, nClasses: number): VNetConfig {
+/** The options that define the model (config.json); the CLI's model flags are these, snake_case. */
+export const MODEL_OPTIONS = ['inputShape', 'upscaleBlocks', 'downscaleBlocks', 'convolutionSize', 'normalizationLayer', 'bnMomentum', 'resize', 'deepSupervision'] as const;
+export type ModelOptions = Pick<RunOptions, (typeof MODEL_OPTIONS)[number]>;
+
+export function modelConfig(o: ModelOptions, nClasses: number): VNetConfig {
   return {
     ...(o.normalizationLayer === 'none' ? { normalization: 'none' as const } : {}),
     inputShape: o.inputShape,
@@ -127,8 +148,8 @@ export function modelConfig(o: Pick<RunOptions, 'inputShape' | 'upscaleBlocks' |
     upscaleBlocks: o.upscaleBlocks,
     convolutionSize: o.convolutionSize,
     baseFilters: 16,
-    bnMomentum: o.bnMomentum ?? 0.99,
-    bnEps: 1e-3,
+    bnMomentum: o.bnMomentum ?? defaultVNetConfig.bnMomentum,
+    bnEps: defaultVNetConfig.bnEps,
     // Only when set, so the reference's config.json stays as it was.
     ...(o.resize === 'none' ? { resize: 'none' as const } : {}),
     ...(o.deepSupervision ? { deepSupervision: true } : {}),
@@ -146,4 +167,14 @@ export class RunError extends Error {
     super(message);
     this.name = 'RunError';
   }
+}
+
+/** The config.json of the model the options define, with the dataset's classes. */
+export function modelConfigFile(o: RunOptions, spec: Pick<DatasetSpec, 'labels'>): ModelConfigFile {
+  return {
+    version: 1,
+    model: modelConfig(o, spec.labels.length),
+    labels: [...spec.labels].sort((a, b) => a.value - b.value).map((l) => ({ value: l.value, name: l.name })),
+    loss: o.loss,
+  };
 }

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { DataError, Rng, readJsonFile, writeFileAtomicSync } from '../data/index.js';
+import { DataError, Rng, readJsonFile, writeFileAtomicSync } from './index.js';
 
 export interface SyntheticOptions {
   /** Training cases; default 24. */

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { convPads, type Triple } from '../engine/index.js';
 import type { VNet } from '../nn/index.js';
 import { packageVersion, writeFileAtomicSync } from '../data/index.js';
-import { RunError, type ModelConfigFile } from '../runner/options.js';
-import { loadModel } from '../runner/model.js';
-import { GraphBuilder, encodeModel, type Dims } from './graph.js';
+import { RunError, type ModelConfigFile } from '../config/options.js';
+import { loadModel } from '../infer/model.js';
+import { GraphBuilder, encodeModel, type Dims } from './onnx-graph.js';
 import { unitWeights, type UnitWeights } from './weights.js';
 
 /** Opsets the graph is written for: 13 (Softmax over one axis) up to 21. */

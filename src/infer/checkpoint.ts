@@ -8,7 +8,7 @@ import { validateVNetConfig, type VNet, type VNetConfig } from '../nn/index.js';
 import type { Optimizer } from '../optim/index.js';
 import { DataError, makeDirs, readJsonFile, writeFileAtomicSync } from '../data/index.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { MAX_INPUT_SIZE, RunError, type ModelConfigFile } from './options.js';
+import { MAX_INPUT_SIZE, RunError, type ModelConfigFile } from '../config/options.js';
 
 export type CheckpointName = 'latest' | 'final' | 'best';
 
@@ -172,4 +172,9 @@ export function configDiff(a: ModelConfigFile, b: ModelConfigFile): string {
   for (const k of keys) if (JSON.stringify(a.model[k]) !== JSON.stringify(b.model[k])) diffs.push(`${k}: ${JSON.stringify(a.model[k])} vs ${JSON.stringify(b.model[k])}`);
   if (JSON.stringify(a.labels) !== JSON.stringify(b.labels)) diffs.push(`labels: ${JSON.stringify(a.labels)} vs ${JSON.stringify(b.labels)}`);
   return diffs.join('; ');
+}
+
+/** Whether `modelDir` holds any checkpoint (a trained model). */
+export function hasCheckpoint(modelDir: string): boolean {
+  return ['latest', 'final', 'best'].some((n) => fs.existsSync(`${modelDir}/${n}.safetensors`));
 }

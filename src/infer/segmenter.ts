@@ -1,6 +1,8 @@
-// End-to-end inference with one trained model: NIfTI bytes (or a path) in, a mask in the input's
-// shape and geometry out, with per-class voxel counts and volumes. The one inference path: the
-// predict mode and the HTTP server both go through it. Reading and preprocessing run in the data
+// End-to-end inference with one trained model (or an ensemble): NIfTI bytes (or a path) in, a
+// mask in the input's shape and geometry out, with per-class voxel counts and volumes. The one
+// inference path: evaluate (and training's per-epoch Dice), predict, cv and the HTTP server all
+// go through it (`probabilities` for scoring, `segment*` for masks). The feed (resized batches,
+// or each case on its own grid) is fixed when it is made. Reading and preprocessing run in the data
 // worker pool; cases that are ready together run as one batch of up to `batchSize`. A ready case
 // waits for company only while other cases are still being read, and at most `batchWindowMs`, so
 // a lone request is not delayed. The inverse resampling, argmax and gzip follow per case, at
@@ -14,18 +16,14 @@ import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
 import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
 import type { VNet, VNetConfig } from '../nn/index.js';
-import { averageProbs, caseProbs, checkMembers } from './ensemble.js';
-import { predictProbs } from './evaluate.js';
+import { checkMembers } from './ensemble.js';
+import { averageProbs, caseProbs, feedOf, predictProbs, type InferOptions } from './probs.js';
 import { loadModel } from './model.js';
-import { RunError } from './options.js';
+import { RunError } from '../config/options.js';
 
-export interface SegmenterOptions {
+export interface SegmenterOptions extends InferOptions {
   modelDir: string;
   device?: E.DeviceName;
-  /** Test-time augmentation: the mean over x/y flips (4x the forward passes). */
-  tta?: boolean;
-  /** Most cases in one forward pass (default 8). */
-  batchSize?: number;
   amp?: boolean;
   xla?: boolean;
   /** Longest a ready case waits for cases still being read to share its batch (default 0: same tick only). */
@@ -34,11 +32,14 @@ export interface SegmenterOptions {
   workers?: number;
   /** Refuse volumes that are not 3-D (dims past the third other than 1); predict keeps the last volume instead. */
   only3d?: boolean;
-  /** Models trained with --resize none: the sliding windows' overlap (default 0.5). */
-  overlap?: number;
   /** An ensemble (--models): more nets whose probabilities are averaged with this one's (not disposed here). */
   members?: VNet[];
+  /** Probabilities on each case's own grid even for one resized model (how an ensemble is scored). */
+  caseGrid?: boolean;
 }
+
+/** A case's class probabilities (D, H, W, C) and the grid they are on: the model's input shape, or the case's own. */
+export interface CaseProbs { probs: Float32Array; shape: Shape3; onInputGrid: boolean }
 
 export interface ClassStat { value: number; name: string; voxels: number; volumeMm3: number }
 
@@ -94,12 +95,12 @@ export class Segmenter {
   private drained: (() => void)[] = [];
   private readonly ownNet: boolean;
   private readonly only3d: boolean;
-  /** The model was trained at native resolution: each case by sliding window at its own shape. */
-  private readonly native: boolean;
+  /** Windowed models read each case at full resolution: z-scored at its own shape, no resampling. */
+  private readonly windowed: boolean;
   private readonly overlap?: number;
   /** Every net of the ensemble, this.net first. */
   private readonly nets: VNet[];
-  /** Each case alone, with probabilities on its own grid (native models, ensembles). */
+  /** Each case alone, with probabilities on its own grid (windowed models, ensembles); else batches at the input shape. */
   private readonly perCase: boolean;
 
   /** Around an already loaded net; `ownNet` makes dispose() free it. */
@@ -112,11 +113,11 @@ export class Segmenter {
     if (script) this.pool = new WorkerPool(script, want, { depth: 64 });
     this.ownNet = o.ownNet ?? false;
     this.only3d = o.only3d ?? false;
-    this.native = net.config.resize === 'none';
+    this.windowed = feedOf(net.config) === 'windowed';
     this.overlap = o.overlap;
     this.nets = [net, ...(o.members ?? [])];
     checkMembers(this.nets, this.nets.map((_, i) => `model ${i + 1}`));
-    this.perCase = this.native || this.nets.length > 1;
+    this.perCase = this.windowed || this.nets.length > 1 || (o.caseGrid ?? false);
     this.info = {
       modelDir: o.modelDir, checkpoint: o.checkpoint, device: net.store.device, tta: o.tta ?? false, amp: o.amp ?? false,
       maxBatch, batchWindowMs: o.batchWindowMs ?? 0, workers: this.pool?.size ?? 0, model: net.config, labels,
@@ -153,26 +154,55 @@ export class Segmenter {
 
   /** Segment images as consecutive batches of `batchSize`, in order (what predict does); fails on the first bad one. */
   async segmentBatch(srcs: (Uint8Array | string)[], opts: { names?: string[] } = {}): Promise<Segmentation[]> {
+    const out: Segmentation[] = [];
+    await this.inBatches(srcs, opts.names, (preps) => {
+      const now = performance.now();
+      for (const r of this.runBatch(preps.map((prep) => ({ prep, ready: now })))) {
+        if (r instanceof Error) throw r;
+        out.push(r);
+      }
+    });
+    return out;
+  }
+
+  /** The class probabilities of images, in order, through the same passes as segmentBatch (what evaluation scores). */
+  async probabilities(srcs: string[]): Promise<CaseProbs[]> {
+    const out: CaseProbs[] = [];
+    await this.inBatches(srcs, undefined, (preps) => {
+      for (const [i, probs] of this.infer(preps).entries()) out.push({ probs, shape: preps[i].shape, onInputGrid: !this.perCase });
+    });
+    return out;
+  }
+
+  /** Reads `srcs` in consecutive chunks of maxBatch; reading the next chunk in the workers overlaps `run` on this one. */
+  private async inBatches(srcs: (Uint8Array | string)[], names: string[] | undefined, run: (preps: Prepared[]) => void): Promise<void> {
     this.enter();
     try {
-      const out: Segmentation[] = [];
       const B = this.info.maxBatch;
-      const prepareChunk = (i: number) => Promise.all(srcs.slice(i, i + B).map((s, j) => this.prepare(s, opts.names?.[i + j])));
+      const prepareChunk = (i: number) => Promise.all(srcs.slice(i, i + B).map((s, j) => this.prepare(s, names?.[i + j])));
       let next = prepareChunk(0);
       for (let i = 0; i < srcs.length; i += B) {
         const preps = await next;
-        // Reading the next chunk in the workers overlaps this chunk's forward pass.
         if (i + B < srcs.length) { next = prepareChunk(i + B); next.catch(() => undefined); }
-        const now = performance.now();
-        for (const r of this.runBatch(preps.map((prep) => ({ prep, ready: now })))) {
-          if (r instanceof Error) throw r;
-          out.push(r);
-        }
+        run(preps);
       }
-      return out;
     } finally {
       this.leave();
     }
+  }
+
+  /** Probabilities per case: one forward pass over the batch at the input shape, or each case alone on its own grid. */
+  private infer(preps: Prepared[]): Float32Array[] {
+    if (this.perCase) {
+      const o: InferOptions = { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch };
+      return preps.map((p) => averageProbs(this.nets.map((n) => caseProbs(n, p.image, p.shape, o))));
+    }
+    const [D, H, W] = this.net.config.inputShape;
+    const vox = D * H * W, C = this.net.config.nClasses;
+    const images = new Float32Array(preps.length * vox);
+    preps.forEach((p, i) => images.set(p.image, i * vox));
+    const probs = predictProbs(this.net, { images, size: preps.length }, { tta: this.info.tta });
+    return preps.map((_, i) => probs.subarray(i * vox * C, (i + 1) * vox * C));
   }
 
   /** Stop taking cases, wait for those accepted, then free the workers (and the net when owned). */
@@ -196,7 +226,7 @@ export class Segmenter {
   private async prepare(src: Uint8Array | string, name?: string): Promise<Prepared> {
     const t0 = performance.now();
     // A copy of just this view, so the worker gets these bytes and not a larger pooled buffer.
-    const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name, ...(this.native ? { native: true } : {}) };
+    const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name, ...(this.windowed ? { fullResolution: true } : {}) };
     // In this thread when there are no workers (or none left: a worker that died is not restarted).
     const res: JobResult = this.pool?.size ? await this.pool.run(job) : runJob(job, false);
     const d = res.decoded!;
@@ -232,14 +262,10 @@ export class Segmenter {
    */
   private runBatch(batch: Pick<Waiting, 'prep' | 'ready'>[]): (Error | Segmentation)[] {
     if (this.perCase) return batch.map((w) => this.runCase(w));
-    const [D, H, W] = this.net.config.inputShape;
-    const vox = D * H * W, C = this.net.config.nClasses;
     const start = performance.now();
-    const images = new Float32Array(batch.length * vox);
-    batch.forEach((w, i) => images.set(w.prep.image, i * vox));
-    let probs: Float32Array;
+    let probs: Float32Array[];
     try {
-      probs = predictProbs(this.net, { images, size: batch.length }, { tta: this.info.tta });
+      probs = this.infer(batch.map((w) => w.prep));
     } catch (e) {
       if (batch.length === 1) return [e instanceof Error ? e : new Error(String(e))];
       return batch.flatMap((w) => this.runBatch([w]));
@@ -248,19 +274,18 @@ export class Segmenter {
     this.onBatch?.(batch.length, inferMs);
     return batch.map((w, i) => {
       try {
-        return this.finish(w.prep, probs.subarray(i * vox * C, (i + 1) * vox * C), { queueMs: start - w.ready, inferMs, batchSize: batch.length });
+        return this.finish(w.prep, probs[i], { queueMs: start - w.ready, inferMs, batchSize: batch.length });
       } catch (e) {
         return e instanceof Error ? e : new Error(String(e));
       }
     });
   }
 
-  /** One case on its own grid: a native model's windows are the batch (up to maxBatch per pass); an ensemble averages its members. */
+  /** One case on its own grid: a windowed model's windows are the batch (up to maxBatch per pass); an ensemble averages its members. */
   private runCase(w: Pick<Waiting, 'prep' | 'ready'>): Error | Segmentation {
     const start = performance.now();
     try {
-      const o = { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch };
-      const probs = averageProbs(this.nets.map((n) => caseProbs(n, w.prep.image, w.prep.shape, o)));
+      const [probs] = this.infer([w.prep]);
       const inferMs = performance.now() - start;
       this.onBatch?.(1, inferMs);
       return this.finish(w.prep, probs, { queueMs: start - w.ready, inferMs, batchSize: 1 });

@@ -5,12 +5,13 @@
 // axis is padded (centred). Pure: the network is a callback, so tests use constant models.
 import { extractPatch } from '../data/patches.js';
 import type { Shape3 } from '../data/nifti.js';
+import { DEFAULT_OVERLAP } from '../config/options.js';
 
 /** Class probabilities (n, pd, ph, pw, C) of n patches (n, pd, ph, pw) laid end to end. */
 export type PatchRunner = (patches: Float32Array, n: number) => Float32Array;
 
 export interface SlidingOptions {
-  /** Fraction of the patch shared by neighbouring windows, in [0, 1); default 0.5. */
+  /** Fraction of the patch shared by neighbouring windows, in [0, 1); default DEFAULT_OVERLAP (0.5). */
   overlap?: number;
   /** Patches per network call (default 1). */
   batchSize?: number;
@@ -22,7 +23,7 @@ export interface SlidingOptions {
  * Window starts on one axis, as nnU-Net places them: the fewest windows whose step is at most
  * p * (1 - overlap), spread evenly from 0 to n - p. Shorter than the patch: one window, centred.
  */
-export function windowStarts(n: number, p: number, overlap = 0.5): number[] {
+export function windowStarts(n: number, p: number, overlap = DEFAULT_OVERLAP): number[] {
   if (!(overlap >= 0 && overlap < 1)) throw new RangeError(`overlap must be in [0, 1), got ${overlap}`);
   if (n <= p) return [0 - Math.floor((p - n) / 2)]; // 0 - x: never -0
   const target = p * (1 - overlap);

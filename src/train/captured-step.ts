@@ -15,8 +15,8 @@
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
 import type { VNet } from '../nn/index.js';
-import { trainingLoss } from './deep-supervision.js';
-import type { RunOptions } from './options.js';
+import { trainingLoss } from './loss.js';
+import type { RunOptions } from '../config/options.js';
 
 export class CapturedStep {
   private readonly x: Tensor;
@@ -24,7 +24,6 @@ export class CapturedStep {
   private readonly seed: Tensor;
   private loss: Tensor | null = null;
   private graph: E.CapturedGraph | null = null;
-  private grads: Tensor[] = [];
 
   private constructor(private readonly net: VNet, readonly batch: number) {
     const [D, H, W] = net.config.inputShape;
@@ -57,12 +56,8 @@ export class CapturedStep {
       E.backward(loss, this.seed);
       this.loss = E.keep(loss);
     }));
-    this.grads = [];
-    for (const p of this.net.parameters.values()) {
-      if (!p.grad) continue;
-      E.keep(p.grad);
-      this.grads.push(p.grad);
-    }
+    // The gradients the capture made stay alive: each replay writes them again.
+    for (const p of this.net.parameters.values()) if (p.grad) E.keep(p.grad);
   }
 
   /**
@@ -78,17 +73,11 @@ export class CapturedStep {
     return this.loss.item();
   }
 
-  /** The gradients the graph writes, in parameter order (stable between replays). */
-  get gradients(): readonly Tensor[] {
-    return this.grads;
-  }
-
   /** Destroy the graph and release its memory; the parameters' .grad are cleared. */
   dispose(): void {
     this.graph?.dispose();
     this.graph = null;
     this.net.store.zeroGrad();
-    this.grads = [];
     this.loss?.dispose();
     this.loss = null;
     for (const t of [this.x, this.y, this.seed]) if (!t.isDisposed) t.dispose();

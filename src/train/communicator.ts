@@ -4,7 +4,8 @@
 // allReduceGrads after its backward and broadcastState once before the first step.
 import * as E from '../engine/index.js';
 import type { ParamStore } from '../nn/module.js';
-import { TcpCommunicator, rankFromEnv } from './parallel.js';
+import { rankFromEnv } from '../env.js';
+import { TcpCommunicator } from './ranks.js';
 
 export interface Communicator {
   readonly rank: number;

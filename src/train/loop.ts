@@ -5,14 +5,15 @@ import path from 'node:path';
 import * as E from '../engine/index.js';
 import { Loader, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
 import { LossScaler, makeOptimizer } from '../optim/index.js';
-import { benchStats, formatBench, formatProfile, type BenchStats } from './benchmark.js';
-import { configFile, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
-import { checkStoredConfig, hasCheckpoint, modelConfigFile, peakRssMb, runSplit, tensorMemoryMb, savedCases } from './common.js';
+import { benchStats, formatBench, formatProfile, peakRssMb, tensorMemoryMb, type BenchStats } from '../bench/stats.js';
+import { configFile, hasCheckpoint, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from '../infer/checkpoint.js';
 import { connectRanks } from './communicator.js';
-import { softDiceOnCases } from './evaluate.js';
-import { buildModel } from './model.js';
-import { RunError, learningRate, type ModelConfigFile, type RunOptions } from './options.js';
-import { shardOf } from './parallel.js';
+import { softDiceOnCases } from '../eval/evaluate.js';
+import { feedOf } from '../infer/probs.js';
+import { buildModel, checkStoredConfig } from '../infer/model.js';
+import { RunError, learningRate, modelConfigFile, type ModelConfigFile, type RunOptions } from '../config/options.js';
+import { runSplit, savedCases } from './split.js';
+import { shardOf } from './ranks.js';
 import { TrainingStep } from './step.js';
 import type { LogSink } from './log.js';
 
@@ -83,7 +84,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   const loader = new Loader({
     cases: split.train, batchSize: o.batchSize * world, mode: 'train', inputShape: net.config.inputShape, augment: o.augment, augmentMode: o.augmentMode,
     seed: o.seed, state: state.loader as LoaderState | undefined, ...(device === 'cpu' ? { workers: 0 } : {}),
-    ...(net.config.resize === 'none' ? { native: true, foregroundOversample: o.foregroundOversample } : {}),
+    ...(feedOf(net.config) === 'windowed' ? { fullResolution: true, foregroundOversample: o.foregroundOversample } : {}),
   });
   const perEpoch = loader.batchesPerEpoch;
   log.info(`training on ${device}${world > 1 ? ` x ${world} ranks` : ''}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}${world > 1 ? ` per rank (global ${o.batchSize * world})` : ''}, ${perEpoch} steps per epoch`);

@@ -6,7 +6,7 @@
 import * as E from '../engine/index.js';
 import type { Shape3 } from '../data/nifti.js';
 import type { VNet } from '../nn/index.js';
-import { RunError, type RunOptions } from './options.js';
+import { RunError, type RunOptions } from '../config/options.js';
 
 /** nnU-Net's weights for `levels` decoder outputs (full resolution first): 1/2^i, last 0, normalised. */
 export function deepSupervisionWeights(levels: number): number[] {
@@ -32,7 +32,7 @@ export function subsampleLabels(labels: Int32Array, n: number, shape: Shape3, fa
 
 /**
  * The scalar training loss of a batch (images (n, D, H, W, 1), labels (n, D, H, W)): the one loss
- * of eager steps and of the captured graph (graph.ts). Deep supervision also needs the labels on
+ * of eager steps and of the captured step (captured-step.ts). Deep supervision also needs the labels on
  * the host, to subsample them for the decoder levels.
  */
 export function trainingLoss(net: VNet, x: E.Tensor, y: E.Tensor, o: Pick<RunOptions, 'loss'>, hostLabels?: Int32Array): E.Tensor {

@@ -1,88 +1,12 @@
 // Data parallel training: the launcher that starts one process per rank, and the CPU
 // communicator the ranks use over a small TCP rendezvous (rank 0 listens; the others connect).
+// Which rank a process is comes from its launcher's environment (rankFromEnv, src/env.ts).
 // Gradients are averaged with one all-reduce over a flat buffer; rank 0's weights are
 // broadcast at the start. The same rendezvous would carry NCCL's unique id for GPU ranks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { RunError } from './options.js';
-
-export interface RankInfo {
-  rank: number;
-  world: number;
-  localRank: number;
-  masterAddr: string;
-  masterPort: number;
-}
-
-/**
- * The rank this process is, from its launcher's environment: this package's own (`--gpus N`,
- * VNET_*), torchrun's (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), OpenMPI's
- * mpirun (OMPI_COMM_WORLD_*) or Slurm's srun (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID; rank 0
- * on the first host of the step's node list). Checked in that order: torchrun and mpirun run
- * inside Slurm jobs too, and their variables are the ones that name this process. Undefined:
- * not launched as a rank.
- */
-export function rankFromEnv(env = process.env): RankInfo | undefined {
-  const num = (name: string, v: string | undefined): number => {
-    const n = Number(v);
-    if (v === undefined || v.trim() === '' || !Number.isInteger(n) || n < 0) throw new RunError(`${name}=${v ?? ''}: expected a non-negative integer`, 'VNET_E_RANK');
-    return n;
-  };
-  const info = (scheme: string, rank: number, world: number, localRank: number, masterAddr: string, masterPort: number): RankInfo => {
-    if (world < 1 || rank >= world) throw new RunError(`${scheme}: rank ${rank} is not below the world size ${world}`, 'VNET_E_RANK');
-    if (!(masterPort >= 1 && masterPort <= 65535)) throw new RunError(`${scheme}: rendezvous port ${masterPort} is not in 1..65535`, 'VNET_E_RANK');
-    return { rank, world, localRank, masterAddr, masterPort };
-  };
-  const port = (name: string, fallback: number) => (env[name] === undefined ? fallback : num(name, env[name]));
-  if (env.VNET_RANK !== undefined) {
-    const rank = num('VNET_RANK', env.VNET_RANK);
-    return info('VNET_RANK', rank, num('VNET_WORLD_SIZE', env.VNET_WORLD_SIZE), env.VNET_LOCAL_RANK === undefined ? rank : num('VNET_LOCAL_RANK', env.VNET_LOCAL_RANK),
-      env.VNET_MASTER_ADDR ?? '127.0.0.1', num('VNET_MASTER_PORT', env.VNET_MASTER_PORT));
-  }
-  if (env.RANK !== undefined && env.WORLD_SIZE !== undefined) {
-    // torchrun's agent may keep its own store on MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE):
-    // the rendezvous then takes the next port.
-    const agentStore = env.TORCHELASTIC_USE_AGENT_STORE?.toLowerCase() === 'true' ? 1 : 0;
-    return info('torchrun (RANK, WORLD_SIZE)', num('RANK', env.RANK), num('WORLD_SIZE', env.WORLD_SIZE), num('LOCAL_RANK', env.LOCAL_RANK ?? '0'),
-      env.MASTER_ADDR ?? '127.0.0.1', port('MASTER_PORT', 29500) + agentStore);
-  }
-  if (env.OMPI_COMM_WORLD_RANK !== undefined) {
-    const world = num('OMPI_COMM_WORLD_SIZE', env.OMPI_COMM_WORLD_SIZE);
-    const localSize = env.OMPI_COMM_WORLD_LOCAL_SIZE === undefined ? world : num('OMPI_COMM_WORLD_LOCAL_SIZE', env.OMPI_COMM_WORLD_LOCAL_SIZE);
-    // mpirun does not say where rank 0 runs; on one node it is here.
-    if (env.MASTER_ADDR === undefined && localSize < world)
-      throw new RunError('mpirun across nodes: pass the host of rank 0 with -x MASTER_ADDR=<host> (and -x MASTER_PORT=<port>, default 29500)', 'VNET_E_RANK');
-    return info('mpirun (OMPI_COMM_WORLD_*)', num('OMPI_COMM_WORLD_RANK', env.OMPI_COMM_WORLD_RANK), world,
-      num('OMPI_COMM_WORLD_LOCAL_RANK', env.OMPI_COMM_WORLD_LOCAL_RANK ?? '0'), env.MASTER_ADDR ?? '127.0.0.1', port('MASTER_PORT', 29500));
-  }
-  // Slurm: only inside an srun step (SLURM_STEP_ID); the batch script itself is no rank.
-  if (env.SLURM_PROCID !== undefined && env.SLURM_NTASKS !== undefined && (env.SLURM_STEP_ID ?? env.SLURM_STEPID) !== undefined) {
-    const nodes = env.SLURM_STEP_NODELIST ?? env.SLURM_JOB_NODELIST ?? env.SLURM_NODELIST;
-    const master = env.MASTER_ADDR ?? (nodes ? firstHost(nodes) : '127.0.0.1');
-    // One port per job, the same on every rank, so that two jobs sharing a node do not collide.
-    const jobPort = 29500 + (env.SLURM_JOB_ID === undefined ? 0 : num('SLURM_JOB_ID', env.SLURM_JOB_ID) % 10000);
-    return info('srun (SLURM_PROCID, SLURM_NTASKS)', num('SLURM_PROCID', env.SLURM_PROCID), num('SLURM_NTASKS', env.SLURM_NTASKS),
-      num('SLURM_LOCALID', env.SLURM_LOCALID ?? '0'), master, port('MASTER_PORT', jobPort));
-  }
-  return undefined;
-}
-
-/**
- * The first host of a Slurm host list: `node[01-04,07],gpu5` is node01, `a[2-3]b[7,9]` is a2b7.
- * Each bracket group gives its first value, zero padding kept.
- */
-export function firstHost(list: string): string {
-  let depth = 0, end = list.length;
-  for (let i = 0; i < list.length; i++) {
-    if (list[i] === '[') depth++;
-    else if (list[i] === ']') depth--;
-    else if (list[i] === ',' && depth === 0) { end = i; break; }
-  }
-  const first = list.slice(0, end).trim();
-  const host = first.replace(/\[([^\]]*)\]/g, (_, inner: string) => inner.split(',')[0].split('-')[0].trim());
-  if (host === '' || /[[\]]/.test(host)) throw new RunError(`cannot read the first host of the Slurm node list "${list}"`, 'VNET_E_RANK');
-  return host;
-}
+import { RunError } from '../config/options.js';
+import { envValue, launcherEnv, type RankInfo } from '../env.js';
 
 // Frames: [u32 byteLength][payload], payload a Float32Array's bytes.
 class FramedSocket {
@@ -265,10 +189,11 @@ let tied = false;
  * and the rank stops instead of training on and rewriting checkpoints. (Checkpoints are written
  * by rename, so stopping at any point leaves the previous one intact.)
  */
-export function tieToLauncher(env = process.env): void {
-  if (tied || env.VNET_LAUNCHER_FD === undefined) return;
+export function tieToLauncher(): void {
+  const fdVar = envValue('VNET_LAUNCHER_FD');
+  if (tied || fdVar === undefined) return;
   tied = true;
-  const fd = Number(env.VNET_LAUNCHER_FD);
+  const fd = Number(fdVar);
   let link: net.Socket;
   try {
     link = new net.Socket({ fd, readable: true, writable: false });
@@ -276,7 +201,7 @@ export function tieToLauncher(env = process.env): void {
     throw new RunError(`rank: cannot watch the launcher on fd ${fd}: ${(e as Error).message}`, 'VNET_E_RANK');
   }
   const gone = () => {
-    process.stderr.write(`vnet-native: rank ${env.VNET_RANK}: the launcher is gone; stopping\n`);
+    process.stderr.write(`vnet-native: rank ${envValue('VNET_RANK')}: the launcher is gone; stopping\n`);
     process.exit(1);
   };
   link.on('data', () => {});
@@ -308,7 +233,7 @@ export async function launchRanks(nproc: number, opts: { nnodes?: number; nodeRa
     const child = spawn(process.execPath, argv, {
       // fd 3: the pipe that ties the rank to this process's life (tieToLauncher).
       stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-      env: { ...process.env, VNET_LAUNCHER_FD: '3', VNET_RANK: String(rank), VNET_LOCAL_RANK: String(local), VNET_WORLD_SIZE: String(nproc * nnodes), VNET_MASTER_ADDR: masterAddr, VNET_MASTER_PORT: String(masterPort) },
+      env: { ...process.env, ...launcherEnv({ rank, localRank: local, world: nproc * nnodes, masterAddr, masterPort }, 3) },
     });
     children.push(child);
     return new Promise<void>((resolve) => child.on('exit', (code, signal) => {

@@ -6,10 +6,10 @@ import * as E from '../engine/index.js';
 import type { VNet } from '../nn/index.js';
 import type { LossScaler, makeOptimizer } from '../optim/index.js';
 import { LocalCommunicator, type Communicator } from './communicator.js';
-import { trainingLoss } from './deep-supervision.js';
-import { CapturedStep } from './graph.js';
+import { trainingLoss } from './loss.js';
+import { CapturedStep } from './captured-step.js';
 import type { LogSink } from './log.js';
-import type { RunOptions } from './options.js';
+import type { RunOptions } from '../config/options.js';
 
 type Optimizer = ReturnType<typeof makeOptimizer>;
 

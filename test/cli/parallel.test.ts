@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Loader, loadDataset } from '../../src/data/index.js';
-import { shardOf } from '../../src/runner/parallel.js';
-import { readSafetensors } from '../../src/runner/safetensors.js';
+import { shardOf } from '../../src/train/ranks.js';
+import { readSafetensors } from '../../src/infer/safetensors.js';
 import { ROOT, SMALL_NET, realSubset, requireBuilt, runCli, tmpDir } from './helpers.js';
 
 requireBuilt();

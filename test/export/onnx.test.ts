@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { exportOnnx, loadModel, predictProbs, noGrad, tidy, tensor, data, type LoadedModel } from '../../src/index.js';
-import { decodeModel } from '../../src/export/graph.js';
+import { decodeModel } from '../../src/export/onnx-graph.js';
 import { realSubset } from '../cli/helpers.js';
 import { parity, randomVolumes, runOrt, session, toNdhwc, trainTiny } from './helpers.js';
 

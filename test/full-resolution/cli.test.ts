@@ -10,9 +10,9 @@ import { realSubset, requireBuilt, runCli, tmpDir } from '../cli/helpers.js';
 
 const NET = ['--input_shape', '16', '24', '16', '--downscale_blocks', '1', '1', '1', '--upscale_blocks', '1', '1'];
 const d = HAVE_DATA ? describe : describe.skip;
-if (!HAVE_DATA) console.warn('skipped: native CLI tests: no real dataset (set VNET_DATA_DIR)');
+if (!HAVE_DATA) console.warn('skipped: full-resolution CLI tests: no real dataset (set VNET_DATA_DIR)');
 
-d('native-resolution CLI', () => {
+d('full-resolution CLI', () => {
   let data = '', model = '';
   beforeAll(() => {
     requireBuilt();
@@ -21,7 +21,7 @@ d('native-resolution CLI', () => {
   });
   const common = () => ['--data_dir', data, '--batch_size', '2', ...NET, '--resize', 'none', '--deep_supervision', '--train_split', '0.67'];
 
-  test('train_and_evaluate at native resolution, then --resume', () => {
+  test('train_and_evaluate at full resolution, then --resume', () => {
     const r = runCli(['train_and_evaluate', ...common(), '--model_dir', model, '--train_epochs', '1', '--augment', '--foreground_oversample', '0.5']);
     expect(r.stderr).toMatch(/epoch 1: mean loss/);
     expect(r.code).toBe(0);

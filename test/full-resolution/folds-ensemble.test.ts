@@ -6,8 +6,9 @@ import { argmaxChannels, prepareCase, readNiftiLabels } from '../../src/data/ind
 import { foldOf, foldSplit } from '../../src/data/folds.js';
 import { VNet } from '../../src/nn/index.js';
 import { cvSummary, type FoldResult } from '../../src/runner/cv.js';
-import { averageProbs, caseProbs, checkMembers } from '../../src/runner/ensemble.js';
-import { Segmenter } from '../../src/runner/segmenter.js';
+import { checkMembers } from '../../src/infer/ensemble.js';
+import { averageProbs, caseProbs } from '../../src/infer/probs.js';
+import { Segmenter } from '../../src/infer/segmenter.js';
 import { itData, real } from '../data/helpers.js';
 
 describe('folds', () => {
@@ -48,7 +49,7 @@ describe('ensembles', () => {
     const a = new VNet({ inputShape: [16, 16, 16], downscaleBlocks: [1, 1], upscaleBlocks: [1] });
     const b = new VNet({ inputShape: [16, 16, 16], downscaleBlocks: [1, 1], upscaleBlocks: [1], resize: 'none' });
     try {
-      expect(() => checkMembers([a, b], ['A', 'B'])).toThrow(/B reads its input native resolution but A resized to 16x16x16/);
+      expect(() => checkMembers([a, b], ['A', 'B'])).toThrow(/B reads its input at full resolution but A resized to 16x16x16/);
       expect(() => checkMembers([a, a], ['A', 'A'])).not.toThrow();
     } finally {
       a.dispose();

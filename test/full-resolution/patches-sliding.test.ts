@@ -5,7 +5,7 @@ import { NO_FLIPS } from '../../src/data/augment.js';
 import { runJob } from '../../src/data/jobs.js';
 import { drawPatch, extractPatch, flipZInPlace, patchStart, startRange } from '../../src/data/patches.js';
 import { Rng } from '../../src/data/rng.js';
-import { gaussianImportance, mirror, mirrored, slidingWindow, windowStarts } from '../../src/runner/sliding.js';
+import { gaussianImportance, mirror, mirrored, slidingWindow, windowStarts } from '../../src/infer/sliding.js';
 import type { Shape3 } from '../../src/data/nifti.js';
 
 const iota = (n: number) => Float32Array.from({ length: n }, (_, i) => i + 1);
@@ -73,7 +73,7 @@ describe('patch sampling', () => {
   });
 });
 
-describe('z mirroring of native patches', () => {
+describe('z mirroring of full-resolution patches', () => {
   it('is drawn only when augmenting, about half the time', () => {
     const rng = new Rng(5);
     const draws = Array.from({ length: 1000 }, () => drawPatch(rng, 0.3, true));
@@ -89,7 +89,7 @@ describe('z mirroring of native patches', () => {
     const patch: Shape3 = [2, 2, 4];
     const draw = { foreground: false, u: [0.99, 0, 0] as [number, number, number], pick: 0 };
     const cached = { id: 'c', image, label, originalShape: shape };
-    const batch = (flipZ: boolean) => runJob({ kind: 'batch', shape: patch, withLabels: true, native: true, samples: [{ ref: { id: 'c', image: '', label: '' }, cached, flips: NO_FLIPS, patch: { ...draw, flipZ } }] }, false);
+    const batch = (flipZ: boolean) => runJob({ kind: 'batch', shape: patch, withLabels: true, fullResolution: true, samples: [{ ref: { id: 'c', image: '', label: '' }, cached, flips: NO_FLIPS, patch: { ...draw, flipZ } }] }, false);
     const plain = batch(false), flipped = batch(true);
     const start = patchStart(shape, patch, draw);
     expect(start).toEqual([1, 0, 0]);

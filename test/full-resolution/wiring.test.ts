@@ -1,5 +1,5 @@
 // Native-resolution wiring: deep supervision (shapes, names, loss weights), the loader's
-// native patches, and masks in the input's exact geometry (a label fed through the sliding
+// full-resolution patches, and masks in the input's exact geometry (a label fed through the sliding
 // window as a perfect prediction comes back identical; the segmenter keeps the header).
 import zlib from 'node:zlib';
 import * as E from '../../src/engine/index.js';
@@ -7,10 +7,10 @@ import { Loader, argmaxChannels, encodeMask, niftiAffine, prepareCase, readNifti
 import { extractPatch, patchStart } from '../../src/data/patches.js';
 import { Rng } from '../../src/data/rng.js';
 import { ConfigError, VNet } from '../../src/nn/index.js';
-import { deepSupervisionWeights, subsampleLabels, trainingLoss } from '../../src/runner/deep-supervision.js';
-import { nativeProbs } from '../../src/runner/evaluate.js';
-import { slidingWindow } from '../../src/runner/sliding.js';
-import { Segmenter } from '../../src/runner/segmenter.js';
+import { deepSupervisionWeights, subsampleLabels, trainingLoss } from '../../src/train/loss.js';
+import { windowedProbs } from '../../src/infer/probs.js';
+import { slidingWindow } from '../../src/infer/sliding.js';
+import { Segmenter } from '../../src/infer/segmenter.js';
 import { itData, real } from '../data/helpers.js';
 
 const small = { inputShape: [16, 16, 16] as [number, number, number], downscaleBlocks: [1, 1, 1], upscaleBlocks: [1, 1] };
@@ -84,11 +84,11 @@ describe('deep supervision', () => {
   });
 });
 
-describe('native data and geometry (real cases)', () => {
-  itData('the native loader cuts patches of the input shape from the z-scored volume, padded where it is smaller', async () => {
+describe('full-resolution data and geometry (real cases)', () => {
+  itData('the full-resolution loader cuts patches of the input shape from the z-scored volume, padded where it is smaller', async () => {
     const cases = ['001', '003'].map((n) => ({ id: n, image: real(n), label: real(n, 'label') }));
     const patch: Shape3 = [40, 56, 40]; // larger than every axis of these volumes
-    const make = () => new Loader({ cases, batchSize: 2, mode: 'train', inputShape: patch, native: true, foregroundOversample: 1, seed: 4, workers: 0 });
+    const make = () => new Loader({ cases, batchSize: 2, mode: 'train', inputShape: patch, fullResolution: true, foregroundOversample: 1, seed: 4, workers: 0 });
     const a = make(), b = make();
     try {
       const [ba] = await collect(a), [bb] = await collect(b);
@@ -97,16 +97,16 @@ describe('native data and geometry (real cases)', () => {
       const vox = 40 * 56 * 40;
       expect(ba.images.length).toBe(2 * vox);
       for (let s = 0; s < 2; s++) {
-        const c = prepareCase(cases.find((k) => k.id === ba.ids[s])!, patch, { native: true });
+        const c = prepareCase(cases.find((k) => k.id === ba.ids[s])!, patch, { fullResolution: true });
         expect(ba.originalShapes[s]).toEqual(c.originalShape);
         // Every labelled voxel fits, so the patch holds all of the volume's foreground.
         const labs = ba.labels!.subarray(s * vox, (s + 1) * vox);
         expect(labs.reduce((k, v) => k + (v > 0 ? 1 : 0), 0)).toBe(c.label!.reduce((k, v) => k + (v > 0 ? 1 : 0), 0));
-        // The image patch is the z-scored native volume with zero padding: its sum is the volume's (0).
+        // The image patch is the z-scored full-resolution volume with zero padding: its sum is the volume's (0).
         const sum = ba.images.subarray(s * vox, (s + 1) * vox).reduce((k, v) => k + v, 0);
         expect(Math.abs(sum)).toBeLessThan(1e-2);
       }
-      expect(() => new Loader({ cases, batchSize: 1, mode: 'eval', native: true, workers: 0 })).toThrow(/sliding window/);
+      expect(() => new Loader({ cases, batchSize: 1, mode: 'eval', fullResolution: true, workers: 0 })).toThrow(/sliding window/);
     } finally {
       await a.close();
       await b.close();
@@ -146,9 +146,9 @@ describe('native data and geometry (real cases)', () => {
       const back = readNiftiLabels(zlib.gunzipSync(r.mask));
       expect(back.shape).toEqual(img.shape);
       expect(niftiAffine(back.header)).toEqual(niftiAffine(img.header));
-      // The mask is the argmax of nativeProbs on the z-scored volume, nothing else.
-      const p = prepareCase({ id: '004', image: real('004') }, small.inputShape, { native: true });
-      expect(back.data).toEqual(argmaxChannels(nativeProbs(net, p.image, p.originalShape, { overlap: 0.25, batchSize: 8 }), 3));
+      // The mask is the argmax of windowedProbs on the z-scored volume, nothing else.
+      const p = prepareCase({ id: '004', image: real('004') }, small.inputShape, { fullResolution: true });
+      expect(back.data).toEqual(argmaxChannels(windowedProbs(net, p.image, p.originalShape, { overlap: 0.25, batchSize: 8 }), 3));
       // The patch start of a foreground draw keeps the chosen voxel inside (also checked in patches-sliding).
       const lab = readNiftiLabels(real('004', 'label'));
       const s = patchStart(lab.shape, [8, 8, 8], { foreground: true, u: [0, 0, 0], pick: 0.5 }, lab.data);

@@ -83,7 +83,7 @@ export const PRESETS: Record<string, { describe: string; flags: Record<string, s
     flags: { batch_size: '2', base_lr: '1e-4', train_epochs: '80', augment: true, train_split: '0.9' },
   },
   best: {
-    describe: 'our recommendation for the best accuracy in about an hour of CPU training: native resolution, 40x56x40 patches, deep supervision (see the README)',
+    describe: 'our recommendation for the best accuracy in about an hour of CPU training: full resolution, 40x56x40 patches, deep supervision (see the README)',
     flags: {
       batch_size: '2', input_shape: ['40', '56', '40'], resize: 'none', deep_supervision: true, loss: 'dice_ce', optimizer: 'adam',
       base_lr: '5e-4', lr_schedule: 'poly', train_epochs: '80', augment: true, augment_mode: 'full', train_split: '0.9', tta: true,

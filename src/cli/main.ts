@@ -19,7 +19,7 @@ import { exportModelDir, parseBatch, ONNX_OPSETS } from '../export/onnx.js';
 
 const MODE_HELP: Record<Mode, string> = {
   train: 'train a V-Net on the dataset (checkpoints in --model_dir)',
-  evaluate: 'evaluate the trained model on the held-out split (soft Dice at the input shape, hard Dice and HD95 at native resolution)',
+  evaluate: 'evaluate the trained model on the held-out split (soft Dice at the input shape, hard Dice and HD95 at full resolution)',
   predict: 'write a mask for every test image, at its original shape and geometry',
   train_and_evaluate: 'train, then evaluate (needs --train_split < 1)',
   train_and_predict: 'train, then predict',

@@ -12,7 +12,7 @@ export interface SampleSpec {
   ref: CaseRef;
   cached?: PreparedCase;
   flips: SampleAugment;
-  /** Native resolution (--resize none): where the patch of the batch shape is taken. */
+  /** Full resolution (--resize none): where the patch of the batch shape is taken. */
   patch?: PatchDraw;
 }
 
@@ -87,7 +87,7 @@ export function runJob(job: Job, shared: boolean): JobResult {
   const labels = job.withLabels ? new Int32Array(n * vox) : undefined;
   const loaded: PreparedCase[] = [];
   const originalShapes: Shape3[] = [];
-  // Native resolution: the sample's patch is cut out first, then augmented like a whole volume.
+  // Full resolution: the sample's patch is cut out first, then augmented like a whole volume.
   const imgPatch = job.fullResolution ? new Float32Array(vox) : undefined;
   const labPatch = job.fullResolution && labels ? new Int32Array(vox) : undefined;
   job.samples.forEach((s, i) => {

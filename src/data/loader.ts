@@ -40,7 +40,7 @@ export interface LoaderOptions {
   /** Batches prepared ahead of the consumer; default 2 per worker. */
   prefetch?: number;
   /**
-   * Native resolution (--resize none, train mode only): cases keep their own shape and every
+   * Full resolution (--resize none, train mode only): cases keep their own shape and every
    * sample is a patch of `inputShape` at a random position (data/patches.ts).
    */
   fullResolution?: boolean;

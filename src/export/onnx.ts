@@ -145,7 +145,7 @@ function batchNorm(g: GraphBuilder, name: string, u: UnitWeights, x: string, eps
 
 function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file'>>, inDims: Dims, outDims: Dims): Record<string, string> {
   const [x, y, z] = config.model.inputShape;
-  // Models trained with --resize none (native resolution) are run by sliding window.
+  // Models trained with --resize none (full resolution) are run by sliding window.
   const native = (config.model as { resize?: string }).resize === 'none';
   return {
     producer: 'vnet-native',

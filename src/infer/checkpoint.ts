@@ -148,7 +148,7 @@ export function checkModelConfig(v: unknown, file: string): ModelConfigFile {
   if (!(typeof m.bnMomentum === 'number' && m.bnMomentum >= 0 && m.bnMomentum < 1)) bad('model.bnMomentum must be in [0, 1)');
   if (!(typeof m.bnEps === 'number' && m.bnEps > 0 && Number.isFinite(m.bnEps))) bad('model.bnEps must be a positive number');
   if (m.normalization !== undefined && m.normalization !== 'batchnorm' && m.normalization !== 'none') bad('model.normalization must be batchnorm or none');
-  if (m.resize !== undefined && m.resize !== 'none') bad('model.resize must be "none" when present (native resolution)');
+  if (m.resize !== undefined && m.resize !== 'none') bad('model.resize must be "none" when present (full resolution)');
   if (m.deepSupervision !== undefined && typeof m.deepSupervision !== 'boolean') bad('model.deepSupervision must be true or false');
   try {
     validateVNetConfig(m as unknown as VNetConfig);

@@ -1,4 +1,4 @@
-// Sliding-window inference at native resolution (models trained with --resize none): the volume
+// Sliding-window inference at full resolution (models trained with --resize none): the volume
 // is covered by patches of the network input shape overlapping by `overlap`, each patch's class
 // probabilities are weighted by a Gaussian centred on the patch (its borders see less context)
 // and the weighted probabilities are averaged per voxel. A volume smaller than the patch on an

@@ -135,7 +135,7 @@ describe('full-resolution data and geometry (real cases)', () => {
     expect(niftiAffine(back.header)).toEqual(niftiAffine(ref.header));
   });
 
-  itData('the segmenter runs a native model by sliding window and keeps the input shape and header', async () => {
+  itData('the segmenter runs a windowed (full-resolution) model by sliding window and keeps the input shape and header', async () => {
     const net = new VNet({ ...small, resize: 'none' }, { seed: 1 });
     net.training = false;
     const seg = new Segmenter(net, [0, 1, 2].map((value) => ({ value, name: String(value) })), { workers: 0, batchSize: 8, overlap: 0.25 });

@@ -50,7 +50,7 @@ test('the tarball holds the compiled JS, the prebuilt addon and the native sourc
     `prebuilds/${prebuiltKey}/vnet_native.node`, `prebuilds/${prebuiltKey}/manifest.json`, 'CMakeLists.txt', 'bindings/addon.cc', 'bindings/napi_util.h', 'native/ops.h', 'scripts/install.js'])
     expect(files).toContain(f);
   // src/bench/peers/: the PyTorch peer script that `vnet-native bench conv` runs.
-  const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|bindings\/addon\.cc|dist\/src\/.*\.(js|d\.ts)|dist\/bindings\/[^/]*\.(js|d\.ts)|prebuilds\/.*|native\/.*|kernels\/.*|scripts\/.*|src\/bench\/peers\/[^/]*\.py)$/;
+  const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|bindings\/[^/]*\.(cc|h)|dist\/src\/.*\.(js|d\.ts)|dist\/bindings\/[^/]*\.(js|d\.ts)|prebuilds\/.*|native\/.*|kernels\/.*|scripts\/.*|src\/bench\/peers\/[^/]*\.py)$/;
   expect(files.filter((f) => !allowed.test(f) || f.endsWith('.map'))).toEqual([]);
 });
 

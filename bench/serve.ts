@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultDataDir, repoRoot } from '../src/data/index.js';
 import { VNet, defaultVNetConfig } from '../src/nn/index.js';
-import { saveCheckpoint } from '../src/runner/checkpoint.js';
+import { saveCheckpoint } from '../src/infer/checkpoint.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };

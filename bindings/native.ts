@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDON_FILE, checkPrebuilt, type PrebuiltManifest } from './prebuilt.js';
+import { envValue } from '../src/env.js';
 
 export type DType = 'f32' | 'f16' | 'i32';
 export type DeviceName = 'cpu' | 'cuda';
@@ -89,7 +90,7 @@ function notBuilt(what: string): Error {
 // source at install), then the prebuilt shipped in the package when it fits this machine.
 function findAddon(): AddonSource {
   const tried: string[] = [];
-  const env = process.env.VNET_ADDON;
+  const env = envValue('VNET_ADDON');
   if (env) {
     if (existsSync(resolve(env))) return { path: resolve(env), kind: 'VNET_ADDON' };
     tried.push(`${resolve(env)} ($VNET_ADDON: no such file)`);

@@ -5,15 +5,6 @@
 
 namespace vnet {
 
-int64_t same_pad_front(int64_t in, int64_t k, int64_t s, int64_t* out, int64_t* pad_back) {
-  int64_t o = (in + s - 1) / s;
-  int64_t total = (o - 1) * s + k - in;
-  if (total < 0) total = 0;
-  if (out) *out = o;
-  if (pad_back) *pad_back = total - total / 2;
-  return total / 2;
-}
-
 ConvGeom make_conv_geom(const Shape& xs, const Shape& ws, const std::vector<int64_t>& stride,
                         const std::vector<int64_t>& pad, const std::vector<int64_t>& out) {
   const std::string where = "x " + shape_str(xs) + ", w " + shape_str(ws);

@@ -1,6 +1,7 @@
-// Convolution geometry: the one place where conv shapes, strides and padding are worked out.
-// Used by the shape rules, every backend's kernels, the benchmarks and (through the binding)
-// the TypeScript layer.
+// Convolution geometry: the one place where conv shapes, strides and padding are checked and
+// held. Used by the shape rules, every backend's kernels and the benchmarks. (The padding of
+// 'same' and 'valid' is worked out by the TypeScript layer, convPads in src/engine/ops.ts,
+// which passes explicit pads and output sizes.)
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -23,12 +24,7 @@ struct ConvGeom {
   int64_t in_numel() const { return N * D * H * W * C; }
   int64_t out_numel() const { return N * OD * OH * OW * K; }
   int64_t w_numel() const { return kd * kh * kw * C * K; }
-  // Dense multiply-accumulates (the spec's FLOP convention counts 2 per MAC).
-  double dense_macs() const { return double(N) * OD * OH * OW * K * kd * kh * kw * C; }
 };
-
-// TF 'same' padding for one axis: out = ceil(in / s); returns the front pad (back gets the rest).
-int64_t same_pad_front(int64_t in, int64_t k, int64_t s, int64_t* out, int64_t* pad_back);
 
 // Builds and validates the geometry (throws VNET_E_SHAPE with the shapes on mismatch).
 // x_shape (N,D,H,W,C), w_shape (kd,kh,kw,C,K), out_spatial (OD,OH,OW).

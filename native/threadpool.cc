@@ -16,6 +16,7 @@
 #include <system_error>
 #include <vector>
 
+#include "env.h"
 #include "error.h"
 
 namespace vnet {
@@ -98,7 +99,7 @@ class Pool {
   }
 
   static long spin_us() {
-    const char* e = std::getenv("VNET_SPIN_US");
+    const char* e = env::get("VNET_SPIN_US");
     // At most 100 ms: a huge value would keep idle workers burning their cores between steps.
     return e && *e ? std::min(100000L, std::max(0L, std::strtol(e, nullptr, 10))) : 50L;
   }
@@ -131,11 +132,9 @@ class Pool {
   void start(int n) {
     n = std::max(1, std::min(n, kMaxThreads));
     quit_.store(false);
-    int fail_at = fault_spawn_limit();
     std::string why;
     for (int i = 1; i < n; i++) {
       try {
-        if (i >= fail_at) throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again), "injected (VNET_FAULT_THREAD_SPAWN)");
         workers_.emplace_back([this, i, g = generation_.load()] { loop(i, g); });  // no job is in flight
       } catch (const std::system_error& e) {
         why = e.what();
@@ -147,12 +146,6 @@ class Pool {
       throw_error(ErrorCode::VNET_E_OOM, "could start only " + std::to_string(nthreads_.load()) + " of " +
                                              std::to_string(n) + " threads (" + why + "); running with " +
                                              std::to_string(nthreads_.load()));
-  }
-
-  // Fault injection for tests: thread starts from index VNET_FAULT_THREAD_SPAWN on fail.
-  static int fault_spawn_limit() {
-    const char* e = std::getenv("VNET_FAULT_THREAD_SPAWN");
-    return e && *e ? std::max(1, std::atoi(e)) : kMaxThreads + 1;
   }
 
   void stop() {
@@ -183,7 +176,7 @@ thread_local bool Pool::in_job_ = false;
 // VNET_NUM_THREADS when it is a number in range (the CLI refuses others with a clear error;
 // here an out-of-range value is clamped), else the hardware concurrency.
 int default_threads() {
-  if (const char* e = std::getenv("VNET_NUM_THREADS")) {
+  if (const char* e = env::get("VNET_NUM_THREADS")) {
     char* end = nullptr;
     long n = std::strtol(e, &end, 10);
     if (end != e && *end == 0 && n > 0) return int(std::min<long>(n, kMaxThreads));

@@ -4,7 +4,7 @@ import { native } from '../bindings/native.js';
 import { goldenVNet, graphVsEager, type GoldenResult } from './ops/golden.js';
 import * as E from '../src/engine/index.js';
 import { VNet } from '../src/nn/index.js';
-import { CapturedStep } from '../src/runner/graph.js';
+import { CapturedStep } from '../src/train/captured-step.js';
 
 const info = native.info();
 

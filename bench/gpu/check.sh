@@ -216,7 +216,7 @@ else
 fi
 DATA="$WORK/data" DATA24="$WORK/data24" B1=${BATCHES%% *}
 step dataset 40 "$NODE" --input-type=module -e "
-  import { writeSyntheticDataset } from '$B/dist/src/runner/synthetic.js';
+  import { writeSyntheticDataset } from '$B/dist/src/data/synthetic.js';
   const t0 = Date.now();
   writeSyntheticDataset('$DATA', { cases: $CASES, testCases: $B1, shape: $SHAPE }); // predict --benchmark needs a batch of test images
   writeSyntheticDataset('$DATA24', { cases: $([ $DRY = 1 ] && echo 4 || echo 24), testCases: 2, shape: $SHAPE });

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../env.h"
 #include "conv3d.h"
 #include "conv3d_fast.h"
 
@@ -12,7 +13,7 @@ namespace vnet::cpu {
 namespace {
 bool force_ref() {
   static const bool ref = [] {
-    const char* e = std::getenv("VNET_CONV");
+    const char* e = env::get("VNET_CONV");
     return e && !std::strcmp(e, "ref");
   }();
   return ref;

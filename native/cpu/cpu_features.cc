@@ -1,6 +1,8 @@
 // CPU feature detection (see cpu_features.h).
 #include "cpu_features.h"
 
+#include "../env.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -16,7 +18,7 @@ Isa probe() {
       __builtin_cpu_supports("avx512vl"))
     best = Isa::Avx512;
 #endif
-  if (const char* e = std::getenv("VNET_ISA")) {
+  if (const char* e = env::get("VNET_ISA")) {
     Isa want = !std::strcmp(e, "avx512") ? Isa::Avx512 : !std::strcmp(e, "avx2") ? Isa::Avx2 : Isa::Portable;
     if (int(want) < int(best)) best = want;
   }

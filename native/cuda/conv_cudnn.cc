@@ -15,6 +15,7 @@
 
 #include "kernels/kernels.h"
 #include "conv.h"
+#include "../env.h"
 #include "device.h"
 #include "libs.h"
 
@@ -38,12 +39,12 @@ void set_ndhwc(const dnn::Api& api, dnn::TensorDesc d, dnn::DataType dt, int64_t
 }
 
 size_t workspace_limit() {
-  const char* v = std::getenv("VNET_CUDNN_WORKSPACE_MB");
+  const char* v = env::get("VNET_CUDNN_WORKSPACE_MB");
   long mb = v && *v ? std::atol(v) : 1024;
   return size_t(mb < 0 ? 0 : mb) << 20;
 }
 bool use_find() {
-  const char* v = std::getenv("VNET_CUDNN_FIND");
+  const char* v = env::get("VNET_CUDNN_FIND");
   return !(v && v[0] == '0');
 }
 

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "../backend.h"
+#include "../env.h"
 
 namespace vnet::cuda {
 
@@ -24,12 +25,6 @@ struct DeviceState {
 DeviceState& dev() {
   static DeviceState* s = new DeviceState();  // never destroyed: no CUDA calls at exit
   return *s;
-}
-
-bool env_flag(const char* name, bool dflt) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return dflt;
-  return !(std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "off") == 0);
 }
 
 }  // namespace
@@ -119,11 +114,11 @@ void synchronize() {
 // other threads (the data loader's workers do not, but a library caller's might).
 namespace {
 std::atomic<bool>& tf32_mode() {
-  static std::atomic<bool> v{env_flag("VNET_TF32", true)};
+  static std::atomic<bool> v{env::flag("VNET_TF32", true)};
   return v;
 }
 std::atomic<bool>& det_mode() {
-  static std::atomic<bool> v{env_flag("VNET_DETERMINISTIC", false)};
+  static std::atomic<bool> v{env::flag("VNET_DETERMINISTIC", false)};
   return v;
 }
 }  // namespace
@@ -141,7 +136,7 @@ bool tf32_for(const Attrs* attrs) {
   if (attrs && attrs->num.count("tf32")) return attrs->num.at("tf32") != 0.0;
   return tf32_enabled();
 }
-bool conv_gemm_enabled() { return env_flag("VNET_CONV_GEMM", false); }
+bool conv_gemm_enabled() { return env::flag("VNET_CONV_GEMM", false); }
 
 Event::Event() { VNET_CUDA_CHECK(cudaEventCreate(&e_)); }
 Event::~Event() { if (e_) cudaEventDestroy(e_); }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "../env.h"
 #include "../error.h"
 
 namespace vnet::cuda {
@@ -65,7 +66,7 @@ std::string LoadedLib::error() const {
 }
 
 std::vector<std::string> library_search_dirs(const LibSpec& spec) {
-  const char* root_env = std::getenv("VNET_LIB_ROOT");
+  const char* root_env = env::get("VNET_LIB_ROOT");
   const std::string root = root_env ? root_env : "";
   std::vector<std::string> dirs;
   split_path(std::getenv("LD_LIBRARY_PATH"), dirs);
@@ -141,7 +142,7 @@ LoadedLib load_library(const LibSpec& spec) {
   };
 
   // 1. The env var: a file, or a folder to look in.
-  if (const char* ev = std::getenv(spec.env_var); ev && *ev) {
+  if (const char* ev = env::get(spec.env_var); ev && *ev) {
     std::string p(ev);
     if (is_dir(p)) {
       for (const char* so : spec.sonames)
@@ -151,7 +152,7 @@ LoadedLib load_library(const LibSpec& spec) {
     }
   }
   // VNET_LIB_SEARCH=env: only the env var is tried (tests, and users who pin a library).
-  if (const char* only = std::getenv("VNET_LIB_SEARCH"); only && std::string(only) == "env") {
+  if (const char* only = env::get("VNET_LIB_SEARCH"); only && std::string(only) == "env") {
     if (lib.tried.empty()) lib.tried.push_back(std::string(spec.env_var) + " is not set (VNET_LIB_SEARCH=env)");
     return lib;
   }
@@ -165,7 +166,7 @@ LoadedLib load_library(const LibSpec& spec) {
       if (try_file(d + "/" + so)) return lib;
   }
   // 3. The dynamic loader's own search (ld.so.cache, RUNPATH); not under a test root.
-  if (const char* r = std::getenv("VNET_LIB_ROOT"); r && *r) return lib;
+  if (const char* r = env::get("VNET_LIB_ROOT"); r && *r) return lib;
   for (const char* so : spec.sonames) {
     void* h = dlopen(so, RTLD_NOW | (spec.global ? RTLD_GLOBAL : RTLD_LOCAL));
     if (h) {

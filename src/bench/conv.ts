@@ -3,9 +3,10 @@
 // reference loops, then times the ones that passed (native/conv_bench.h: the kernel alone in
 // the timed region), and reports median / p10 / p90, GFLOP/s on the dense count and the
 // fraction of the device's peak.
-import { native, type Handle, type NativeTensor } from '../../bindings/native.js';
+import * as E from '../engine/index.js';
 import { Rng } from '../data/rng.js';
-import { RunError } from '../runner/options.js';
+import { RunError } from '../config/options.js';
+import { percentile } from './stats.js';
 import { BenchInputError, DIRECTIONS, denseFlops, denseMacs, engineCall, geometry, operandShapes, type ConvProblem, type Direction } from './problem.js';
 
 export type BenchDType = 'f32' | 'f16';
@@ -63,12 +64,6 @@ export interface BenchHooks {
 // f16 results are stored in 11 bits. A wrong kernel is off by O(1).
 export const TOLERANCE: Record<string, number> = { fp32: 1e-4, tf32: 1e-2, fp16: 2e-2 };
 
-export function percentile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const i = (sorted.length - 1) * q, lo = Math.floor(i), hi = Math.ceil(i);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
-}
-
 /** Max |a - b| over max |b|: one number per comparison, scale-free. */
 export function relError(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return Infinity;
@@ -88,28 +83,13 @@ function randomData(n: number, seed: number): Float32Array {
   return a;
 }
 
-const dispose = (...ts: (NativeTensor | undefined)[]) => ts.forEach((t) => t && native.dispose(t.handle));
+const dispose = (...ts: (E.Tensor | undefined)[]) => ts.forEach((t) => t?.dispose());
 
-function castTo(t: NativeTensor, dtype: string): NativeTensor {
-  const [o] = native.run('cast', [t.handle], { dtype });
-  return o;
-}
-
-/** A result as f32 host values (f16 and GPU results go through a cast on their device). */
-function hostValues(t: NativeTensor): Float32Array {
-  if (t.dtype === 'f32') return native.toArray(t.handle) as Float32Array;
-  const f = castTo(t, 'f32');
-  try {
-    return native.toArray(f.handle) as Float32Array;
-  } finally {
-    dispose(f);
-  }
-}
+/** A result as f32 host values (f16 results go through a cast on their device). */
+const hostValues = (t: E.Tensor) => t.toArray() as Float32Array;
 
 /** The GPU's name, shape and peaks (GFLOP/s) by math, from its compute capability and clock. */
-export function gpuPeak(): ReturnType<typeof native.gpuPeak> {
-  return native.gpuPeak();
-}
+export const gpuPeak = E.timing.gpuPeak;
 
 /** The peak the fraction is taken of, GFLOP/s, by device and math. */
 export function peakFor(device: 'cpu' | 'cuda', math: string, threads: number): number {
@@ -124,7 +104,7 @@ export function peakFor(device: 'cpu' | 'cuda', math: string, threads: number): 
 // all-core clock below the one-core clock makes this a little high: the fraction errs low.)
 const cpuPeaks = new Map<number, number>();
 export function cpuPeak(threads: number): number {
-  if (!cpuPeaks.has(threads)) cpuPeaks.set(threads, threads * Math.max(...Array.from({ length: 40 }, () => native.cpuPeakGflops(1, 0.01))));
+  if (!cpuPeaks.has(threads)) cpuPeaks.set(threads, threads * Math.max(...Array.from({ length: 40 }, () => E.timing.cpuPeakGflops(1, 0.01))));
   return cpuPeaks.get(threads)!;
 }
 
@@ -135,17 +115,17 @@ export function checkDevice(o: BenchOptions): void {
     if (o.maths.includes('tf32')) throw new BenchInputError('--math tf32: TF32 exists only on GPUs (use --math fp32 on the CPU)');
     return;
   }
-  const info = native.info();
+  const info = E.info();
   if (!info.cudaAvailable)
     throw new RunError(`--device cuda: no usable GPU (${info.cudaUnavailableReason ?? 'unknown reason'})`, 'VNET_E_DEVICE');
   try {
-    native.initCuda(0);
+    E.useDevice({ device: 'cuda', index: 0 });
   } catch (e) {
     throw new RunError(`--device cuda: ${(e as Error).message}`, (e as { code?: string }).code ?? 'VNET_E_DEVICE');
   }
 }
 
-interface Operands { x: NativeTensor; w: NativeTensor; dy: NativeTensor; host: { x: Float32Array; w: Float32Array; dy: Float32Array } }
+interface Operands { x: E.Tensor; w: E.Tensor; dy: E.Tensor; host: { x: Float32Array; w: Float32Array; dy: Float32Array } }
 
 // Operands on the device in `dtype`, plus the f32 values the reference sees (rounded to f16
 // first when the benchmark runs f16, so both sides start from the same numbers).
@@ -154,15 +134,10 @@ function makeOperands(shapes: { x: number[]; w: number[]; dy: number[] }, dtype:
   (['x', 'w', 'dy'] as const).forEach((k, i) => {
     const shape = shapes[k];
     const data = randomData(shape.reduce((a, b) => a * b, 1), 1 + i);
-    let t = native.fromArray(data, shape, 'f32', 'cpu');
-    if (dtype === 'f16') {
-      const h = castTo(t, 'f16');
-      dispose(t);
-      t = h;
-    }
+    let t = E.tensor(data, shape, { dtype });
     out.host![k] = hostValues(t);
     if (device === 'cuda') {
-      const g = native.toDevice(t.handle, 'cuda');
+      const g = t.to('cuda');
       dispose(t);
       t = g;
     }
@@ -173,7 +148,7 @@ function makeOperands(shapes: { x: number[]; w: number[]; dy: number[] }, dtype:
 
 const stats = (ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
-  return { med: percentile(s, 0.5), p10: percentile(s, 0.1), p90: percentile(s, 0.9) };
+  return { med: percentile(s, 50), p10: percentile(s, 10), p90: percentile(s, 90) };
 };
 
 /** The (problem, batch) cases of a run, in order: each problem at each batch size. */
@@ -183,7 +158,7 @@ export function benchCases(o: BenchOptions): { p: ConvProblem; n: number }[] {
 
 /** Every direction, dtype and math of one case; rows come out through `onRow` as they finish. */
 export function benchCase(o: BenchOptions, p: ConvProblem, n: number, onRow: (r: BenchRow) => void, hooks: BenchHooks = {}): { rows: BenchRow[]; checkSkipped: boolean } {
-  const threads = native.info().threads;
+  const threads = E.info().threads;
   const rows: BenchRow[] = [];
   const g = geometry(p, n);
   const doCheck = denseMacs(g) <= o.checkLimit;
@@ -192,18 +167,18 @@ export function benchCase(o: BenchOptions, p: ConvProblem, n: number, onRow: (r:
     try {
       for (const d of o.directions) {
         const call = engineCall(p, g, d);
-        const handles = call.inputs.map((k) => ops[k].handle) as Handle[];
+        const inputs = call.inputs.map((k) => ops[k]);
         let ref: Float32Array | undefined;
         if (doCheck) {
-          const hx = call.inputs.map((k) => native.fromArray(ops.host[k], ops[k].shape, 'f32', 'cpu'));
-          const r = native.convReference(call.op, hx.map((t) => t.handle), call.attrs);
-          ref = native.toArray(r.handle) as Float32Array;
+          const hx = call.inputs.map((k) => E.tensor(ops.host[k], ops[k].shape));
+          const r = E.timing.convReference(call.op, hx, call.attrs);
+          ref = hostValues(r);
           dispose(r, ...hx);
         }
         const maths = dtype === 'f16' ? ['fp16'] : o.maths;
         for (const math of maths) {
           const attrs = o.device === 'cuda' && dtype === 'f32' ? { ...call.attrs, tf32: math === 'tf32' ? 1 : 0 } : call.attrs;
-          const bench = (opts: Parameters<typeof native.convBench>[3]) => native.convBench(call.op, handles, attrs, { ...opts, all: o.algo === 'all' });
+          const bench = (opts: E.timing.ConvBenchOptions) => E.timing.convTimings(call.op, inputs, attrs, { ...opts, all: o.algo === 'all' });
           // The check first: one call per algorithm, its result against the reference.
           const verdict = new Map<string, { check: BenchRow['check']; chosen: boolean; err?: number; error?: string }>();
           for (const r of bench({ warmup: 0, minReps: 1, maxReps: 1, minMs: 0 })) {
@@ -253,7 +228,7 @@ export const checkSkippedNote = (names: string[], limit: number) =>
 /** Runs every case; rows come out in order through `onRow` as they finish. */
 export function runConvBench(o: BenchOptions, onRow: (r: BenchRow) => void, note: (s: string) => void = () => {}, hooks: BenchHooks = {}): BenchRow[] {
   checkDevice(o);
-  if (o.threads) native.setNumThreads(o.threads);
+  if (o.threads) E.useDevice({ threads: o.threads });
   const rows: BenchRow[] = [];
   const skipped: string[] = [];
   for (const { p, n } of benchCases(o)) {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { envValue } from '../env.js';
 import type { BenchOptions } from './conv.js';
 import { geometry, type ConvProblem } from './problem.js';
 
@@ -36,7 +37,8 @@ export class TorchPeer {
     const script = peerScript();
     if (!script) return 'peer torch skipped: src/bench/peers/torch_conv.py is missing from this install';
     const args = [script, '--threads', String(threads), '--warmup', String(o.warmup), '--reps', String(o.minReps), '--min_time', String(o.minTime), '--max_reps', String(o.maxReps), '--device', o.device];
-    const pythons = process.env.VNET_PYTHON ? [process.env.VNET_PYTHON] : ['python3', '/usr/bin/python3'];
+    const python = envValue('VNET_PYTHON');
+    const pythons = python ? [python] : ['python3', '/usr/bin/python3'];
     let why = '';
     for (const py of pythons) {
       const child = spawn(py, args, { stdio: ['pipe', 'pipe', 'pipe'] });

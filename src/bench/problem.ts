@@ -169,4 +169,3 @@ export const VNET_LAYERS: ConvProblem[] = [
 ];
 
 /** `p` with batch `n` (the V-Net layers are listed at batch 1). */
-export const withBatch = (p: ConvProblem, n: number): ConvProblem => ({ ...p, input: [n, p.input[1], p.input[2], p.input[3], p.input[4]] });

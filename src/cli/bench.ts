@@ -3,7 +3,7 @@
 // library, or a result that fails the correctness check, exits 1.
 import type { Argv, Options } from 'yargs';
 import { UsageError } from './flags.js';
-import { RunError } from '../runner/options.js';
+import { RunError } from '../config/options.js';
 import * as E from '../engine/index.js';
 import { benchCase, benchCases, checkDevice, checkSkippedNote, gpuPeak, peakFor, type BenchHooks, type BenchOptions, type BenchRow, type BenchDType, type BenchMath } from '../bench/conv.js';
 import { RowWriter, type OutputFormat } from '../bench/format.js';

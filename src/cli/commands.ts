@@ -5,8 +5,9 @@ import path from 'node:path';
 import * as E from '../engine/index.js';
 import { VNet } from '../nn/index.js';
 import { downloadDataset, formatProblems, makeDirs, validateDataset } from '../data/index.js';
-import { modelConfig, runMode, withDefaults, RunError, type RunOptions } from '../runner/index.js';
-import { writeSyntheticDataset } from '../runner/synthetic.js';
+import { modelConfig, runMode, withDefaults, RunError } from '../runner/index.js';
+import type { ModelOptions } from '../config/options.js';
+import { writeSyntheticDataset } from '../data/synthetic.js';
 
 export function cmdValidate(dataDir: string, values: boolean): void {
   const t0 = Date.now();
@@ -19,7 +20,7 @@ export function cmdValidate(dataDir: string, values: boolean): void {
 
 const num = (n: number) => n.toLocaleString('en-US');
 
-export function cmdSummary(o: RunOptions, nClasses: number): void {
+export function cmdSummary(o: ModelOptions, nClasses: number): void {
   const net = E.tidy(() => new VNet(modelConfig(o, nClasses)));
   try {
     const rows = net.summary();

@@ -1,7 +1,8 @@
 // Flag definitions: every flag of the reference (spec §5.1) with its code's defaults, plus
 // ours, grouped for --help. snake_case as the reference spells them; kebab-case accepted too.
 import type { Options } from 'yargs';
-import { MAX_THREADS, defaultRunOptions, type RunOptions } from '../runner/index.js';
+import { EnvError, numThreadsFromEnv } from '../env.js';
+import { MAX_THREADS, MODEL_OPTIONS, defaultRunOptions, type RunOptions } from '../config/options.js';
 
 type Group = 'Data:' | 'Model:' | 'Training:' | 'Execution:' | 'Output:';
 type Flag = Options & { group: Group };
@@ -16,7 +17,7 @@ export const runFlags: Record<string, Flag> = {
   upscale_blocks: { group: 'Model:', type: 'number', array: true, default: d.upscaleBlocks, describe: 'residual depth of each decoder level (one fewer than downscale levels)' },
   downscale_blocks: { group: 'Model:', type: 'number', array: true, default: d.downscaleBlocks, describe: 'residual depth of each encoder level' },
   convolution_size: { group: 'Model:', type: 'number', choices: [3, 5], default: d.convolutionSize, describe: 'kernel size of the stride-1 convolutions' },
-  bn_momentum: { group: 'Model:', type: 'number', default: 0.99, describe: 'batch-norm moving-average momentum (lower it for very short trainings)' },
+  bn_momentum: { group: 'Model:', type: 'number', default: d.bnMomentum, describe: 'batch-norm moving-average momentum (lower it for very short trainings)' },
   activation: { group: 'Model:', type: 'string', choices: ['relu'], default: 'relu', describe: 'activation (the reference has one)' },
   normalization_layer: { group: 'Model:', type: 'string', choices: ['batchnorm', 'none'], default: 'batchnorm', describe: 'normalisation layer (none: conv → bias → ReLU)' },
   pooling: { group: 'Model:', type: 'string', choices: ['conv_pool'], default: 'conv_pool', describe: 'downsampling: 2³ stride-2 convolution' },
@@ -26,8 +27,8 @@ export const runFlags: Record<string, Flag> = {
   augment: { group: 'Data:', type: 'boolean', default: d.augment, describe: 'augment training samples (what: --augment_mode)' },
   augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only' },
   resize: { group: 'Data:', type: 'string', choices: ['input_shape', 'none'], default: 'input_shape', describe: 'input_shape: resize every volume to --input_shape (the reference); none: keep each volume\'s resolution, train on --input_shape patches, predict by sliding window' },
-  foreground_oversample: { group: 'Data:', type: 'number', default: 0.33, describe: '--resize none: fraction of training patches centred on a labelled voxel' },
-  overlap: { group: 'Output:', type: 'number', default: 0.5, describe: '--resize none models: overlap of the sliding windows in evaluate / predict, in [0, 1)' },
+  foreground_oversample: { group: 'Data:', type: 'number', default: d.foregroundOversample, describe: '--resize none: fraction of training patches centred on a labelled voxel' },
+  overlap: { group: 'Output:', type: 'number', default: d.overlap, describe: '--resize none models: overlap of the sliding windows in evaluate / predict, in [0, 1)' },
   deep_supervision: { group: 'Model:', type: 'boolean', default: false, describe: 'auxiliary losses at the decoder levels (nnU-Net\'s weights); inference uses the full-resolution output only' },
   folds: { group: 'Data:', type: 'number', describe: 'cross-validation: split the training cases into F seeded folds (with --fold; `vnet-native cv` runs them all)' },
   fold: { group: 'Data:', type: 'number', describe: 'cross-validation: the fold k (0..F-1) held out for evaluation; --train_split is then unused' },
@@ -82,7 +83,7 @@ export const PRESETS: Record<string, { describe: string; flags: Record<string, s
     flags: { batch_size: '2', base_lr: '1e-4', train_epochs: '80', augment: true, train_split: '0.9' },
   },
   best: {
-    describe: 'our recommendation for the best accuracy in about an hour of CPU training: native resolution, 40x56x40 patches, deep supervision (see the README)',
+    describe: 'our recommendation for the best accuracy in about an hour of CPU training: full resolution, 40x56x40 patches, deep supervision (see the README)',
     flags: {
       batch_size: '2', input_shape: ['40', '56', '40'], resize: 'none', deep_supervision: true, loss: 'dice_ce', optimizer: 'adam',
       base_lr: '5e-4', lr_schedule: 'poly', train_epochs: '80', augment: true, augment_mode: 'full', train_split: '0.9', tta: true,
@@ -148,17 +149,25 @@ export function checkNumericFlags(a: Record<string, unknown>): void {
   int('threads', 1, MAX_THREADS);
   int('gpus', 1, 1024);
   for (const name of ['seed', 'split_seed']) int(name, 0, 2 ** 32 - 1);
-  const env = process.env.VNET_NUM_THREADS;
-  if (env !== undefined && env !== '' && !(/^\d+$/.test(env) && Number(env) >= 1 && Number(env) <= MAX_THREADS))
-    throw new UsageError(`VNET_NUM_THREADS=${JSON.stringify(env)} must be an integer in 1..${MAX_THREADS}`);
+  try {
+    numThreadsFromEnv(MAX_THREADS);
+  } catch (e) {
+    throw e instanceof EnvError ? new UsageError(e.message) : e;
+  }
 }
 
-/** yargs argv -> RunOptions. */
-export function toRunOptions(a: Record<string, unknown>): RunOptions {
+/** The model flags (config.json's), as typed on the command line. */
+export const MODEL_FLAGS = MODEL_OPTIONS.map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+
+/** Whether the command line `argv` sets a model flag (then it must match a stored model). */
+export const modelFlagsGiven = (argv: string[]) => argv.some((a) => MODEL_FLAGS.some((f) => a.startsWith(`--${f}`) || a.startsWith(`--${f.replace(/_/g, '-')}`)));
+
+/** yargs argv `a` (parsed from the command line `argv`) -> RunOptions. */
+export function toRunOptions(a: Record<string, unknown>, argv: readonly string[] = []): RunOptions {
   checkNumericFlags(a);
   const gpus = Number(a.gpus ?? 1);
   // --gpus alone means CUDA; --device cpu --gpus N asks for N CPU ranks.
-  const gpusGiven = process.argv.some((x) => /^--gpus(=|$)/.test(x));
+  const gpusGiven = argv.some((x) => /^--gpus(=|$)/.test(x));
   const dev = (a.device as RunOptions['device'] | undefined) ?? (gpusGiven ? 'cuda' : 'cpu');
   return {
     ...defaultRunOptions,

@@ -3,10 +3,14 @@
 // summary, doctor, demo, download, export, ... Exit codes: 0 ok, 1 failure, 2 bad usage.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, UsageError } from './flags.js';
-import { MODES, runCv, runMode, RunError, type Mode } from '../runner/index.js';
-import { checkOptions, checkParallel } from '../runner/common.js';
-import { launchRanks, rankFromEnv } from '../runner/parallel.js';
+import { envValue } from '../env.js';
+import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, modelFlagsGiven, UsageError } from './flags.js';
+import { MODES, MODE_STEPS, defaultRunOptions, runCv, runMode, RunError, type Mode } from '../runner/index.js';
+import type { Triple } from '../engine/index.js';
+import { checkOptions } from '../config/check.js';
+import { checkParallel } from '../config/device.js';
+import { rankFromEnv } from '../env.js';
+import { launchRanks } from '../train/ranks.js';
 import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
 import { benchCommand } from './bench.js';
 import { cmdServe } from '../serve/command.js';
@@ -15,7 +19,7 @@ import { exportModelDir, parseBatch, ONNX_OPSETS } from '../export/onnx.js';
 
 const MODE_HELP: Record<Mode, string> = {
   train: 'train a V-Net on the dataset (checkpoints in --model_dir)',
-  evaluate: 'evaluate the trained model on the held-out split (soft Dice at the input shape, hard Dice and HD95 at native resolution)',
+  evaluate: 'evaluate the trained model on the held-out split (soft Dice at the input shape, hard Dice and HD95 at full resolution)',
   predict: 'write a mask for every test image, at its original shape and geometry',
   train_and_evaluate: 'train, then evaluate (needs --train_split < 1)',
   train_and_predict: 'train, then predict',
@@ -77,8 +81,8 @@ export function buildCli(rawArgv: string[]): Argv {
     .wrap(Math.min(110, process.stdout.columns ?? 100));
   for (const mode of MODES) {
     cli = cli.command(mode, MODE_HELP[mode], (y) => y.options(flags).example(EXAMPLES.filter((e) => e[0].includes(mode))), async (a) => {
-      const o = toRunOptions(a);
-      if (o.gpus > 1 && mode.startsWith('train') && !rankFromEnv()) {
+      const o = toRunOptions(a, argv);
+      if (o.gpus > 1 && MODE_STEPS[mode].train && !rankFromEnv()) {
         // This process becomes the launcher: one child per rank, the same command line.
         checkOptions(o);
         checkParallel(o);
@@ -92,13 +96,13 @@ export function buildCli(rawArgv: string[]): Argv {
     });
   }
   cli = cli.command('cv', 'cross-validation: train_and_evaluate each of --folds F into <model_dir>/fold_k (--resume continues each), then <model_dir>/summary.json (per fold and mean)', (y) => y.options(flags), async (a) => {
-    const r = await runCv(toRunOptions(a), { modelFlagsGiven: modelFlagsGiven(argv) });
+    const r = await runCv(toRunOptions(a, argv), { modelFlagsGiven: modelFlagsGiven(argv) });
     process.stdout.write(`cross-validation over ${r.summary.folds} folds: foreground Dice ${r.summary.foreground_mean.Dice.toFixed(4)}, HD95 ${r.summary.foreground_mean.HD95.toFixed(2)} mm\nsummary: ${r.file}\n`);
   });
   const dataDir = { data_dir: { type: 'string' as const, describe: 'folder holding dataset.json', demandOption: true, alias: 'data-dir' } };
   cli = cli
     .command('validate', 'check a dataset: every problem with a stable code; non-zero exit on errors', (y) => y.options({ ...dataDir, values: { type: 'boolean', default: true, describe: 'scan voxel values (NaN, label values)' } }), (a) => cmdValidate(a.data_dir as string, a.values as boolean))
-    .command('summary', 'the V-Net layer table: output shapes, parameters, FLOPs per sample', (y) => y.options({ ...pick(flags, ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size']), n_classes: { type: 'number', default: 3, describe: 'number of classes' } }), (a) => cmdSummary(toRunOptions({ ...a, data_dir: '', model_dir: '', batch_size: 1 }), a.n_classes as number))
+    .command('summary', 'the V-Net layer table: output shapes, parameters, FLOPs per sample', (y) => y.options({ ...pick(flags, ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size']), n_classes: { type: 'number', default: 3, describe: 'number of classes' } }), (a) => cmdSummary({ ...defaultRunOptions, inputShape: a.input_shape as Triple, upscaleBlocks: a.upscale_blocks as number[], downscaleBlocks: a.downscale_blocks as number[], convolutionSize: a.convolution_size as 3 | 5 }, a.n_classes as number))
     .command('doctor', 'devices and libraries found: CPU features, CUDA driver and runtime, cuDNN, cuBLAS, NCCL', (y) => y, () => cmdDoctor())
     .command('demo', 'synthetic MSD dataset (or --data_dir), short training, evaluation, prediction, report', (y) => y.options({
       data_dir: { type: 'string', describe: 'run on this dataset instead of synthetic data', alias: 'data-dir' },
@@ -147,8 +151,6 @@ export function buildCli(rawArgv: string[]): Argv {
   return cli;
 }
 
-const MODEL_FLAGS = ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size', 'normalization_layer', 'bn_momentum', 'resize', 'deep_supervision'];
-const modelFlagsGiven = (argv: string[]) => argv.some((a) => MODEL_FLAGS.some((f) => a.startsWith(`--${f}`) || a.startsWith(`--${f.replace(/_/g, '-')}`)));
 
 function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k))) as Partial<T>;
@@ -169,7 +171,7 @@ export async function main(argv = hideBin(process.argv)): Promise<number> {
     }
     const err = e as Error & { code?: string };
     process.stderr.write(`\nvnet-native: error${err.code ? ` [${err.code}]` : ''}: ${err.message}\n`);
-    if (process.env.VNET_DEBUG) process.stderr.write(`${err.stack}\n`);
+    if (envValue('VNET_DEBUG')) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
 }

@@ -32,7 +32,7 @@ export { SPLIT_FILE, makeSplit, readSplit, writeSplit, type Split, type SplitFil
 /** Cross-validation folds. */
 export { foldOf, foldSplit } from './folds.js';
 /** Batches in worker threads. */
-export { Loader, type Batch, type LoaderMode, type LoaderOptions, type LoaderState } from './loader.js';
+export { DEFAULT_FOREGROUND_OVERSAMPLE, Loader, type Batch, type LoaderMode, type LoaderOptions, type LoaderState } from './loader.js';
 /** Dataset validation. */
 export { formatProblems, validateDataset, type ValidateOptions, type ValidationResult } from './validate.js';
 /** Download, tar extraction. */

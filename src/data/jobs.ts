@@ -12,7 +12,7 @@ export interface SampleSpec {
   ref: CaseRef;
   cached?: PreparedCase;
   flips: SampleAugment;
-  /** Native resolution (--resize none): where the patch of the batch shape is taken. */
+  /** Full resolution (--resize none): where the patch of the batch shape is taken. */
   patch?: PatchDraw;
 }
 
@@ -23,7 +23,7 @@ export interface BatchJob {
   withLabels: boolean;
   samples: SampleSpec[];
   /** Cases at their own resolution; each sample is a patch of `shape` (its `patch` draw). */
-  native?: boolean;
+  fullResolution?: boolean;
 }
 
 /** Preprocess cases into the cache. */
@@ -32,7 +32,7 @@ export interface LoadJob {
   shape: Shape3;
   withLabels: boolean;
   refs: CaseRef[];
-  native?: boolean;
+  fullResolution?: boolean;
 }
 
 /** Read one image (a path, or the bytes of a .nii / .nii.gz) and preprocess it for inference. */
@@ -43,7 +43,7 @@ export interface DecodeJob {
   /** Names the image in errors when `src` is bytes. */
   name?: string;
   /** z-score at the image's own shape, no resampling (models trained with --resize none). */
-  native?: boolean;
+  fullResolution?: boolean;
 }
 
 export type Job = BatchJob | LoadJob | DecodeJob;
@@ -65,8 +65,8 @@ export interface JobError {
   message: string;
 }
 
-function load(ref: CaseRef, shape: Shape3, withLabels: boolean, shared: boolean, native?: boolean): PreparedCase {
-  return prepareCase(withLabels ? ref : { id: ref.id, image: ref.image }, shape, { shared, native });
+function load(ref: CaseRef, shape: Shape3, withLabels: boolean, shared: boolean, fullResolution?: boolean): PreparedCase {
+  return prepareCase(withLabels ? ref : { id: ref.id, image: ref.image }, shape, { shared, fullResolution });
 }
 
 /**
@@ -77,28 +77,28 @@ export function runJob(job: Job, shared: boolean): JobResult {
   if (job.kind === 'decode') {
     const t0 = performance.now();
     const img = readNifti(job.src, job.name);
-    const images = job.native ? zscoreInPlace(img.data) : preprocessImage(img.data, img.shape, job.shape);
+    const images = job.fullResolution ? zscoreInPlace(img.data) : preprocessImage(img.data, img.shape, job.shape);
     return { images, originalShapes: [img.shape], loaded: [], decoded: { header: img.header, headerBytes: img.headerBytes, volumes: img.volumes, ms: performance.now() - t0 } };
   }
-  if (job.kind === 'load') return { loaded: job.refs.map((r) => load(r, job.shape, job.withLabels, shared, job.native)) };
+  if (job.kind === 'load') return { loaded: job.refs.map((r) => load(r, job.shape, job.withLabels, shared, job.fullResolution)) };
   const vox = job.shape[0] * job.shape[1] * job.shape[2];
   const n = job.samples.length;
   const images = new Float32Array(n * vox);
   const labels = job.withLabels ? new Int32Array(n * vox) : undefined;
   const loaded: PreparedCase[] = [];
   const originalShapes: Shape3[] = [];
-  // Native resolution: the sample's patch is cut out first, then augmented like a whole volume.
-  const imgPatch = job.native ? new Float32Array(vox) : undefined;
-  const labPatch = job.native && labels ? new Int32Array(vox) : undefined;
+  // Full resolution: the sample's patch is cut out first, then augmented like a whole volume.
+  const imgPatch = job.fullResolution ? new Float32Array(vox) : undefined;
+  const labPatch = job.fullResolution && labels ? new Int32Array(vox) : undefined;
   job.samples.forEach((s, i) => {
     let c = s.cached;
     if (!c) {
-      c = load(s.ref, job.shape, job.withLabels, shared, job.native);
+      c = load(s.ref, job.shape, job.withLabels, shared, job.fullResolution);
       loaded.push(c);
     }
     let img = c.image, lab = c.label;
     if (imgPatch) {
-      if (!s.patch) throw new Error(`case ${c.id}: a native-resolution batch needs a patch draw per sample`);
+      if (!s.patch) throw new Error(`case ${c.id}: a full-resolution batch needs a patch draw per sample`);
       const start = patchStart(c.originalShape, job.shape, s.patch, c.label);
       extractPatch(c.image, c.originalShape, start, job.shape, imgPatch);
       if (s.patch.flipZ) flipZInPlace(imgPatch, job.shape);

@@ -16,6 +16,9 @@ import { DEFAULT_INPUT_SHAPE, prepareCase, type CaseRef, type PreparedCase } fro
 import { Rng, type RngState } from './rng.js';
 
 /** train: shuffle, optional flips, drop the last partial batch. eval / predict: none of these. */
+/** Full-resolution training: the share of patches centred on a labelled voxel, as nnU-Net's. */
+export const DEFAULT_FOREGROUND_OVERSAMPLE = 0.33;
+
 export type LoaderMode = 'train' | 'eval' | 'predict';
 
 export interface LoaderOptions {
@@ -37,11 +40,11 @@ export interface LoaderOptions {
   /** Batches prepared ahead of the consumer; default 2 per worker. */
   prefetch?: number;
   /**
-   * Native resolution (--resize none, train mode only): cases keep their own shape and every
+   * Full resolution (--resize none, train mode only): cases keep their own shape and every
    * sample is a patch of `inputShape` at a random position (data/patches.ts).
    */
-  native?: boolean;
-  /** With `native`: the fraction of patches centred on a labelled voxel (default 0.33). */
+  fullResolution?: boolean;
+  /** With `fullResolution`: the fraction of patches centred on a labelled voxel (default DEFAULT_FOREGROUND_OVERSAMPLE). */
   foregroundOversample?: number;
 }
 
@@ -89,7 +92,7 @@ export class Loader {
   readonly augment: boolean;
   readonly augmentMode: AugmentMode;
   readonly withLabels: boolean;
-  readonly native: boolean;
+  readonly fullResolution: boolean;
   readonly foregroundOversample: number;
   /** Worker threads actually used (0 = in-thread). */
   readonly workerCount: number;
@@ -110,9 +113,9 @@ export class Loader {
     this.augment = this.mode === 'train' && (opts.augment ?? false);
     this.augmentMode = opts.augmentMode ?? 'flips';
     this.withLabels = this.mode !== 'predict';
-    this.native = opts.native ?? false;
-    this.foregroundOversample = opts.foregroundOversample ?? 0.33;
-    if (this.native && this.mode !== 'train') throw new DataError('VNET_E_BAD_ARGUMENT', `native-resolution batches are training patches; ${this.mode} runs by sliding window`);
+    this.fullResolution = opts.fullResolution ?? false;
+    this.foregroundOversample = opts.foregroundOversample ?? DEFAULT_FOREGROUND_OVERSAMPLE;
+    if (this.fullResolution && this.mode !== 'train') throw new DataError('VNET_E_BAD_ARGUMENT', `full-resolution batches are training patches; ${this.mode} runs by sliding window`);
     if (!(this.foregroundOversample >= 0 && this.foregroundOversample <= 1)) throw new DataError('VNET_E_BAD_ARGUMENT', `foreground oversampling must be in [0, 1], got ${this.foregroundOversample}`);
     this.cases = [...opts.cases];
     if (this.withLabels) {
@@ -175,8 +178,8 @@ export class Loader {
       const idx = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
       plan.push(idx.map((i) => {
         const flips = this.augment ? drawAugment(this.rng, this.augmentMode) : NO_FLIPS;
-        // Drawn only for native batches, so the reference's stream of draws is unchanged.
-        return this.native ? { ref: this.cases[i], flips, patch: drawPatch(this.rng, this.foregroundOversample, this.augment) } : { ref: this.cases[i], flips };
+        // Drawn only for full-resolution batches, so the reference's stream of draws is unchanged.
+        return this.fullResolution ? { ref: this.cases[i], flips, patch: drawPatch(this.rng, this.foregroundOversample, this.augment) } : { ref: this.cases[i], flips };
       }));
     }
     return plan;
@@ -187,7 +190,7 @@ export class Loader {
     let next = 0;
     const launch = () => {
       const samples: SampleSpec[] = plan[next++].map((s) => ({ ...s, cached: this.cache.get(s.ref.id) }));
-      const p = this.run({ kind: 'batch', shape: this.inputShape, withLabels: this.withLabels, samples, ...(this.native ? { native: true } : {}) });
+      const p = this.run({ kind: 'batch', shape: this.inputShape, withLabels: this.withLabels, samples, ...(this.fullResolution ? { fullResolution: true } : {}) });
       p.catch(() => undefined); // awaited below; this only keeps an abandoned epoch from an unhandled rejection
       inflight.push(p);
     };
@@ -216,7 +219,7 @@ export class Loader {
     for (const ref of this.cases) {
       if (this.cache.has(ref.id)) continue;
       const r = this.withLabels ? ref : { id: ref.id, image: ref.image };
-      this.cache.set(ref.id, prepareCase(r, this.inputShape, { shared: !!this.pool, native: this.native }));
+      this.cache.set(ref.id, prepareCase(r, this.inputShape, { shared: !!this.pool, fullResolution: this.fullResolution }));
     }
   }
 
@@ -227,7 +230,7 @@ export class Loader {
     const chunk = Math.max(1, Math.ceil(todo.length / (this.workerCount * 4)));
     const jobs: Promise<JobResult>[] = [];
     for (let i = 0; i < todo.length; i += chunk) {
-      jobs.push(this.run({ kind: 'load', shape: this.inputShape, withLabels: this.withLabels, refs: todo.slice(i, i + chunk), native: this.native }));
+      jobs.push(this.run({ kind: 'load', shape: this.inputShape, withLabels: this.withLabels, refs: todo.slice(i, i + chunk), fullResolution: this.fullResolution }));
     }
     await Promise.all(jobs);
   }

@@ -1,4 +1,4 @@
-// Patch sampling for native-resolution training (--resize none): a patch of the network input
+// Patch sampling for full-resolution training (--resize none): a patch of the network input
 // shape at a random position of the volume, padded where the volume is smaller, and with
 // probability p (--foreground_oversample) centred on a labelled voxel, as nnU-Net samples.
 // The random numbers are drawn in the main thread (drawPatch) before the case is even read;
@@ -16,7 +16,7 @@ export interface PatchDraw {
   /** Uniform in [0, 1) choosing which labelled voxel (foreground patches). */
   pick: number;
   /**
-   * Reverse z (tensor axis 2) as well: with --augment, native patches are mirrored along all
+   * Reverse z (tensor axis 2) as well: with --augment, full-resolution patches are mirrored along all
    * three axes (x and y by the augmentation's flips), so the 8-way mirroring TTA sees nothing
    * training did not (z-mirrored predictions of a model never trained on them measured far worse).
    */

@@ -1,10 +1,11 @@
 // Where the dataset lives by default, and how a case id is derived from a file name.
+import { envValue } from '../env.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Environment variable that overrides the dataset folder (the one holding dataset.json). */
-export const DATA_DIR_ENV = 'VNET_DATA_DIR';
+export const DATA_DIR_ENV = 'VNET_DATA_DIR' as const;
 
 /**
  * The repository root: the nearest folder above this module whose package.json is vnet-native's.
@@ -28,7 +29,7 @@ export function repoRoot(): string {
 
 /** `$VNET_DATA_DIR`, else `<repo>/../shared/data/Task04_Hippocampus`. */
 export function defaultDataDir(): string {
-  const env = process.env[DATA_DIR_ENV];
+  const env = envValue(DATA_DIR_ENV);
   if (env && env.length > 0) return path.resolve(env);
   return path.resolve(repoRoot(), '../shared/data/Task04_Hippocampus');
 }

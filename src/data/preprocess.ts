@@ -14,7 +14,7 @@ export interface CaseRef {
   label?: string;
 }
 
-/** A preprocessed case at the input shape (or, `native`, at its own shape), plus what is needed to map predictions back. */
+/** A preprocessed case at the input shape (or, `fullResolution`, at its own shape), plus what is needed to map predictions back. */
 export interface PreparedCase {
   id: string;
   /** (D, H, W) z-scored image at the input shape. */
@@ -69,18 +69,18 @@ function toShared<T extends Float32Array | Int32Array>(a: T): T {
 
 /**
  * Read and preprocess one case. With `shared`, the arrays live in SharedArrayBuffers so worker
- * threads and the main thread can use the cached case without copying it. With `native`
+ * threads and the main thread can use the cached case without copying it. With `fullResolution`
  * (--resize none) nothing is resampled: the image is z-scored at its own shape, the labels
  * kept as they are.
  */
-export function prepareCase(ref: CaseRef, shape: Shape3 = DEFAULT_INPUT_SHAPE, opts: { shared?: boolean; native?: boolean } = {}): PreparedCase {
+export function prepareCase(ref: CaseRef, shape: Shape3 = DEFAULT_INPUT_SHAPE, opts: { shared?: boolean; fullResolution?: boolean } = {}): PreparedCase {
   const img = readNifti(ref.image);
-  let image = opts.native ? zscoreInPlace(img.data) : preprocessImage(img.data, img.shape, shape);
+  let image = opts.fullResolution ? zscoreInPlace(img.data) : preprocessImage(img.data, img.shape, shape);
   let label: Int32Array | undefined;
   if (ref.label) {
     const lab = readNiftiLabels(ref.label);
-    if (opts.native && lab.shape.some((v, i) => v !== img.shape[i])) throw new DataError('VNET_E_SHAPE_MISMATCH', `the label's shape ${lab.shape.join('x')} is not the image's ${img.shape.join('x')}`, ref.label);
-    label = opts.native ? lab.data : preprocessLabel(lab.data, lab.shape, shape);
+    if (opts.fullResolution && lab.shape.some((v, i) => v !== img.shape[i])) throw new DataError('VNET_E_SHAPE_MISMATCH', `the label's shape ${lab.shape.join('x')} is not the image's ${img.shape.join('x')}`, ref.label);
+    label = opts.fullResolution ? lab.data : preprocessLabel(lab.data, lab.shape, shape);
     if (opts.shared) label = toShared(label);
   }
   if (opts.shared) image = toShared(image);

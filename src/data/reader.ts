@@ -4,6 +4,7 @@
 // through here, so the limits below are the only ones to know.
 import fs from 'node:fs';
 import { DataError } from './errors.js';
+import { EnvError, limitBytes } from '../env.js';
 
 const MiB = 1 << 20;
 
@@ -19,12 +20,13 @@ export const LIMITS = {
   download: () => envMb('VNET_MAX_DOWNLOAD_MB', 4096),
 };
 
-function envMb(name: string, dflt: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt * MiB;
-  const n = Number(v);
-  if (!(Number.isFinite(n) && n > 0)) throw new DataError('VNET_E_BAD_ARGUMENT', `${name}=${JSON.stringify(v)} must be a positive number of MiB`);
-  return Math.floor(n * MiB);
+function envMb(name: Parameters<typeof limitBytes>[0], dflt: number): number {
+  try {
+    return limitBytes(name, dflt);
+  } catch (e) {
+    if (e instanceof EnvError) throw new DataError('VNET_E_BAD_ARGUMENT', e.message);
+    throw e;
+  }
 }
 
 /** Opens `file` for reading without blocking on a FIFO; checks it is a regular file under `maxBytes`. */

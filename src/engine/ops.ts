@@ -193,6 +193,9 @@ export function argmax(x: Tensor): Tensor {
   return one('argmax', [x]);
 }
 
+/** Batch-norm moving-average momentum: the reference's (TF's) 0.99. */
+export const DEFAULT_BN_MOMENTUM = 0.99;
+
 export interface BatchNormState {
   gamma: Tensor;
   beta: Tensor;
@@ -205,7 +208,7 @@ export function batchNorm(x: Tensor, s: BatchNormState, opts: { training: boolea
   const eps = opts.eps ?? 1e-3;
   const ins = [x, s.gamma, s.beta, s.runningMean, s.runningVar];
   if (!opts.training) return one('batchnorm_infer', ins, { eps });
-  const [y, mean, invstd] = runOp('batchnorm_train', ins, { eps, momentum: opts.momentum ?? 0.99 });
+  const [y, mean, invstd] = runOp('batchnorm_train', ins, { eps, momentum: opts.momentum ?? DEFAULT_BN_MOMENTUM });
   return record(y, 'batchNorm', [x, s.gamma, s.beta], (dy) => {
     const [dx, dgamma, dbeta] = runOp('batchnorm_bwd', [dy, x, s.gamma, mean, invstd]);
     return [dx, dgamma, dbeta];

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { convPads, type Triple } from '../engine/index.js';
 import type { VNet } from '../nn/index.js';
 import { packageVersion, writeFileAtomicSync } from '../data/index.js';
-import { RunError, type ModelConfigFile } from '../runner/options.js';
-import { loadModel } from '../runner/model.js';
-import { GraphBuilder, encodeModel, type Dims } from './graph.js';
+import { RunError, type ModelConfigFile } from '../config/options.js';
+import { loadModel } from '../infer/model.js';
+import { GraphBuilder, encodeModel, type Dims } from './onnx-graph.js';
 import { unitWeights, type UnitWeights } from './weights.js';
 
 /** Opsets the graph is written for: 13 (Softmax over one axis) up to 21. */
@@ -145,7 +145,7 @@ function batchNorm(g: GraphBuilder, name: string, u: UnitWeights, x: string, eps
 
 function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file'>>, inDims: Dims, outDims: Dims): Record<string, string> {
   const [x, y, z] = config.model.inputShape;
-  // Models trained with --resize none (native resolution) are run by sliding window.
+  // Models trained with --resize none (full resolution) are run by sliding window.
   const native = (config.model as { resize?: string }).resize === 'none';
   return {
     producer: 'vnet-native',

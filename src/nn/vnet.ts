@@ -35,7 +35,7 @@ export const defaultVNetConfig: VNetConfig = {
   upscaleBlocks: [3, 3],
   convolutionSize: 3,
   baseFilters: 16,
-  bnMomentum: 0.99,
+  bnMomentum: E.DEFAULT_BN_MOMENTUM,
   bnEps: 1e-3,
 };
 

@@ -2,7 +2,7 @@
 // with the most labelled voxels, each label in its one colour (edges solid, inside see-through),
 // so a missed or extra region shows as a difference between the last two panels.
 import type { Shape3 } from '../data/index.js';
-import { encodePng } from '../runner/png.js';
+import { encodePng } from '../eval/png.js';
 import { labelRgb } from './html.js';
 
 export interface ReportOverlay {

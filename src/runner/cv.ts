@@ -3,9 +3,10 @@
 // only evaluated again), then <model_dir>/summary.json with each fold's held-out metrics and
 // their mean over the folds.
 import path from 'node:path';
-import { makeDirs, writeFileAtomicSync } from '../data/index.js';
-import { hasCheckpoint } from './common.js';
-import { RunError, type RunOptions } from './options.js';
+import { makeDirs } from '../data/index.js';
+import { writeSummary } from '../eval/evaluate.js';
+import { hasCheckpoint } from '../infer/checkpoint.js';
+import { RunError, type RunOptions } from '../config/options.js';
 import { runMode, type RunHooks } from './run.js';
 
 type Metrics = { Dice: number; HD95: number };
@@ -62,7 +63,5 @@ export async function runCv(o: RunOptions, hooks: RunHooks = {}): Promise<{ summ
   }
   const summary = cvSummary(perFold, o.splitSeed ?? 0);
   makeDirs(o.modelDir);
-  const file = path.join(o.modelDir, 'summary.json');
-  writeFileAtomicSync(file, JSON.stringify(summary, null, 2) + '\n');
-  return { summary, file };
+  return { summary, file: writeSummary(o.modelDir, summary) };
 }

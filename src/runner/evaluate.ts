@@ -1,174 +1,84 @@
-// Evaluation and prediction: forward passes with batch norm in inference mode, the reference's
-// soft Dice at the network's input shape, hard Dice and HD95 at native resolution, and masks
-// written back at each case's original shape and geometry (predictCases, in predict.ts).
-import fs from 'node:fs';
+// The evaluate mode: the trained model (or the --models ensemble) through the segmenter on the
+// held-out cases, the summary table on stdout, summary.json and report.html.
 import path from 'node:path';
-import * as E from '../engine/index.js';
-import { Loader, argmaxChannels, copyFlipped, prepareCase, readNifti, readNiftiLabels, restoreLabels, writeFileAtomicSync, type Batch, type CaseRef, type Shape3 } from '../data/index.js';
+import { SPLIT_FILE, readSplit, type CaseRef, type DatasetSpec } from '../data/index.js';
+import { RunError, type ModelConfigFile, type RunOptions } from '../config/options.js';
+import type * as E from '../engine/index.js';
+import { evaluateCases, type EvalResult } from '../eval/evaluate.js';
+import { writeReport } from '../eval/report.js';
+import { loadMembers } from '../infer/ensemble.js';
+import { checkModelLabels, checkStoredConfig, loadModel } from '../infer/model.js';
+import { Segmenter } from '../infer/segmenter.js';
 import type { VNet } from '../nn/index.js';
-import { formatSummaryTable, summarize, type CaseInput } from './metrics.js';
-import { slidingWindow } from './sliding.js';
+import type { LogSink } from '../train/log.js';
+import type { TrainResult } from '../train/loop.js';
+import { runSplit, savedCases } from '../train/split.js';
 
-/** What inference at native resolution takes: mirroring TTA, the window overlap, windows per pass. */
-export interface NativeOptions { tta?: boolean; overlap?: number; batchSize?: number }
-
-/**
- * A model trained with --resize none: class probabilities (D, H, W, C) of a whole z-scored
- * volume at its own shape, by Gaussian-weighted sliding windows of the input shape (sliding.ts);
- * `tta` averages all 8 mirrorings of the three axes. The one native inference, for evaluate,
- * predict and serve.
- */
-export function nativeProbs(net: VNet, image: Float32Array, shape: Shape3, o: NativeOptions = {}): Float32Array {
-  const run = (images: Float32Array, n: number) => predictProbs(net, { images, size: n });
-  return slidingWindow(image, shape, net.config.inputShape, net.config.nClasses, run, { overlap: o.overlap, batchSize: o.batchSize, mirror: o.tta });
+/** What a mode's step gets from runMode. */
+export interface ModeContext {
+  opts: RunOptions;
+  spec: DatasetSpec;
+  cfg: ModelConfigFile;
+  device: E.DeviceName;
+  log: LogSink;
+  hooks: { modelFlagsGiven?: boolean };
 }
 
-/**
- * Softmax probabilities (n, D, H, W, C) for a batch, with the tape off. With `tta` the batch also
- * runs flipped along x, y and both (the flips training augments with), and the four results,
- * flipped back, are averaged (test-time augmentation; 4x the forward passes).
- */
-export function predictProbs(net: VNet, batch: Pick<Batch, 'images' | 'size'>, opts: { tta?: boolean } = {}): Float32Array {
-  const [D, H, W] = net.config.inputShape;
-  const training = net.training;
-  net.training = false;
-  const once = (images: Float32Array) => E.noGrad(() => E.tidy(() => {
-    const x = E.tensor(images, [batch.size, D, H, W, 1], { device: net.store.device });
-    return E.softmax(net.forward(x)).toArray() as Float32Array;
-  }));
+/** The trained model of --model_dir, refused when its config disagrees with the model flags given. */
+export async function loadTrained(c: ModeContext): Promise<VNet> {
+  const { opts } = c;
+  if (c.hooks.modelFlagsGiven) checkStoredConfig(opts.modelDir, c.cfg);
+  else checkModelLabels(opts.modelDir, c.spec);
+  return (await loadModel(opts.modelDir, { device: c.device, amp: opts.amp, xla: opts.xla, prefer: ['final', 'latest'] })).net;
+}
+
+/** The cases every member held out (their split.json eval lists intersected), in the dataset's order. */
+export function heldOutByAll(dirs: string[], spec: DatasetSpec): CaseRef[] {
+  const sets = dirs.map((d) => {
+    const s = readSplit(d);
+    if (!s) throw new RunError(`--models: ${d} has no ${SPLIT_FILE}, so its held-out cases are unknown`, 'VNET_E_NO_CHECKPOINT');
+    return new Set(s.eval);
+  });
+  const cases = spec.training.filter((c) => sets.every((s) => s.has(c.id)));
+  if (!cases.length) throw new RunError(`--models: no training case was held out by every model (cross-validation folds hold out disjoint cases; evaluate each fold alone, or predict with the ensemble)`, 'VNET_E_BAD_FLAG');
+  return cases;
+}
+
+function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
+  const saved = readSplit(opts.modelDir);
+  return saved ? savedCases(saved.eval, opts, spec) : runSplit(opts, spec).eval;
+}
+
+export async function runEvaluate(c: ModeContext, trained?: TrainResult): Promise<EvalResult> {
+  const { opts, spec, log } = c;
+  // --models: an ensemble, on the cases every member held out, scored on each case's own grid.
+  const nets = opts.models ? await loadMembers(opts.models, spec, { device: c.device, amp: opts.amp, xla: opts.xla }) : [await loadTrained(c)];
+  const seg = new Segmenter(nets[0], c.cfg.labels, { batchSize: opts.batchSize, tta: opts.tta, overlap: opts.overlap, members: nets.slice(1), caseGrid: !!opts.models });
   try {
-    const plain = once(batch.images);
-    if (!opts.tta) return plain;
-    const vox = D * H * W, C = plain.length / (batch.size * vox);
-    const sum = Float64Array.from(plain);
-    const flipped = new Float32Array(batch.images.length);
-    const back = new Float32Array(plain.length);
-    for (const flips of [{ flipX: true, flipY: false }, { flipX: false, flipY: true }, { flipX: true, flipY: true }]) {
-      for (let s = 0; s < batch.size; s++) copyFlipped(batch.images.subarray(s * vox, (s + 1) * vox), [D, H, W], flips, flipped, s * vox);
-      const p = once(flipped);
-      // A flip of D or H moves whole (W, C) rows, so the probabilities flip back as (D, H, W*C).
-      for (let s = 0; s < batch.size; s++) copyFlipped(p.subarray(s * vox * C, (s + 1) * vox * C), [D, H, W * C], flips, back, s * vox * C);
-      for (let i = 0; i < sum.length; i++) sum[i] += back[i];
+    const cases = opts.models ? heldOutByAll(opts.models, spec) : evalCases(opts, spec);
+    if (!cases.length) throw new RunError('there are no evaluation cases: train with --train_split < 1.0 so that a split is held out', 'VNET_E_BAD_FLAG');
+    log.info(`evaluating ${cases.length} cases${opts.models ? ` with an ensemble of ${nets.length} models` : ''}`);
+    const res = await evaluateCases(seg, cases, spec.labels, path.join(opts.modelDir, 'eval'), opts.models ? { models: nets.length } : {});
+    const soft = res.summary.soft_dice_at_input_shape;
+    log.log([], Object.fromEntries(Object.entries(soft).map(([k, v]) => [`${k.toLowerCase()}_dice`, v])));
+    process.stdout.write(`${res.table}\nsummary: ${res.file}\n`);
+    if (opts.report) {
+      const file = path.join(opts.modelDir, 'report.html');
+      await writeReport(file, {
+        title: `vnet-native: ${path.basename(path.resolve(opts.modelDir))}`,
+        command: process.argv.slice(1).join(' '),
+        config: { ...opts },
+        losses: trained?.state.history.losses ?? [],
+        evalHistory: trained?.state.history.evals ?? [],
+        table: res.table,
+        overlays: res.overlays,
+        classNames: spec.labels.map((l) => l.name),
+      });
+      process.stdout.write(`report: ${file}\n`);
     }
-    return Float32Array.from(sum, (v) => v / 4);
+    return res;
   } finally {
-    net.training = training;
+    await seg.dispose();
+    for (const n of nets) n.dispose();
   }
-}
-
-/** The reference's metric: per-sample soft Dice (ε = 1e-6) per class, averaged over samples. */
-export function softDice(probs: Float32Array, labels: Int32Array, n: number, C: number, eps = 1e-6): number[][] {
-  const V = labels.length / n;
-  const out: number[][] = [];
-  for (let s = 0; s < n; s++) {
-    const I = new Float64Array(C), U = new Float64Array(C);
-    for (let v = 0; v < V; v++) {
-      const lab = labels[s * V + v], base = (s * V + v) * C;
-      for (let c = 0; c < C; c++) U[c] += probs[base + c];
-      I[lab] += probs[base + lab];
-      U[lab] += 1;
-    }
-    out.push(Array.from(I, (i, c) => (2 * i + eps) / (U[c] + eps)));
-  }
-  return out;
-}
-
-type Labels = { value: number; name: string }[];
-
-/** Mean soft Dice per class name over `cases` (used after each epoch in training). */
-export async function softDiceOnCases(net: VNet, cases: CaseRef[], labels: Labels, batchSize: number): Promise<Record<string, number>> {
-  if (net.config.resize === 'none') return nativeSoftDice(net, cases, labels, batchSize);
-  const loader = new Loader({ cases, batchSize, mode: 'eval', inputShape: net.config.inputShape, workers: 0 });
-  const C = labels.length, sums = new Float64Array(C);
-  let n = 0;
-  try {
-    for await (const b of loader.epoch(0)) {
-      for (const d of softDice(predictProbs(net, b), b.labels!, b.size, C)) d.forEach((v, c) => (sums[c] += v));
-      n += b.size;
-    }
-  } finally {
-    await loader.close();
-  }
-  return Object.fromEntries(labels.map((l) => [l.name, sums[l.value] / n]));
-}
-
-/** Native models: mean soft Dice per class over whole volumes at their own shape. */
-function nativeSoftDice(net: VNet, cases: CaseRef[], labels: Labels, batchSize: number): Record<string, number> {
-  const C = labels.length, sums = new Float64Array(C);
-  for (const c of cases) {
-    const p = prepareCase(c, net.config.inputShape, { native: true });
-    softDice(nativeProbs(net, p.image, p.originalShape, { batchSize }), p.label!, 1, C)[0].forEach((v, k) => (sums[k] += v));
-  }
-  return Object.fromEntries(labels.map((l) => [l.name, sums[l.value] / cases.length]));
-}
-
-export interface EvalResult {
-  summary: ReturnType<typeof summarize> & { soft_dice_at_input_shape: Record<string, number> };
-  table: string;
-  file: string;
-  overlays: { id: string; shape: [number, number, number]; image: Float32Array; label: Int32Array; pred: Int32Array }[];
-}
-
-/**
- * Full evaluation: soft Dice at the input shape and hard Dice / HD95 at native resolution.
- * `tta`: average over x/y flips (predictProbs).
- */
-export async function evaluateCases(net: VNet, cases: CaseRef[], labels: Labels, batchSize: number, outDir: string, opts: { tta?: boolean; overlap?: number } = {}): Promise<EvalResult> {
-  if (net.config.resize === 'none') return evaluateNative(net, cases, labels, batchSize, outDir, opts);
-  const loader = new Loader({ cases, batchSize, mode: 'eval', inputShape: net.config.inputShape, workers: 0 });
-  const C = labels.length, sums = new Float64Array(C);
-  const perCase: CaseInput[] = [];
-  const overlays: EvalResult['overlays'] = [];
-  const byId = new Map(cases.map((c) => [c.id, c]));
-  try {
-    for await (const b of loader.epoch(0)) {
-      const probs = predictProbs(net, b, opts);
-      softDice(probs, b.labels!, b.size, C).forEach((d) => d.forEach((v, c) => (sums[c] += v)));
-      const vox = b.images.length / b.size;
-      for (let s = 0; s < b.size; s++) {
-        const ref = readNiftiLabels(byId.get(b.ids[s])!.label!);
-        const pred = restoreLabels(probs.subarray(s * vox * C, (s + 1) * vox * C), b.shape, C, ref.shape);
-        perCase.push({ id: b.ids[s], pred, ref: ref.data, shape: ref.shape, spacing: ref.header.pixdim.slice(1, 4) as [number, number, number] });
-        if (overlays.length < 4) {
-          const img = (await import('../data/index.js')).readNifti(byId.get(b.ids[s])!.image);
-          overlays.push({ id: b.ids[s], shape: ref.shape, image: img.data, label: ref.data, pred });
-        }
-      }
-    }
-  } finally {
-    await loader.close();
-  }
-  const soft = Object.fromEntries(labels.map((l) => [l.name, sums[l.value] / cases.length]));
-  const summary = { ...summarize(perCase, labels), soft_dice_at_input_shape: soft };
-  fs.mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, 'summary.json');
-  writeFileAtomicSync(file, JSON.stringify(summary, null, 2) + '\n');
-  return { summary, table: formatSummaryTable(summary, labels, soft, net.config.inputShape), file, overlays };
-}
-
-/**
- * Native models: every case by sliding window at its own shape; the mask is the argmax of those
- * probabilities, in the label's exact grid (nothing resampled). The soft Dice is over the whole
- * volume (summary.soft_dice_at_input_shape: the input is the volume itself).
- */
-async function evaluateNative(net: VNet, cases: CaseRef[], labels: Labels, batchSize: number, outDir: string, opts: { tta?: boolean; overlap?: number }): Promise<EvalResult> {
-  const C = labels.length, sums = new Float64Array(C);
-  const perCase: CaseInput[] = [];
-  const overlays: EvalResult['overlays'] = [];
-  for (const c of cases) {
-    const p = prepareCase(c, net.config.inputShape, { native: true });
-    const probs = nativeProbs(net, p.image, p.originalShape, { ...opts, batchSize });
-    softDice(probs, p.label!, 1, C)[0].forEach((v, k) => (sums[k] += v));
-    const pred = argmaxChannels(probs, C);
-    const ref = readNiftiLabels(c.label!);
-    perCase.push({ id: c.id, pred, ref: ref.data, shape: ref.shape, spacing: ref.header.pixdim.slice(1, 4) as [number, number, number] });
-    if (overlays.length < 4) overlays.push({ id: c.id, shape: ref.shape, image: readNifti(c.image).data, label: ref.data, pred });
-  }
-  const soft = Object.fromEntries(labels.map((l) => [l.name, sums[l.value] / cases.length]));
-  const summary = { ...summarize(perCase, labels), soft_dice_at_input_shape: soft };
-  fs.mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, 'summary.json');
-  writeFileAtomicSync(file, JSON.stringify(summary, null, 2) + '\n');
-  // The soft Dice column names a shape; here it is each volume's own, so the table leaves it out.
-  return { summary, table: formatSummaryTable(summary, labels), file, overlays };
 }

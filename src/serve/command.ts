@@ -2,9 +2,9 @@
 // SIGTERM / SIGINT, then stop accepting, finish what is in flight and return (exit 0).
 import fs from 'node:fs';
 import path from 'node:path';
-import { setupDevice } from '../runner/common.js';
-import { RunError, defaultRunOptions } from '../runner/options.js';
-import { createSegmenter } from '../runner/segmenter.js';
+import { setupDevice } from '../config/device.js';
+import { RunError } from '../config/options.js';
+import { createSegmenter } from '../infer/segmenter.js';
 import { startServer } from './server.js';
 
 export interface ServeArgs {
@@ -40,7 +40,7 @@ function check(a: ServeArgs): void {
 
 export async function cmdServe(a: ServeArgs): Promise<void> {
   check(a);
-  const device = setupDevice({ ...defaultRunOptions, dataDir: '', modelDir: a.modelDir, batchSize: 1, device: a.device ?? 'cpu', threads: a.threads });
+  const device = setupDevice({ device: a.device ?? 'cpu', threads: a.threads, tf32: true, deterministic: false });
   const maxBatch = a.maxBatch ?? (device === 'cuda' ? 8 : 1);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const loading = createSegmenter({ modelDir: a.modelDir, device, tta: a.tta, overlap: a.overlap, amp: a.amp, xla: a.xla, batchSize: maxBatch, batchWindowMs: a.batchWindowMs, workers: a.workers, only3d: true });

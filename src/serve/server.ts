@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDataError, packageVersion } from '../data/index.js';
 import { ServeMetrics } from './metrics.js';
-import { SegmentError, type Segmentation, type Segmenter } from '../runner/segmenter.js';
+import { SegmentError, type Segmentation, type Segmenter } from '../infer/segmenter.js';
 
 export interface ServeOptions {
   /** Default 127.0.0.1 (only this machine); 0.0.0.0 listens on every interface. */

@@ -1,6 +1,7 @@
 // `vnet-native bench conv` end to end: a small problem in each direction, the three output
 // formats, the exit codes of bad input (2: usage, naming the flag; 1: environment), the torch
-// peer's absence as one line, and `npm run bench:conv` as an alias with its earlier JSON fields.
+// peer's absence as one line, and `npm run bench:conv` (`bench conv --vnet`) with the earlier JSON fields.
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { native } from '../../bindings/native.js';
@@ -102,9 +103,12 @@ describe('vnet-native bench conv', () => {
     }
   });
 
-  test('npm run bench:conv is an alias with the earlier JSON fields', () => {
-    const script = path.resolve('dist/bench/conv.js');
-    const r = spawnSync(process.execPath, [script, '--batch', '1', '--layers', 'down3.res', '--reps', '2', '--json', '--no-peer', '--min_time', '0', '--max_reps', '2', '--direction', 'fprop'], { encoding: 'utf8' });
+  test('npm run bench:conv is `bench conv --vnet` with the earlier JSON fields; later flags win', () => {
+    const script = (JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts['bench:conv'];
+    const [node, main, ...args] = script.split(' ');
+    expect([node, main, ...args.slice(0, 3)]).toEqual(['node', 'dist/src/cli/main.js', 'bench', 'conv', '--vnet']);
+    const noPeer = args.filter((a, i) => a !== '--peer' && args[i - 1] !== '--peer');
+    const r = spawnSync(process.execPath, [path.resolve(main), ...noPeer, '--batch', '1', '--layers', 'down3.res', '--min_reps', '2', '--json', '--min_time', '0', '--max_reps', '2', '--direction', 'fprop'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(rows).toHaveLength(1);

@@ -2,7 +2,8 @@
 // fields of a row, the correctness guard (a corrupted or NaN result is caught and its time not
 // reported), the size limit of the check, and the device checks.
 import { native } from '../../bindings/native.js';
-import { relError, percentile, runConvBench, checkDevice, type BenchOptions, type BenchRow } from '../../src/bench/conv.js';
+import { percentile } from '../../src/bench/stats.js';
+import { relError, runConvBench, checkDevice, type BenchOptions, type BenchRow } from '../../src/bench/conv.js';
 import { BenchInputError, makeProblem, geometry, denseFlops } from '../../src/bench/problem.js';
 import { cmdBenchConv } from '../../src/cli/bench.js';
 
@@ -71,8 +72,8 @@ describe('bench conv on the CPU', () => {
     const a = new Float32Array([1, 2, 3]), b = new Float32Array([1, NaN, 3]);
     expect(relError(b, a)).toBe(Infinity);
     expect(relError(a, a)).toBe(0);
-    expect(percentile([1, 2, 3, 4, 5], 0.5)).toBe(3);
-    expect(percentile([1, 2, 3, 4, 5], 0.1)).toBeCloseTo(1.4);
+    expect(percentile([1, 2, 3, 4, 5], 50)).toBe(3);
+    expect(percentile([1, 2, 3, 4, 5], 10)).toBeCloseTo(1.4);
   });
 
   test('problems beyond --check_limit are timed with the check skipped and a note', () => {

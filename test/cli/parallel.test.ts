@@ -4,10 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Loader, loadDataset } from '../../src/data/index.js';
-import { shardOf } from '../../src/runner/parallel.js';
-import { readSafetensors } from '../../src/runner/safetensors.js';
-import { SMALL_NET, realSubset, requireBuilt, runCli, tmpDir } from './helpers.js';
+import { shardOf } from '../../src/train/ranks.js';
+import { readSafetensors } from '../../src/infer/safetensors.js';
+import { ROOT, SMALL_NET, realSubset, requireBuilt, runCli, tmpDir } from './helpers.js';
 
 requireBuilt();
 const data = realSubset(8, 0);
@@ -50,7 +51,10 @@ test('shards cover every training sample exactly once per epoch', async () => {
 
 test('a rank that fails ends the whole job with its error, and no rank is left running', () => {
   const m = path.join(tmpDir('dp'), 'f');
-  const r = runCli(['train', ...common, '--model_dir', m, '--batch_size', '1', '--device', 'cpu', '--gpus', '2', '--train_epochs', '50'], { env: { VNET_FAULT_RANK: '1' } });
+  // A test-only preload makes rank 1 fail at start (nothing of it is in the package).
+  const preload = pathToFileURL(path.join(ROOT, 'test', 'cli', 'fixtures', 'fail-rank.mjs')).href;
+  const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${preload}`, FAIL_RANK: '1' };
+  const r = runCli(['train', ...common, '--model_dir', m, '--batch_size', '1', '--device', 'cpu', '--gpus', '2', '--train_epochs', '50'], { env });
   expect(r.code).not.toBe(0);
   expect(r.stderr).toMatch(/rank 1: injected fault/);
   expect(r.stderr).toMatch(/rank 1 exited with code 1; stopping the other ranks/);

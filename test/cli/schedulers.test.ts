@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { firstHost, rankFromEnv } from '../../src/runner/parallel.js';
-import { readSafetensors } from '../../src/runner/safetensors.js';
+import { firstHost, rankFromEnv } from '../../src/env.js';
+import { readSafetensors } from '../../src/infer/safetensors.js';
 import { CLI, SMALL_NET, realSubset, requireBuilt, runCli, tmpDir } from './helpers.js';
 
 describe('rankFromEnv', () => {

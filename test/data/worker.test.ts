@@ -20,8 +20,9 @@ beforeAll(() => {
   if (!canRun) return;
   outDir = tmpDir('worker');
   const srcDir = path.join(root, 'src', 'data');
-  const files = fs.readdirSync(srcDir).filter((f) => f.endsWith('.ts')).map((f) => path.join(srcDir, f));
-  const r = spawnSync(process.execPath, [tsc, ...files, '--outDir', outDir, '--rootDir', srcDir, '--module', 'nodenext', '--moduleResolution', 'nodenext',
+  // The data layer and the one module below it (src/env.ts).
+  const files = [...fs.readdirSync(srcDir).filter((f) => f.endsWith('.ts')).map((f) => path.join(srcDir, f)), path.join(root, 'src', 'env.ts')];
+  const r = spawnSync(process.execPath, [tsc, ...files, '--outDir', outDir, '--rootDir', path.join(root, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext',
     '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types')], { encoding: 'utf8', cwd: root });
   if (r.status !== 0) throw new Error(`tsc failed: ${r.stdout}${r.stderr}`);
   fs.writeFileSync(path.join(outDir, 'package.json'), '{"type":"module"}\n');
@@ -32,7 +33,7 @@ afterAll(cleanupTmp);
 // Runs in the child: prints one JSON line describing every batch.
 const DRIVER = `
 import crypto from 'node:crypto';
-import { Loader } from './loader.js';
+import { Loader } from './data/loader.js';
 const o = JSON.parse(process.env.DRIVER_OPTS);
 const l = new Loader(o.loader);
 const out = { workers: l.workerCount, batches: [] };

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { decodeModel } from '../../src/export/graph.js';
+import { decodeModel } from './decode.js';
 import { loadDataset, readNiftiLabels } from '../../src/data/index.js';
 import { ROOT, realSubset, requireBuilt, runCli, tmpDir } from '../cli/helpers.js';
 import { session, trainTiny } from './helpers.js';

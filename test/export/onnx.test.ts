@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { exportOnnx, loadModel, predictProbs, noGrad, tidy, tensor, data, type LoadedModel } from '../../src/index.js';
-import { decodeModel } from '../../src/export/graph.js';
+import { decodeModel, reencode } from './decode.js';
 import { realSubset } from '../cli/helpers.js';
 import { parity, randomVolumes, runOrt, session, toNdhwc, trainTiny } from './helpers.js';
 
@@ -118,6 +118,8 @@ test('metadata says how to feed the model; the file is written atomically', () =
   expect(Buffer.compare(fs.readFileSync(file), bytes)).toBe(0);
   expect(fs.readdirSync(path.dirname(file))).toEqual(['model.onnx']); // no temporary left
   const model = decodeModel(bytes);
+  // The project's own protobuf writer gives exactly protobufjs' bytes for the same messages.
+  expect(Buffer.compare(Buffer.from(reencode(model)), Buffer.from(bytes))).toBe(0);
   const meta = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
   expect(JSON.parse(meta.labels)).toEqual({ 0: 'background', 1: 'Anterior', 2: 'Posterior' });
   expect(JSON.parse(meta.input_shape)).toEqual(['batch', 16, 24, 16, 1]);

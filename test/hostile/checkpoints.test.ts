@@ -16,7 +16,7 @@ function model(): string {
 
 /** Rewrites `<m>/final.safetensors` with `edit` (JS source over `t`, the first weight tensor). */
 function editWeights(m: string, edit: string): void {
-  const o = lib(`const S = await import(D + '/runner/safetensors.js');
+  const o = lib(`const S = await import(D + '/infer/safetensors.js');
     const f = ${JSON.stringify(path.join(m, 'final.safetensors'))}; const st = S.readSafetensors(f);
     const [k, t] = [...st.tensors].find(([k]) => !k.startsWith('optimizer/'));
     ${edit}

@@ -2,6 +2,9 @@
 // a dice loss over an empty batch, shapes whose element count overflows, thread counts out of
 // range, failed thread creation and setNumThreads racing ops on other threads. Each must come
 // back as a JS error with a VNET_E_* code naming the op, never a signal.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { CASE_LIMIT_MS, ROOT, expectRefused, lib, requireBuilt } from './helpers.js';
 
@@ -48,11 +51,29 @@ test('setNumThreads outside 1..256, fractional, or wrapping past 2^32 is refused
   expectRefused(o, { exit: 0, code: 'VNET_E_INVALID_ARG', names: ['refused 5 of 5; threads 2'], maxMs: 10_000 });
 }, CASE_LIMIT_MS);
 
+/** fixtures/fail_threads.c built as a preload library, or why it cannot be (no C compiler). */
+function failThreadsLib(): { file?: string; why?: string } {
+  const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
+  if (!cc) return { why: 'no C compiler (cc, gcc, clang) to build the thread-failure preload' };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vnet-threads-')), 'fail_threads.so');
+  const r = spawnSync(cc, ['-shared', '-fPIC', '-O1', '-o', file, path.join(ROOT, 'test', 'hostile', 'fixtures', 'fail_threads.c'), '-ldl'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building the thread-failure preload failed:\n${r.stderr}`);
+  return { file };
+}
+
 test('a failed thread creation leaves a working, smaller pool and says so (no endless wait)', () => {
+  const pre = failThreadsLib();
+  if (!pre.file) {
+    console.log(`skipped: ${pre.why}`);
+    return;
+  }
+  // The pool starts with one thread (VNET_NUM_THREADS=1), then asks for 8: the system refuses
+  // the third new thread.
   const o = lib(`${E} let err; try { E.useDevice({ threads: 8 }); } catch (e) { err = e; }
     const n = E.info().threads;
     const y = E.softmax(E.tensor(new Float32Array(1 << 18).fill(1), [1 << 16, 4])).toArray();
-    throw Object.assign(new Error(err.message + ' | threads ' + n + ' | softmax ' + y[0].toFixed(2)), { code: err.code });`, { env: { VNET_FAULT_THREAD_SPAWN: '3' } });
+    throw Object.assign(new Error(err.message + ' | threads ' + n + ' | softmax ' + y[0].toFixed(2)), { code: err.code });`,
+  { env: { LD_PRELOAD: pre.file, FAIL_THREADS_AFTER: '2', VNET_NUM_THREADS: '1' } });
   expectRefused(o, { exit: 0, code: 'VNET_E_OOM', names: ['could start only 3 of 8 threads', 'threads 3', 'softmax 0.25'], maxMs: 10_000 });
 }, CASE_LIMIT_MS);
 

@@ -34,7 +34,7 @@ test('thread counts and input sizes have an upper bound (--threads, VNET_NUM_THR
 async function parsed(argv: string[]): Promise<RunOptions> {
   let got: RunOptions | undefined;
   try {
-    await buildCli(argv).middleware((a) => { got = toRunOptions(a); throw new Error('parsed'); }).parseAsync();
+    await buildCli(argv).middleware((a) => { got = toRunOptions(a, argv); throw new Error('parsed'); }).parseAsync();
   } catch (e) {
     if ((e as Error).message !== 'parsed') throw e;
   }

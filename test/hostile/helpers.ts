@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildNifti1, writeSyntheticDataset } from '../../src/runner/synthetic.js';
+import { buildNifti1, writeSyntheticDataset } from '../../src/data/synthetic.js';
 import { repoRoot } from '../../src/data/index.js';
 
 export const ROOT = repoRoot();
@@ -148,7 +148,7 @@ export const TINY = ['--input_shape', '16', '16', '16', '--downscale_blocks', '1
  */
 export function storedModel(modelDir: string, opts: { evalIds?: string[]; trainIds?: string[]; optimizer?: string } = {}): void {
   const o = lib(`const R = await import(D + '/runner/index.js'); const N = await import(D + '/nn/index.js');
-    const C = await import(D + '/runner/checkpoint.js'); const S = await import(D + '/data/index.js');
+    const C = await import(D + '/infer/checkpoint.js'); const S = await import(D + '/data/index.js');
     const M = ${JSON.stringify(modelDir)};
     const cfg = { version: 1, model: R.modelConfig({ inputShape: [16, 16, 16], upscaleBlocks: [1], downscaleBlocks: [1, 1], convolutionSize: 3 }, 3),
       labels: [{ value: 0, name: 'background' }, { value: 1, name: 'Anterior' }, { value: 2, name: 'Posterior' }], loss: 'dice' };

@@ -5,7 +5,7 @@
 import * as E from '../../src/engine/index.js';
 import { VNet } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
-import { CapturedStep } from '../../src/runner/graph.js';
+import { CapturedStep } from '../../src/train/captured-step.js';
 
 export interface GoldenResult {
   name: string;

@@ -47,11 +47,11 @@ test('the tarball holds the compiled JS, the prebuilt addon and the native sourc
   const files = packed.files.map((f) => f.path);
   console.log(`tarball: ${(packed.size / 1e6).toFixed(2)} MB, ${packed.entryCount} files`);
   for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/bindings/native.js',
-    `prebuilds/${prebuiltKey}/vnet_native.node`, `prebuilds/${prebuiltKey}/manifest.json`, 'CMakeLists.txt', 'bindings/addon.cc', 'native/ops.h', 'scripts/install.js', 'src/serve/page/assets/index.html'])
+    `prebuilds/${prebuiltKey}/vnet_native.node`, `prebuilds/${prebuiltKey}/manifest.json`, 'CMakeLists.txt', 'bindings/addon.cc', 'bindings/napi_util.h', 'native/ops.h', 'scripts/install.js', 'src/serve/page/assets/index.html'])
     expect(files).toContain(f);
   // src/bench/peers/: the PyTorch peer script that `vnet-native bench conv` runs;
   // src/serve/page/assets/: the viewer page `serve` answers at /.
-  const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|bindings\/addon\.cc|dist\/src\/.*\.(js|d\.ts)|dist\/bindings\/[^/]*\.(js|d\.ts)|prebuilds\/.*|native\/.*|kernels\/.*|scripts\/.*|src\/bench\/peers\/[^/]*\.py|src\/serve\/page\/assets\/[^/]*\.(html|js|css))$/;
+  const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|bindings\/[^/]*\.(cc|h)|dist\/src\/.*\.(js|d\.ts)|dist\/bindings\/[^/]*\.(js|d\.ts)|prebuilds\/.*|native\/.*|kernels\/.*|scripts\/.*|src\/bench\/peers\/[^/]*\.py|src\/serve\/page\/assets\/[^/]*\.(html|js|css))$/;
   expect(files.filter((f) => !allowed.test(f) || f.endsWith('.map'))).toEqual([]);
 });
 

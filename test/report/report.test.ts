@@ -7,7 +7,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { readNifti, readNiftiLabels } from '../../src/data/index.js';
 import { PALETTE, renderReport, ticks, type ReportInput } from '../../src/report/index.js';
-import { summarize } from '../../src/runner/metrics.js';
+import { summarize } from '../../src/eval/metrics.js';
 import { CHROMIUM, NO_CHROMIUM, launchChromium } from '../browser.js';
 import { cleanupTmp, itData, itIf, real, tmpDir } from '../data/helpers.js';
 
@@ -15,7 +15,7 @@ afterAll(cleanupTmp);
 
 const LABELS = [{ value: 0, name: 'background' }, { value: 1, name: 'Anterior' }, { value: 2, name: 'Posterior' }];
 
-/** Decodes the PNGs the report embeds (8-bit RGB, filter 0 on every row, as src/runner/png.ts writes). */
+/** Decodes the PNGs the report embeds (8-bit RGB, filter 0 on every row, as src/eval/png.ts writes). */
 function decodePng(b: Buffer): { w: number; h: number; px: (x: number, y: number) => string } {
   let at = 8;
   let w = 0, h = 0;

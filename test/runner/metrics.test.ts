@@ -1,7 +1,7 @@
 // Metrics against hand-computed values and an independent brute-force HD95 (surface voxels by
 // direct neighbour checks, nearest distances by exhaustive search).
 import type { Shape3 } from '../../src/data/index.js';
-import { confusion, formatSummaryTable, hardDice, hd95, percentileSorted, squaredEdt, summarize } from '../../src/runner/metrics.js';
+import { confusion, formatSummaryTable, hardDice, hd95, percentileSorted, squaredEdt, summarize } from '../../src/eval/metrics.js';
 
 type Sp = [number, number, number];
 

@@ -1,7 +1,7 @@
 // The op profile behind `--benchmark --profile`: convolutions keyed by direction and shape with
 // their dense FLOP count, other ops by name, and the table's shares of the step.
 import * as E from '../../src/engine/index.js';
-import { formatProfile } from '../../src/runner/benchmark.js';
+import { formatProfile } from '../../src/bench/stats.js';
 
 describe('op profile', () => {
   test('counts each conv direction at its shape with the dense FLOP count', () => {
@@ -48,8 +48,8 @@ describe('op profile', () => {
 
 describe('--profile', () => {
   test('without --benchmark is refused by name', async () => {
-    const { checkOptions } = await import('../../src/runner/common.js');
-    const { defaultRunOptions } = await import('../../src/runner/options.js');
+    const { checkOptions } = await import('../../src/config/check.js');
+    const { defaultRunOptions } = await import('../../src/config/options.js');
     const o = { ...defaultRunOptions, dataDir: '/nonexistent', modelDir: '/nonexistent-model', batchSize: 1 };
     expect(() => checkOptions({ ...o, profile: true, benchmark: false })).toThrow(/--profile needs --benchmark/);
     expect(() => checkOptions({ ...o, profile: true, benchmark: true })).not.toThrow(/--profile/);

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { encodePng } from '../../src/runner/png.js';
-import { lineChart, niceTicks, overlayPng, renderReport, writeReport, type ReportData } from '../../src/runner/report.js';
+import { encodePng } from '../../src/eval/png.js';
+import { lineChart, niceTicks, overlayPng, renderReport, writeReport, type ReportData } from '../../src/eval/report.js';
 
 /** Bit-by-bit CRC-32, deliberately unlike the table-driven one under test. */
 function slowCrc(b: Uint8Array): number {

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CheckpointError, decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors, type StTensor } from '../../src/runner/safetensors.js';
+import { CheckpointError, decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors, type StTensor } from '../../src/infer/safetensors.js';
 
 const dirs: string[] = [];
 const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'vnet-st-')); dirs.push(d); return d; };

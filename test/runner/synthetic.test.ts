@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { loadDataset, parseNiftiHeader, niftiAffine, readNifti, readNiftiLabels, validateDataset } from '../../src/data/index.js';
-import { writeSyntheticDataset } from '../../src/runner/synthetic.js';
+import { writeSyntheticDataset } from '../../src/data/synthetic.js';
 
 const dirs: string[] = [];
 const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'vnet-synth-')); dirs.push(d); return d; };

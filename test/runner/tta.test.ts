@@ -3,7 +3,7 @@
 import * as E from '../../src/engine/index.js';
 import { VNet } from '../../src/nn/index.js';
 import { copyFlipped } from '../../src/data/index.js';
-import { predictProbs } from '../../src/runner/evaluate.js';
+import { predictProbs } from '../../src/infer/probs.js';
 
 const shape: [number, number, number] = [16, 16, 16];
 const vox = 16 ** 3;

@@ -1,0 +1,180 @@
+// Run options: every flag of the reference (spec §5.1) with its code's defaults, plus ours,
+// in camelCase. The CLI fills these; library users pass them directly.
+import type { DatasetSpec } from '../data/index.js';
+import { defaultVNetConfig, type VNetConfig } from '../nn/index.js';
+import { DEFAULT_FOREGROUND_OVERSAMPLE } from '../data/index.js';
+import type { Triple } from '../engine/index.js';
+
+export type Mode = 'train' | 'evaluate' | 'predict' | 'train_and_evaluate' | 'train_and_predict';
+
+/** What each mode does, in this order: train, then evaluate, then predict (runMode follows it). */
+export const MODE_STEPS: Record<Mode, { train: boolean; evaluate: boolean; predict: boolean }> = {
+  train: { train: true, evaluate: false, predict: false },
+  evaluate: { train: false, evaluate: true, predict: false },
+  predict: { train: false, evaluate: false, predict: true },
+  train_and_evaluate: { train: true, evaluate: true, predict: false },
+  train_and_predict: { train: true, evaluate: false, predict: true },
+};
+export const MODES = Object.keys(MODE_STEPS) as Mode[];
+
+export interface RunOptions {
+  dataDir: string;
+  modelDir: string;
+  batchSize: number;
+  // model
+  inputShape: Triple;
+  upscaleBlocks: number[];
+  downscaleBlocks: number[];
+  convolutionSize: 3 | 5;
+  normalizationLayer?: 'batchnorm' | 'none';
+  /** Batch-norm moving-average momentum (the reference: 0.99). */
+  bnMomentum?: number;
+  // training
+  trainEpochs: number;
+  baseLr: number;
+  /** Learning-rate schedule over the whole run: constant (the reference), poly (1 - t/T)^0.9, or cosine. */
+  lrSchedule?: 'constant' | 'poly' | 'cosine';
+  momentum: number;
+  optimizer: 'rmsprop' | 'adam' | 'sgd';
+  loss: 'dice' | 'dice_ce';
+  augment: boolean;
+  /** What --augment applies: 'full' (default: flips + spatial + intensity) or 'flips' (the reference's). */
+  augmentMode?: 'flips' | 'full';
+  trainSplit: number;
+  splitSeed?: number;
+  /** 'none': z-score at the volume's own resolution, train on patches, infer by sliding window; default: resize to the input shape (the reference). */
+  resize?: 'input_shape' | 'none';
+  /** --resize none: the fraction of training patches centred on a labelled voxel (default 0.33, as nnU-Net). */
+  foregroundOversample?: number;
+  /** --resize none: the overlap of sliding windows at inference, in [0, 1) (default 0.5). */
+  overlap?: number;
+  /** Auxiliary losses at the decoder levels (nnU-Net's weights); off by default. */
+  deepSupervision?: boolean;
+  /** Cross-validation: F folds (seeded by --split_seed, default 0); fold k evaluates, the rest train. */
+  folds?: number;
+  fold?: number;
+  /** evaluate / predict: an ensemble of these model folders, their probabilities averaged. */
+  models?: string[];
+  seed: number;
+  logEvery: number;
+  warmupSteps: number;
+  benchmark: boolean;
+  /** Timed steps after warm-up in --benchmark (the reference: as many as the warm-up). */
+  benchmarkSteps?: number;
+  /** --benchmark: also print the per-op time table of the timed steps. */
+  profile?: boolean;
+  evalEvery: number;
+  resume: boolean;
+  // execution
+  device: 'cpu' | 'cuda';
+  gpus: number;
+  amp: boolean;
+  xla: boolean;
+  /** TF32 for fp32 convolutions and GEMMs on GPUs that have it (the reference's default). */
+  tf32?: boolean;
+  /** Only deterministic cuDNN algorithms. */
+  deterministic?: boolean;
+  threads?: number;
+  /** Test-time augmentation in evaluate / predict: average over x/y flips (4x the passes). */
+  tta?: boolean;
+  // outputs
+  logDir?: string;
+  outputDir?: string;
+  report: boolean;
+  /** Print a progress bar (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+/** The learning rate at `step` of `total` steps under the run's schedule. */
+export function learningRate(o: Pick<RunOptions, 'baseLr' | 'lrSchedule'>, step: number, total: number): number {
+  const t = total > 0 ? Math.min(1, Math.max(0, step / total)) : 0;
+  switch (o.lrSchedule ?? 'constant') {
+    case 'poly': return o.baseLr * Math.pow(1 - t, 0.9);
+    case 'cosine': return o.baseLr * 0.5 * (1 + Math.cos(Math.PI * t));
+    default: return o.baseLr;
+  }
+}
+
+/** The sliding windows' overlap at inference (--overlap), as nnU-Net's. */
+export const DEFAULT_OVERLAP = 0.5;
+
+export const defaultRunOptions: Omit<RunOptions, 'dataDir' | 'modelDir' | 'batchSize'> = {
+  inputShape: [32, 32, 32],
+  upscaleBlocks: [3, 3],
+  downscaleBlocks: [3, 3, 3],
+  convolutionSize: 3,
+  trainEpochs: 1,
+  baseLr: 1e-4,
+  momentum: 0,
+  optimizer: 'rmsprop',
+  loss: 'dice',
+  augment: false,
+  augmentMode: 'full',
+  bnMomentum: defaultVNetConfig.bnMomentum,
+  foregroundOversample: DEFAULT_FOREGROUND_OVERSAMPLE,
+  overlap: DEFAULT_OVERLAP,
+  trainSplit: 1.0,
+  seed: 0,
+  logEvery: 10,
+  warmupSteps: 200,
+  benchmark: false,
+  evalEvery: 1,
+  resume: false,
+  device: 'cpu',
+  gpus: 1,
+  amp: false,
+  xla: false,
+  report: true,
+};
+
+/** The flags that define the model: stored in config.json, checked when a model is loaded. */
+export interface ModelConfigFile {
+  version: 1;
+  model: VNetConfig;
+  labels: { value: number; name: string }[];
+  loss: RunOptions['loss'];
+}
+
+/** The options that define the model (config.json); the CLI's model flags are these, snake_case. */
+export const MODEL_OPTIONS = ['inputShape', 'upscaleBlocks', 'downscaleBlocks', 'convolutionSize', 'normalizationLayer', 'bnMomentum', 'resize', 'deepSupervision'] as const;
+export type ModelOptions = Pick<RunOptions, (typeof MODEL_OPTIONS)[number]>;
+
+export function modelConfig(o: ModelOptions, nClasses: number): VNetConfig {
+  return {
+    ...(o.normalizationLayer === 'none' ? { normalization: 'none' as const } : {}),
+    inputShape: o.inputShape,
+    nClasses,
+    downscaleBlocks: o.downscaleBlocks,
+    upscaleBlocks: o.upscaleBlocks,
+    convolutionSize: o.convolutionSize,
+    baseFilters: 16,
+    bnMomentum: o.bnMomentum ?? defaultVNetConfig.bnMomentum,
+    bnEps: defaultVNetConfig.bnEps,
+    // Only when set, so the reference's config.json stays as it was.
+    ...(o.resize === 'none' ? { resize: 'none' as const } : {}),
+    ...(o.deepSupervision ? { deepSupervision: true } : {}),
+  };
+}
+
+/** The largest size of one --input_shape axis (also the bound on a stored config's). */
+export const MAX_INPUT_SIZE = 1024;
+
+/** The most CPU threads a run may ask for (--threads, VNET_NUM_THREADS); the engine's own cap too. */
+export const MAX_THREADS = 256;
+
+export class RunError extends Error {
+  constructor(message: string, readonly code = 'VNET_E_RUN') {
+    super(message);
+    this.name = 'RunError';
+  }
+}
+
+/** The config.json of the model the options define, with the dataset's classes. */
+export function modelConfigFile(o: RunOptions, spec: Pick<DatasetSpec, 'labels'>): ModelConfigFile {
+  return {
+    version: 1,
+    model: modelConfig(o, spec.labels.length),
+    labels: [...spec.labels].sort((a, b) => a.value - b.value).map((l) => ({ value: l.value, name: l.name })),
+    loss: o.loss,
+  };
+}

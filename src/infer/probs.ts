@@ -1,0 +1,83 @@
+// Class probabilities from a model, the core every inference goes through: a forward pass with
+// the tape off (x/y flip TTA for resized models), sliding windows over a whole volume for models
+// that read it at full resolution, and the mean over an ensemble's members. Which of these a
+// model takes is its feed, fixed by its config when it is loaded.
+import * as E from '../engine/index.js';
+import { copyFlipped, resampleLinear, type Batch, type Shape3 } from '../data/index.js';
+import type { VNet, VNetConfig } from '../nn/index.js';
+import { slidingWindow } from './sliding.js';
+
+/**
+ * How a model reads a volume: `resized` to its input shape (the reference), or `windowed`: at
+ * the volume's full resolution, by sliding windows of the input shape (--resize none).
+ */
+export type Feed = 'resized' | 'windowed';
+export const feedOf = (config: Pick<VNetConfig, 'resize'>): Feed => (config.resize === 'none' ? 'windowed' : 'resized');
+
+/** What inference takes beyond the model: TTA, the windows' overlap, windows (or cases) per pass. */
+export interface InferOptions { tta?: boolean; overlap?: number; batchSize?: number }
+
+/**
+ * Softmax probabilities (n, D, H, W, C) for a batch, with the tape off. With `tta` the batch also
+ * runs flipped along x, y and both (the flips training augments with), and the four results,
+ * flipped back, are averaged (test-time augmentation; 4x the forward passes).
+ */
+export function predictProbs(net: VNet, batch: Pick<Batch, 'images' | 'size'>, opts: { tta?: boolean } = {}): Float32Array {
+  const [D, H, W] = net.config.inputShape;
+  const training = net.training;
+  net.training = false;
+  const once = (images: Float32Array) => E.noGrad(() => E.tidy(() => {
+    const x = E.tensor(images, [batch.size, D, H, W, 1], { device: net.store.device });
+    return E.softmax(net.forward(x)).toArray() as Float32Array;
+  }));
+  try {
+    const plain = once(batch.images);
+    if (!opts.tta) return plain;
+    const vox = D * H * W, C = plain.length / (batch.size * vox);
+    const sum = Float64Array.from(plain);
+    const flipped = new Float32Array(batch.images.length);
+    const back = new Float32Array(plain.length);
+    for (const flips of [{ flipX: true, flipY: false }, { flipX: false, flipY: true }, { flipX: true, flipY: true }]) {
+      for (let s = 0; s < batch.size; s++) copyFlipped(batch.images.subarray(s * vox, (s + 1) * vox), [D, H, W], flips, flipped, s * vox);
+      const p = once(flipped);
+      // A flip of D or H moves whole (W, C) rows, so the probabilities flip back as (D, H, W*C).
+      for (let s = 0; s < batch.size; s++) copyFlipped(p.subarray(s * vox * C, (s + 1) * vox * C), [D, H, W * C], flips, back, s * vox * C);
+      for (let i = 0; i < sum.length; i++) sum[i] += back[i];
+    }
+    return Float32Array.from(sum, (v) => v / 4);
+  } finally {
+    net.training = training;
+  }
+}
+
+/**
+ * A windowed model: class probabilities (D, H, W, C) of a whole z-scored volume at its own
+ * shape, by Gaussian-weighted sliding windows of the input shape (sliding.ts); `tta` averages
+ * all 8 mirrorings of the three axes; `batchSize` windows per pass.
+ */
+export function windowedProbs(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Float32Array {
+  const run = (images: Float32Array, n: number) => predictProbs(net, { images, size: n });
+  return slidingWindow(image, shape, net.config.inputShape, net.config.nClasses, run, { overlap: o.overlap, batchSize: o.batchSize, mirror: o.tta });
+}
+
+/**
+ * One model's probabilities (D, H, W, C) on the case's own grid `shape`, from the image as its
+ * feed prepared it: by sliding window, or one pass at the input shape resampled back (linear,
+ * clamped: restoreLabels before its argmax).
+ */
+export function caseProbs(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Float32Array {
+  if (feedOf(net.config) === 'windowed') return windowedProbs(net, image, shape, o);
+  const C = net.config.nClasses;
+  return resampleLinear(predictProbs(net, { images: image, size: 1 }, { tta: o.tta }), net.config.inputShape, shape, { channels: C, outside: 'clamp' });
+}
+
+/** The element-wise mean of equally long probability arrays. */
+export function averageProbs(list: readonly Float32Array[]): Float32Array {
+  if (!list.length) throw new RangeError('averageProbs: no members');
+  const n = list[0].length;
+  if (list.some((p) => p.length !== n)) throw new RangeError('averageProbs: members gave different sizes');
+  if (list.length === 1) return list[0];
+  const sum = new Float64Array(n);
+  for (const p of list) for (let i = 0; i < n; i++) sum[i] += p[i];
+  return Float32Array.from(sum, (v) => v / list.length);
+}

@@ -134,9 +134,14 @@ export function buildCli(rawArgv: string[]): Argv {
       max_queue: { type: 'number', default: 64, describe: 'requests accepted at once; beyond, 503 with Retry-After', alias: 'max-queue' },
       max_body_mb: { type: 'number', default: 64, describe: 'largest request body (413 beyond)', alias: 'max-body-mb' },
       workers: { type: 'number', describe: 'preprocessing worker threads (default min(2, cores - 1))' },
+      max_voxels: { type: 'number', describe: 'most voxels one request may declare, refused (413) from its header before any work (default 33554432 = 512x512x128)', alias: 'max-voxels' },
+      request_timeout_s: { type: 'number', describe: 'longest a whole request may take to arrive (default 60; 408 beyond)', alias: 'request-timeout-s' },
+      idle_timeout_s: { type: 'number', describe: 'longest a request body may pause (default 10; 408 beyond)', alias: 'idle-timeout-s' },
+      shutdown_grace_s: { type: 'number', describe: 'on SIGTERM, longest the requests in flight are waited for (default 30; then 503)', alias: 'shutdown-grace-s' },
     }), (a) => cmdServe({
       modelDir: a.model_dir, host: a.host, port: a.port, device: a.device as 'cpu' | 'cuda' | undefined, tta: a.tta as boolean, amp: a.amp as boolean, xla: a.xla as boolean,
       threads: a.threads as number | undefined, overlap: a.overlap as number, maxBatch: a.max_batch, batchWindowMs: a.batch_window_ms, maxQueue: a.max_queue, maxBodyMb: a.max_body_mb, workers: a.workers,
+      maxVoxels: a.max_voxels, requestTimeoutS: a.request_timeout_s, idleTimeoutS: a.idle_timeout_s, shutdownGraceS: a.shutdown_grace_s,
     }))
     .example(EXAMPLES)
     .fail((msg, err) => {

@@ -15,6 +15,8 @@ export { checkOutputDir, checkOutputFile, makeDirs, realPathSoFar } from './outp
 export { DATATYPES, dataOffset, niftiAffine, niftiShape, parseNiftiHeader, type NiftiHeader } from './nifti-header.js';
 /** NIfTI reading into tensor order (x slowest, z fastest). */
 export { readNifti, readNiftiBytes, readNiftiHeader, readNiftiLabels, type NiftiVolume, type Shape3 } from './nifti.js';
+/** A per-image voxel budget checked from the header alone. */
+export { checkVoxelBudget } from './budget.js';
 /** Mask writing with the input's header and geometry. */
 export { encodeMask, writeMask, type MaskReference } from './nifti-write.js';
 /** MSD / nnU-Net v2 dataset.json. */

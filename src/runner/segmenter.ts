@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import type * as E from '../engine/index.js';
-import { argmaxChannels, encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
+import { argmaxChannels, checkVoxelBudget, encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
 import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
 import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
@@ -38,6 +38,8 @@ export interface SegmenterOptions {
   overlap?: number;
   /** An ensemble (--models): more nets whose probabilities are averaged with this one's (not disposed here). */
   members?: VNet[];
+  /** Most voxels one image may declare (every volume counted); more is refused from its header, before any work. */
+  maxVoxels?: number;
 }
 
 export interface ClassStat { value: number; name: string; voxels: number; volumeMm3: number }
@@ -97,6 +99,7 @@ export class Segmenter {
   /** The model was trained at native resolution: each case by sliding window at its own shape. */
   private readonly native: boolean;
   private readonly overlap?: number;
+  private readonly maxVoxels?: number;
   /** Every net of the ensemble, this.net first. */
   private readonly nets: VNet[];
   /** Each case alone, with probabilities on its own grid (native models, ensembles). */
@@ -114,6 +117,7 @@ export class Segmenter {
     this.only3d = o.only3d ?? false;
     this.native = net.config.resize === 'none';
     this.overlap = o.overlap;
+    this.maxVoxels = o.maxVoxels;
     this.nets = [net, ...(o.members ?? [])];
     checkMembers(this.nets, this.nets.map((_, i) => `model ${i + 1}`));
     this.perCase = this.native || this.nets.length > 1;
@@ -195,6 +199,7 @@ export class Segmenter {
 
   private async prepare(src: Uint8Array | string, name?: string): Promise<Prepared> {
     const t0 = performance.now();
+    if (this.maxVoxels !== undefined) checkVoxelBudget(src, this.maxVoxels, typeof src === 'string' ? src : name);
     // A copy of just this view, so the worker gets these bytes and not a larger pooled buffer.
     const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name, ...(this.native ? { native: true } : {}) };
     // In this thread when there are no workers (or none left: a worker that died is not restarted).

@@ -1,6 +1,10 @@
 // The N-API surface of the engine: a handful of functions over tensor handles. Arguments are
 // validated here; every C++ exception becomes a JS Error with a `code` (VNET_E_...), so no
 // native failure ends the process.
+// A worker thread terminated mid-call leaves its env unable to run JavaScript: node-addon-api
+// then drops the exception it cannot throw instead of letting it escape (std::terminate, a
+// SIGABRT of the whole process). Every file that includes napi.h needs this first.
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 
 #include <cstring>

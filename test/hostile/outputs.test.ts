@@ -1,9 +1,10 @@
 // Commands that write must not write over their own inputs: `export --output` naming the model's
 // weights, its config, a dataset file, a device or a link is refused by the output guard that
-// train and predict use; the model still loads and exports afterwards.
+// train and predict use; the model still loads and exports afterwards. And the guard accepts
+// every tmpfs (only devtmpfs, the /dev filesystem, is refused).
 import fs from 'node:fs';
 import path from 'node:path';
-import { CASE_LIMIT_MS, cli, dataset, expectIntact, expectRefused, fingerprint, requireBuilt, storedModel, tmp } from './helpers.js';
+import { CASE_LIMIT_MS, cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp } from './helpers.js';
 
 requireBuilt();
 
@@ -25,4 +26,20 @@ test('export --output naming the model\'s own files, a dataset file, a device or
   // Its own earlier export may be replaced; the model loads as before.
   for (let i = 0; i < 2; i++) expect(cli(['export', '--model_dir', m]).exit).toBe(0);
   expect(cli(['export', '--model_dir', m, '--output', path.join(tmp('export'), 'elsewhere.onnx')]).exit).toBe(0);
+}, CASE_LIMIT_MS);
+
+test('an output folder on any tmpfs (/dev/shm, a tmpfs /tmp) is accepted; devtmpfs, /dev and /proc are refused', () => {
+  // Every writable tmpfs mount of this machine (each shares its statfs magic with devtmpfs).
+  const tmpfs = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' - '))
+    .filter((p) => p[1]?.startsWith('tmpfs ') && !p[1].includes(' ro,') && !p[1].split(' ')[2]?.startsWith('ro'))
+    .map((p) => p[0].split(' ')[4]).filter((mp) => { try { fs.accessSync(mp, fs.constants.W_OK); return !mp.startsWith('/sys') && !mp.startsWith('/proc'); } catch { return false; } });
+  if (!tmpfs.length) console.log('no writable tmpfs on this machine: only the refusals are checked');
+  for (const mp of tmpfs) {
+    const o = lib(`const { checkOutputDir } = await import(D + '/data/index.js'); checkOutputDir(${JSON.stringify(path.join(mp, 'vnet-hostile-model'))}, [], '--model_dir'); return 'ok';`);
+    expect([mp, o.result]).toEqual([mp, { ok: true, value: 'ok' }]);
+  }
+  for (const bad of ['/dev/vnet-hostile', '/dev/null', '/proc/self/vnet']) {
+    const d = lib(`const { checkOutputDir } = await import(D + '/data/index.js'); checkOutputDir(${JSON.stringify(bad)}, [], '--model_dir');`);
+    expectRefused(d, { exit: 0, code: 'VNET_E_UNSAFE_OUTPUT', names: ['--model_dir', bad] });
+  }
 }, CASE_LIMIT_MS);

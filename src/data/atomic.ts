@@ -18,6 +18,13 @@ function syncDir(dir: string): void {
   } catch { /* best effort */ }
 }
 
+/** Fault injection for the resume tests: VNET_FAULT_KILL_AT_WRITE=n SIGKILLs this process just before its n-th rename. */
+let renames = 0;
+function faultPoint(): void {
+  const n = Number(process.env.VNET_FAULT_KILL_AT_WRITE);
+  if (n > 0 && ++renames === n) process.kill(process.pid, 'SIGKILL');
+}
+
 /** Write `data` to `target` through a temporary file in the same folder, fsync and a rename. */
 export function writeFileAtomicSync(target: string, data: string | Uint8Array): void {
   const dir = path.dirname(target);
@@ -31,6 +38,7 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
     } finally {
       fs.closeSync(fd);
     }
+    faultPoint();
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
@@ -52,6 +60,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
     } finally {
       await fh.close();
     }
+    faultPoint();
     await fs.promises.rename(tmp, target);
   } catch (e) {
     await fs.promises.rm(tmp, { force: true });

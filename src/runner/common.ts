@@ -150,7 +150,9 @@ export function checkModelLabels(modelDir: string, spec: DatasetSpec): void {
 }
 
 export function hasCheckpoint(modelDir: string): boolean {
-  return ['latest', 'final', 'best'].some((n) => fs.existsSync(`${modelDir}/${n}.safetensors`));
+  // Not `best` alone: the first epoch writes it just before `latest`, and a run killed between
+  // the two has nothing to resume from; it is started again instead of blocking the folder.
+  return ['latest', 'final'].some((n) => fs.existsSync(`${modelDir}/${n}.safetensors`));
 }
 
 /**

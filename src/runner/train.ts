@@ -50,8 +50,11 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   if (writer && !o.benchmark && !o.resume && hasCheckpoint(o.modelDir))
     throw new RunError(`${o.modelDir} already holds a trained model; pass --resume to continue it, or choose another --model_dir`, 'VNET_E_MODEL_EXISTS');
 
+  // A run killed before its first `latest` (config and split maybe written, maybe `best`) starts over.
+  const fromScratch = o.resume && !hasCheckpoint(o.modelDir);
+  if (fromScratch) log.info(`--resume: ${o.modelDir} has no latest.safetensors (the run stopped before its first epoch ended): starting from epoch 0`);
   // The split: the same one on resume, else the reference's first-N (or shuffled with --split_seed).
-  const saved = o.resume ? readSplit(o.modelDir) : undefined;
+  const saved = o.resume && !fromScratch ? readSplit(o.modelDir) : undefined;
   if (saved && (saved.folds !== o.folds || saved.fold !== o.fold))
     throw new RunError(`--resume: ${o.modelDir} holds ${saved.folds === undefined ? 'a model without folds' : `fold ${saved.fold} of ${saved.folds}`}; pass the same --folds / --fold`, 'VNET_E_CONFIG_MISMATCH');
   const split = saved ? { train: savedCases(saved.train, o, spec), eval: savedCases(saved.eval, o, spec) } : runSplit(o, spec);
@@ -63,8 +66,8 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   const net = buildModel(model, { device, seed: o.seed, amp: o.amp, xla: o.xla });
   const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
   let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };
-  if (o.resume) {
-    if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: no ${o.modelDir}/latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
+  if (o.resume && !fromScratch) {
+    if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: ${o.modelDir} holds final.safetensors but no latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
     state = (await loadCheckpoint(o.modelDir, 'latest', net, opt)).state;
     checkResumable(o, state);
     log.info(`resuming from ${o.modelDir}/latest.safetensors after epoch ${state.epoch} (step ${state.step})`);

@@ -1,0 +1,49 @@
+// Kill training at every write (VNET_FAULT_KILL_AT_WRITE=n: SIGKILL just before the n-th atomic
+// rename) and continue it with --resume: from every kill point the run finishes, and its final
+// weights are byte-identical to those of a run never killed. Also `cv --resume` after a kill in
+// the first epoch's window (best written, latest not yet).
+import fs from 'node:fs';
+import path from 'node:path';
+import { TINY, cli, dataset, requireBuilt, tmp } from './helpers.js';
+
+requireBuilt();
+
+const RUN = ['--train_epochs', '2', '--train_split', '0.75', '--eval_every', '1', '--seed', '5'];
+/** The weights of a safetensors file without its metadata (timings may differ between runs). */
+const weights = (f: string) => {
+  const b = fs.readFileSync(f);
+  return b.subarray(8 + Number(b.readBigUInt64LE(0))).toString('base64');
+};
+
+test('train killed at every write resumes to the weights of an uninterrupted run', () => {
+  const data = dataset();
+  const ref = path.join(tmp('resume'), 'ref');
+  expect(cli(['train', '--data_dir', data, '--model_dir', ref, ...TINY, ...RUN], { timeoutMs: 60_000 }).exit).toBe(0);
+  const want = weights(path.join(ref, 'final.safetensors'));
+  let killedAt = 0;
+  for (let n = 1; n <= 20; n++) {
+    const m = path.join(tmp('resume'), `k${n}`);
+    const first = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, ...RUN], { env: { VNET_FAULT_KILL_AT_WRITE: String(n) }, timeoutMs: 60_000 });
+    if (first.signal === null) { expect(first.exit).toBe(0); break; } // fewer than n writes: every point was tried
+    expect(first.signal).toBe('SIGKILL');
+    killedAt = n;
+    const again = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, ...RUN, '--resume'], { timeoutMs: 60_000 });
+    expect({ n, exit: again.exit, err: again.stderr.slice(-400) }).toEqual({ n, exit: 0, err: expect.any(String) });
+    expect({ n, same: weights(path.join(m, 'final.safetensors')) === want }).toEqual({ n, same: true });
+  }
+  // config, split, best and latest of two epochs, final: every one of them was a kill point.
+  expect(killedAt).toBeGreaterThanOrEqual(6);
+}, 600_000);
+
+test('cv --resume continues a fold killed between its first best and latest', () => {
+  const data = dataset();
+  const m = path.join(tmp('resume'), 'cv');
+  // Writes of fold 0: config (1), split (2), best (3): killed before latest.
+  const first = cli(['cv', '--data_dir', data, '--model_dir', m, ...TINY, '--train_epochs', '1', '--folds', '2', '--eval_every', '1'], { env: { VNET_FAULT_KILL_AT_WRITE: '4' }, timeoutMs: 60_000 });
+  expect(first.signal).toBe('SIGKILL');
+  expect(fs.existsSync(path.join(m, 'fold_0', 'best.safetensors'))).toBe(true);
+  expect(fs.existsSync(path.join(m, 'fold_0', 'latest.safetensors'))).toBe(false);
+  const again = cli(['cv', '--data_dir', data, '--model_dir', m, ...TINY, '--train_epochs', '1', '--folds', '2', '--eval_every', '1', '--resume'], { timeoutMs: 120_000 });
+  expect({ exit: again.exit, err: again.stderr.slice(-600) }).toEqual({ exit: 0, err: expect.any(String) });
+  expect(fs.existsSync(path.join(m, 'summary.json'))).toBe(true);
+}, 300_000);

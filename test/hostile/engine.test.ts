@@ -96,3 +96,17 @@ test('generated shapes for every op: a result or a VNET_E_* error, never a signa
     throw Object.assign(new Error(calls + ' calls, ' + errors + ' refused'), { code: 'GENERATED_DONE' });`, { timeoutMs: 60_000 });
   expectRefused(o, { exit: 0, code: 'GENERATED_DONE', names: ['2400 calls'], maxMs: 45_000, maxRssMb: 400 });
 }, CASE_LIMIT_MS);
+
+test('a convolution stride past the padded input is refused before any work (dgrad looped in proportion to it)', () => {
+  for (const [op, args] of [
+    ['conv3d_dgrad', `[E.zeros([1, 1, 1, 1, 2]), E.zeros([2, 2, 2, 1, 2])], { stride: [1e6, 1, 1], pad: [0, 0, 0], in_shape: [4, 4, 4] }`],
+    ['conv3d_dgrad', `[E.zeros([1, 1, 1, 1, 2]), E.zeros([2, 2, 2, 1, 2])], { stride: [2 ** 40, 2 ** 40, 2 ** 40], pad: [0, 0, 0], in_shape: [4, 4, 4] }`],
+    ['conv3d_fprop', `[E.zeros([1, 4, 4, 4, 1]), E.zeros([2, 2, 2, 1, 2])], { stride: [1, 1e9, 1], pad: [0, 0, 0] }`],
+    ['conv3d_wgrad', `[E.zeros([1, 4, 4, 4, 1]), E.zeros([1, 1, 1, 1, 2])], { stride: [1e6, 1e6, 1e6], pad: [0, 0, 0], ksize: [2, 2, 2] }`],
+  ] as const) {
+    expectRefused(lib(`${E} E.runOp('${op}', ${args});`, { timeoutMs: 15_000 }), { exit: 0, code: 'VNET_E_SHAPE', names: ['stride', 'is larger than the padded input'], maxMs: 10_000, maxRssMb: 300 });
+  }
+  // The largest stride that still fits is computed as before.
+  const o = lib(`${E} return E.runOp('conv3d_dgrad', [E.zeros([1, 1, 1, 1, 2]), E.zeros([2, 2, 2, 1, 2])], { stride: [4, 4, 4], pad: [0, 0, 0], in_shape: [4, 4, 4] })[0].shape;`);
+  expect(o.result).toEqual({ ok: true, value: [1, 4, 4, 4, 1] });
+}, CASE_LIMIT_MS);

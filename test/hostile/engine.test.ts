@@ -110,3 +110,17 @@ test('a convolution stride past the padded input is refused before any work (dgr
   const o = lib(`${E} return E.runOp('conv3d_dgrad', [E.zeros([1, 1, 1, 1, 2]), E.zeros([2, 2, 2, 1, 2])], { stride: [4, 4, 4], pad: [0, 0, 0], in_shape: [4, 4, 4] })[0].shape;`);
   expect(o.result).toEqual({ ok: true, value: [1, 4, 4, 4, 1] });
 }, CASE_LIMIT_MS);
+
+test('two interleaved tidyAsync calls keep each other\'s results alive, and still free what they made', () => {
+  const o = lib(`${E} const tick = () => new Promise((r) => setTimeout(r, 5));
+    const before = E.memory().cpu.tensors;
+    const a = E.tidyAsync(async () => { E.zeros([2]); await tick(); await tick(); const r = E.fill([3], 1); await tick(); return r; });
+    const b = E.tidyAsync(async () => { await tick(); const r = E.fill([3], 2); E.zeros([2]); await tick(); await tick(); await tick(); return r; });
+    const [ra, rb] = await Promise.all([a, b]);
+    const values = [...ra.toArray(), ...rb.toArray()].join(',');
+    const live = E.memory().cpu.tensors - before;
+    // Nested: a tidy inside one of them hands its result to that one only.
+    const c = await E.tidyAsync(async () => { const inner = E.tidy(() => E.fill([1], 7)); await tick(); return inner; });
+    return values + ' live ' + live + ' nested ' + c.toArray()[0];`);
+  expect(o.result).toEqual({ ok: true, value: '1,1,1,2,2,2 live 2 nested 7' });
+}, CASE_LIMIT_MS);

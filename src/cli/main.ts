@@ -3,7 +3,7 @@
 // summary, doctor, demo, download, export, ... Exit codes: 0 ok, 1 failure, 2 bad usage.
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, UsageError } from './flags.js';
+import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, lastFlagWins, UsageError } from './flags.js';
 import { MODES, runCv, runMode, RunError, type Mode } from '../runner/index.js';
 import { checkOptions, checkParallel } from '../runner/common.js';
 import { launchRanks, rankFromEnv } from '../runner/parallel.js';
@@ -62,7 +62,7 @@ const EXAMPLES: [string, string][] = [
 
 export function buildCli(rawArgv: string[]): Argv {
   const flags = withKebab(runFlags);
-  const argv = expandPreset(normaliseArgv(rawArgv));
+  const argv = expandPreset(normaliseArgv(lastFlagWins(rawArgv)));
   let cli = yargs(argv)
     .scriptName('vnet-native')
     .usage('$0 <command> [flags]\n\nV-Net 3D segmentation of NIfTI volumes on a native engine.')

@@ -46,6 +46,14 @@ test('a repeated flag: the last one wins, in every spelling, presets included', 
   expect((await parsed([...a, '--batch_size', '2', '--batch-size', '4'])).batchSize).toBe(4);
   expect((await parsed([...a, '--batch_size', '2', '--input_shape', '32', '32', '32', '--input-shape', '16', '16', '16'])).inputShape).toEqual([16, 16, 16]);
   expect((await parsed([...a, '--batch_size', '2', '--base_lr=0.1', '--base_lr', '0.2', '--seed', '1', '--seed', '7'])).baseLr).toBe(0.2);
+  // Values that once added up or were dropped: 5 then 1 gave 6.
+  for (const [x, y] of [[5, 1], [1, 5], [3, 1], [8, 2]]) {
+    expect((await parsed([...a, '--batch_size', String(x), '--batch_size', String(y)])).batchSize).toBe(y);
+    expect((await parsed([...a, `--batch-size=${x}`, '--seed', '1', '--batch_size', String(y)])).batchSize).toBe(y);
+  }
+  const q = await parsed([...a, '--batch_size', '1', '--no-augment', '--input_shape', '8', '8', '8', '--augment', '--train_epochs', '1', '--input_shape', '16', '16', '16', '--train_epochs', '1']);
+  expect([q.augment, q.inputShape, q.trainEpochs]).toEqual([true, [16, 16, 16], 1]);
+  expect((await parsed([...a, '--batch_size', '1', '--augment', '--no-augment'])).augment).toBe(false);
   const p = await parsed([...a, '--preset', 'best', '--preset', 'reference']);
   expect([p.trainEpochs, p.optimizer]).toEqual([80, 'rmsprop']);
 }, CASE_LIMIT_MS);

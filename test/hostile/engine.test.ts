@@ -124,3 +124,14 @@ test('two interleaved tidyAsync calls keep each other\'s results alive, and stil
     return values + ' live ' + live + ' nested ' + c.toArray()[0];`);
   expect(o.result).toEqual({ ok: true, value: '1,1,1,2,2,2 live 2 nested 7' });
 }, CASE_LIMIT_MS);
+
+test('VNET_ISA with an unknown value is an error naming it; the portable FMA peak is measured, not folded away', () => {
+  for (const v of ['', 'AVX512', 'avx-512', 'sse']) {
+    expectRefused(lib(`await import(D + '/engine/index.js');`, { env: { VNET_ISA: v } }), { exit: 0, code: 'VNET_E_BAD_FLAG', names: [`VNET_ISA=${JSON.stringify(v)}`, 'avx512, avx2, portable'], maxMs: 10_000 });
+  }
+  // One thread of scalar FMA chains: a few GFLOP/s; the folded loop reported tens of thousands.
+  const o = lib(`const { native } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'bindings', 'native.js'))}); return native.cpuPeakGflops(1, 0.05);`, { env: { VNET_ISA: 'portable' } });
+  expect(o.result.ok).toBe(true);
+  expect(o.result.value).toBeGreaterThan(0.1);
+  expect(o.result.value).toBeLessThan(200);
+}, CASE_LIMIT_MS);

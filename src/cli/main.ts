@@ -11,6 +11,7 @@ import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './comm
 import { benchCommand } from './bench.js';
 import { cmdServe } from '../serve/command.js';
 import { versionText } from './version.js';
+import { errorLine } from './error-line.js';
 import { exportModelDir, parseBatch, ONNX_OPSETS } from '../export/onnx.js';
 
 const MODE_HELP: Record<Mode, string> = {
@@ -69,7 +70,7 @@ export function buildCli(rawArgv: string[]): Argv {
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false })
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'Give a command (see the list above), e.g. `vnet-native demo`.')
+    .demandCommand(1, `Give a command: ${[...MODES, 'cv', 'validate', 'summary', 'doctor', 'demo', 'download', 'bench', 'export', 'serve'].join(', ')}; e.g. \`vnet-native demo\`.`)
     .help()
     .alias('h', 'help')
     .version(false)
@@ -81,7 +82,13 @@ export function buildCli(rawArgv: string[]): Argv {
       if (o.gpus > 1 && mode.startsWith('train') && !rankFromEnv()) {
         // This process becomes the launcher: one child per rank, the same command line.
         checkOptions(o);
-        checkParallel(o);
+        try {
+          checkParallel(o);
+        } catch (e) {
+          // Bad usage (the batch does not fit the ranks) before any rank starts: exit 2, said once.
+          if (e instanceof RunError && e.code === 'VNET_E_BAD_FLAG') throw new UsageError(`${e.message} [${e.code}]`);
+          throw e;
+        }
         const nnodes = a.nnodes as number;
         if (nnodes > 1 && a.master_port === undefined) throw new RunError('--nnodes > 1 needs --master_port (the same on every node)', 'VNET_E_BAD_FLAG');
         const code = await launchRanks(o.gpus, { nnodes, nodeRank: a.node_rank as number, masterAddr: a.master_addr as string, masterPort: a.master_port as number | undefined });
@@ -172,9 +179,8 @@ export async function main(argv = hideBin(process.argv)): Promise<number> {
       process.stderr.write(`vnet-native: ${e.message}\n`);
       return 2;
     }
-    const err = e as Error & { code?: string };
-    process.stderr.write(`\nvnet-native: error${err.code ? ` [${err.code}]` : ''}: ${err.message}\n`);
-    if (process.env.VNET_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.stderr.write(`\n${errorLine(e)}`);
+    if (process.env.VNET_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
 }

@@ -180,6 +180,11 @@ export function tensorMemoryMb(): { peakMb: number; cachedMb: number } {
  * ranks; any N for CPU ranks.
  */
 export function checkParallel(o: RunOptions): void {
+  // Checked once here, before any rank starts: each rank would otherwise print the same error.
+  if (o.gpus > 1 && !o.resume && !o.benchmark && fs.existsSync(path.join(o.dataDir, 'dataset.json'))) {
+    const n = runSplit(o, loadDataset(o.dataDir)).train.length;
+    if (n < o.batchSize * o.gpus) throw new RunError(`--batch_size ${o.batchSize} x --gpus ${o.gpus} ranks is larger than the ${n} training cases`, 'VNET_E_BAD_FLAG');
+  }
   if (o.gpus <= 1 || o.device === 'cpu') return;
   const info = E.info();
   if (!info.cudaAvailable)

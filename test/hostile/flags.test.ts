@@ -79,3 +79,20 @@ test('a refused run leaves an earlier log.json in --log_dir as it was', () => {
   expectRefused(o, { exit: 1, code: 'VNET_E_MODEL_EXISTS', names: [m] });
   expectIntact(before);
 }, CASE_LIMIT_MS);
+
+test('messages a new user meets: the command list, each error code once, cv --folds 0, a batch too large for the CPU ranks (said once, exit 2)', () => {
+  const none = cli([]);
+  expectRefused(none, { exit: 2, names: ['train', 'predict', 'cv', 'serve', 'export', 'vnet-native demo'] });
+  const missing = cli(['predict', '--data_dir', '/nonexistent-data', '--model_dir', '/nonexistent-model', '--batch_size', '1']);
+  expectRefused(missing, { exit: 1, code: 'VNET_E_NO_DATASET_JSON', names: ['/nonexistent-data'] });
+  expect(missing.stderr.split('VNET_E_NO_DATASET_JSON').length - 1).toBe(1);
+  const data = dataset();
+  const m = path.join(tmp('flags'), 'cv');
+  for (const f of ['0', '1']) {
+    expectRefused(cli(['cv', '--data_dir', data, '--model_dir', m, ...TINY, '--folds', f]), { exit: 1, code: 'VNET_E_BAD_FLAG', names: ['--folds', `got ${f}`] });
+  }
+  expect(fs.existsSync(path.join(m, 'summary.json'))).toBe(false);
+  const ranks = cli(['train', '--data_dir', data, '--model_dir', path.join(tmp('flags'), 'r'), ...TINY.filter((x, i, a) => x !== '--batch_size' && a[i - 1] !== '--batch_size'), '--batch_size', '3', '--device', 'cpu', '--gpus', '2']);
+  expectRefused(ranks, { exit: 2, code: 'VNET_E_BAD_FLAG', names: ['--batch_size 3 x --gpus 2'] });
+  expect(ranks.stderr.split('--batch_size 3').length - 1).toBe(1);
+}, CASE_LIMIT_MS);

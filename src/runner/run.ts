@@ -48,6 +48,7 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
     const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     for (const [k, v] of Object.entries({ exec_mode: mode, ...opts })) if (v !== undefined) log.log('PARAMETER', { [snake(k)]: v });
     const device = setupDevice(opts);
+    if (opts.amp && device === 'cpu') log.info('warning: --amp on the CPU runs the fp16 casts without fp16 math: about 3x slower than fp32 (it is meant for GPUs); drop --amp here');
     const training = mode.startsWith('train');
     if (training && opts.models) throw new RunError('--models is for evaluate and predict (an ensemble of trained models), not for training', 'VNET_E_BAD_FLAG');
     if (mode.includes('evaluate') && opts.trainSplit >= 1 && training && opts.folds === undefined)

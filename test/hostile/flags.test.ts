@@ -96,3 +96,10 @@ test('messages a new user meets: the command list, each error code once, cv --fo
   expectRefused(ranks, { exit: 2, code: 'VNET_E_BAD_FLAG', names: ['--batch_size 3 x --gpus 2'] });
   expect(ranks.stderr.split('--batch_size 3').length - 1).toBe(1);
 }, CASE_LIMIT_MS);
+
+test('--amp on the CPU says that it is slower there', () => {
+  const data = dataset();
+  const o = cli(['train', '--data_dir', data, '--model_dir', path.join(tmp('flags'), 'amp'), ...TINY, '--train_epochs', '1', '--amp']);
+  expect(o.exit).toBe(0);
+  expect(o.stdout + o.stderr).toMatch(/warning: --amp on the CPU .*slower than fp32/);
+}, CASE_LIMIT_MS);

@@ -25,6 +25,7 @@ export const DATA_ERROR_CODES = [
   'VNET_E_TOO_LARGE',
   'VNET_E_GEOMETRY',
   'VNET_E_UNSAFE_OUTPUT',
+  'VNET_E_WRITE',
 ] as const;
 export type DataErrorCode = (typeof DATA_ERROR_CODES)[number];
 const dataCodes: ReadonlySet<string> = new Set(DATA_ERROR_CODES);

@@ -2,9 +2,10 @@
 // weights, its config, a dataset file, a device or a link is refused by the output guard that
 // train and predict use; the model still loads and exports afterwards. And the guard accepts
 // every tmpfs (only devtmpfs, the /dev filesystem, is refused).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CASE_LIMIT_MS, cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp } from './helpers.js';
+import { CASE_LIMIT_MS, CLI, cli, dataset, expectIntact, expectRefused, fingerprint, lib, requireBuilt, storedModel, tmp } from './helpers.js';
 
 requireBuilt();
 
@@ -42,4 +43,26 @@ test('an output folder on any tmpfs (/dev/shm, a tmpfs /tmp) is accepted; devtmp
     const d = lib(`const { checkOutputDir } = await import(D + '/data/index.js'); checkOutputDir(${JSON.stringify(bad)}, [], '--model_dir');`);
     expectRefused(d, { exit: 0, code: 'VNET_E_UNSAFE_OUTPUT', names: ['--model_dir', bad] });
   }
+}, CASE_LIMIT_MS);
+
+test('a write that fails (disk full, a file-size limit) names the file and leaves no temporary file; a killed writer\'s are swept', () => {
+  const m = path.join(tmp('export'), 'model');
+  storedModel(m);
+  const outDir = tmp('export');
+  const out = path.join(outDir, 'big.onnx');
+  // A 16 KiB file-size limit: the write fails part-way, as on a full disk.
+  const r = spawnSync('bash', ['-c', `ulimit -f 16; exec "${process.execPath}" "${CLI}" export --model_dir "${m}" --output "${out}"`], { encoding: 'utf8', timeout: 30_000 });
+  expect([r.status, r.signal]).toEqual([1, null]);
+  expect(r.stderr).toContain('VNET_E_WRITE');
+  expect(r.stderr).toContain(out);
+  expect(r.stderr.split('VNET_E_WRITE').length - 1).toBe(1);
+  expect(fs.readdirSync(outDir)).toEqual([]);
+  // Temporary files of a writer that no longer runs go at the next write into their folder.
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const stale = path.join(outDir, `.model.onnx.${dead}.deadbeef.tmp`);
+  const live = path.join(outDir, `.model.onnx.${process.pid}.cafebabe.tmp`);
+  fs.writeFileSync(stale, 'half');
+  fs.writeFileSync(live, 'in progress');
+  expect(cli(['export', '--model_dir', m, '--output', path.join(outDir, 'model.onnx')]).exit).toBe(0);
+  expect([fs.existsSync(stale), fs.existsSync(live)]).toEqual([false, true]);
 }, CASE_LIMIT_MS);

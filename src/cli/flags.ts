@@ -50,6 +50,7 @@ export const runFlags: Record<string, Flag> = {
   output_dir: { group: 'Output:', type: 'string', describe: 'where predict writes masks (default <model_dir>/predictions)' },
   tta: { group: 'Output:', type: 'boolean', default: false, describe: 'evaluate / predict with test-time augmentation: the mean of the x/y-flipped predictions (4x the passes; --resize none models: all 8 mirrorings of x, y, z)' },
   report: { group: 'Output:', type: 'boolean', default: true, describe: 'write report.html after evaluation' },
+  checkpoint: { group: 'Output:', type: 'string', choices: ['final', 'best', 'latest'], describe: 'the checkpoint evaluate / predict load (default: final, else latest); best: the epoch of the best eval soft Dice' },
   benchmark: { group: 'Execution:', type: 'boolean', default: false, describe: 'time steps instead of training / predicting' },
   warmup_steps: { group: 'Execution:', type: 'number', default: d.warmupSteps, describe: 'untimed steps before timing (--benchmark)' },
   benchmark_steps: { group: 'Execution:', type: 'number', describe: 'timed steps (default: as many as --warmup_steps)' },
@@ -244,6 +245,7 @@ export function toRunOptions(a: Record<string, unknown>): RunOptions {
     logDir: a.log_dir as string | undefined,
     outputDir: a.output_dir as string | undefined,
     report: a.report as boolean,
+    checkpoint: a.checkpoint as RunOptions['checkpoint'],
     progress: a.progress as boolean | undefined,
   };
 }

@@ -101,3 +101,20 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   }
   syncDir(dir);
 }
+
+/**
+ * `target` becomes the same file as `source` (a hard link: no second copy on disk), atomically
+ * through a temporary name; a copy where the filesystem has no hard links.
+ */
+export function linkFileAtomicSync(source: string, target: string): void {
+  const tmp = tmpName(target);
+  try {
+    try { fs.linkSync(source, tmp); } catch { fs.copyFileSync(source, tmp); }
+    faultPoint();
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw writeError(target, e);
+  }
+  syncDir(path.dirname(target));
+}

@@ -6,7 +6,7 @@ export { DataError, isDataError, type DataErrorCode, type Problem } from './erro
 /** Default data folder ($VNET_DATA_DIR or ../shared/data/Task04_Hippocampus), case ids. */
 export { DATA_DIR_ENV, defaultDataDir, packageVersion, repoRoot, stripNiftiExt } from './paths.js';
 /** Atomic writes (temporary file + rename). */
-export { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+export { linkFileAtomicSync, writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 /** Bounded reads of regular files only, and the limits behind them. */
 export { LIMITS, readJsonFile, readRegularFile } from './reader.js';
 /** The output-path guard and a mkdir -p that cannot hang. */

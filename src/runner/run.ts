@@ -85,6 +85,9 @@ async function loadTrained(opts: RunOptions, spec: DatasetSpec, cfg: ModelConfig
   return (await loadModel(opts.modelDir, { device, amp: opts.amp, xla: opts.xla, prefer })).net;
 }
 
+/** The checkpoints evaluate and predict look for, in order (--checkpoint picks one). */
+const checkpointsOf = (opts: RunOptions): CheckpointName[] => (opts.checkpoint ? [opts.checkpoint] : ['final', 'latest']);
+
 function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
   const saved = readSplit(opts.modelDir);
   return saved ? savedCases(saved.eval, opts, spec) : runSplit(opts, spec).eval;
@@ -92,7 +95,7 @@ function evalCases(opts: RunOptions, spec: DatasetSpec): CaseRef[] {
 
 async function runEvaluate(opts: RunOptions, spec: DatasetSpec, cfg: ModelConfigFile, device: E.DeviceName, log: LogSink, hooks: RunHooks, trained?: TrainResult): Promise<EvalResult> {
   // --models: an ensemble, on the cases every member held out.
-  const nets = opts.models ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [await loadTrained(opts, spec, cfg, device, hooks, ['final', 'latest'])];
+  const nets = opts.models ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [await loadTrained(opts, spec, cfg, device, hooks, checkpointsOf(opts))];
   const net = nets[0];
   try {
     const cases = opts.models ? heldOutByAll(opts.models, spec) : evalCases(opts, spec);
@@ -130,7 +133,7 @@ async function runPredict(opts: RunOptions, spec: DatasetSpec, cfg: ModelConfigF
   let net: VNet;
   const members = opts.models && !opts.benchmark ? await loadMembers(opts.models, spec, { device, amp: opts.amp, xla: opts.xla }) : [];
   if (members.length) net = members.shift()!;
-  else if (haveModel) net = await loadTrained(opts, spec, cfg, device, hooks, ['final', 'latest']);
+  else if (haveModel) net = await loadTrained(opts, spec, cfg, device, hooks, checkpointsOf(opts));
   else if (opts.benchmark) net = buildModel(cfg.model, { device, seed: opts.seed, amp: opts.amp, xla: opts.xla });
   else throw new RunError(`no trained model in ${opts.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
   net.training = false;

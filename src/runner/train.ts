@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
+import { Loader, linkFileAtomicSync, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
 import { LossScaler, makeOptimizer } from '../optim/index.js';
 import { benchStats, formatBench, formatProfile, type BenchStats } from './benchmark.js';
-import { configFile, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
+import { checkpointFile, configFile, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from './checkpoint.js';
 import { checkStoredConfig, hasCheckpoint, modelConfigFile, peakRssMb, runSplit, tensorMemoryMb, savedCases } from './common.js';
 import { connectRanks } from './communicator.js';
 import { softDiceOnCases } from './evaluate.js';
@@ -106,6 +106,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
       return { state, split: ids(split), bench, peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
     }
     const tStart = Date.now();
+    let latestIsFinal = false;
     let imagesDone = 0;
     for (let epoch = state.epoch; epoch < o.trainEpochs; epoch++) {
       let sum = 0, count = 0, step = 0;
@@ -144,9 +145,12 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
         log.info(`epoch ${state.epoch}: mean loss ${(sum / Math.max(1, count)).toFixed(4)}`);
       }
       if (writer) await saveCheckpoint(o.modelDir, 'latest', net, opt, state);
+      latestIsFinal = true;
       cb.onEpoch?.({ epoch: state.epoch, meanLoss: sum / Math.max(1, count), evalDice });
     }
-    if (writer) await saveCheckpoint(o.modelDir, 'final', net, opt, state);
+    // final holds what latest now holds: the same file (a hard link), not a second copy.
+    if (writer && latestIsFinal) linkFileAtomicSync(checkpointFile(o.modelDir, 'latest'), checkpointFile(o.modelDir, 'final'));
+    else if (writer) await saveCheckpoint(o.modelDir, 'final', net, opt, state);
     return { state, split: ids(split), peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     stepper.dispose();

@@ -47,3 +47,22 @@ test('cv --resume continues a fold killed between its first best and latest', ()
   expect({ exit: again.exit, err: again.stderr.slice(-600) }).toEqual({ exit: 0, err: expect.any(String) });
   expect(fs.existsSync(path.join(m, 'summary.json'))).toBe(true);
 }, 300_000);
+
+test('final is latest\'s file, not a second copy, and --checkpoint best is what predict and evaluate load', () => {
+  const data = dataset();
+  const m = path.join(tmp('resume'), 'disk');
+  expect(cli(['train_and_evaluate', '--data_dir', data, '--model_dir', m, ...TINY, ...RUN], { timeoutMs: 60_000 }).exit).toBe(0);
+  const [fin, lat, best] = ['final', 'latest', 'best'].map((n) => fs.statSync(path.join(m, `${n}.safetensors`)));
+  expect(fin.ino).toBe(lat.ino);
+  expect(best.size).toBeLessThan(lat.size); // no optimizer slots
+  const p = cli(['predict', '--data_dir', data, '--model_dir', m, ...TINY, '--checkpoint', 'best', '--output_dir', path.join(m, 'pred-best')]);
+  expect(p.exit).toBe(0);
+  expect(fs.readdirSync(path.join(m, 'pred-best')).length).toBeGreaterThan(0);
+  const e = cli(['evaluate', '--data_dir', data, '--model_dir', m, ...TINY, '--checkpoint', 'best', '--train_split', '0.75']);
+  expect([e.exit, e.stderr.slice(-300)]).toEqual([0, expect.any(String)]);
+  // A resume to 3 epochs writes a new latest (a new file, by rename) and links final to it.
+  const before = fs.readFileSync(path.join(m, 'final.safetensors'));
+  expect(cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, ...RUN.map((x) => (x === '2' ? '3' : x)), '--resume'], { timeoutMs: 60_000 }).exit).toBe(0);
+  expect(fs.statSync(path.join(m, 'final.safetensors')).ino).toBe(fs.statSync(path.join(m, 'latest.safetensors')).ino);
+  expect(fs.readFileSync(path.join(m, 'final.safetensors')).equals(before)).toBe(false);
+}, 300_000);

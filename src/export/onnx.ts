@@ -174,6 +174,7 @@ function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file
 /** Loads the model in `modelDir` and writes its ONNX export (default `<modelDir>/model.onnx`). */
 export async function exportModelDir(modelDir: string, o: ExportOptions = {}): Promise<{ file: string; bytes: number }> {
   const file = o.file ?? path.join(modelDir, 'model.onnx');
+  checkOptions(o); // bad flags first, named as such
   checkExportOutput(file, modelDir);
   const model = await loadModel(modelDir);
   try {

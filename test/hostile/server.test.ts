@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { CASE_LIMIT_MS, CLI, nifti, requireBuilt, storedModel, tmp } from './helpers.js';
+import { CASE_LIMIT_MS, CLI, cli, expectRefused, nifti, requireBuilt, storedModel, tmp } from './helpers.js';
 
 interface Served { child: ChildProcess; url: string; port: number; stderr: () => string; exit: Promise<number | null> }
 const started: ChildProcess[] = [];
@@ -165,3 +165,9 @@ test('the per-request voxel budget refuses a body from its header before any wor
   await healthy(s);
   expect(await stop(s)).toBe(0);
 });
+
+test('serve flags out of range are refused by name before anything starts', () => {
+  for (const [flag, v] of [['--max_body_mb', '1e-9'], ['--max_body_mb', 'Infinity'], ['--workers', '100000'], ['--max_voxels', '0'], ['--idle_timeout_s', '-1'], ['--request_timeout_s', '1e9'], ['--shutdown_grace_s', '0']]) {
+    expectRefused(cli(['serve', '--model_dir', model, '--port', '0', flag, v]), { exit: 1, code: 'VNET_E_BAD_FLAG', names: [flag], maxMs: 10_000 });
+  }
+}, CASE_LIMIT_MS);

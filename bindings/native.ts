@@ -1,6 +1,5 @@
 // Loads the compiled addon and types its surface: the one place that touches the .node file.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDON_FILE, checkPrebuilt, type PrebuiltManifest } from './prebuilt.js';
@@ -92,7 +91,7 @@ function findAddon(): AddonSource {
   const tried: string[] = [];
   const env = envValue('VNET_ADDON');
   if (env) {
-    if (existsSync(resolve(env))) return { path: resolve(env), kind: 'VNET_ADDON' };
+    if (existsSync(resolve(env))) return { path: checkAddonFile(resolve(env)), kind: 'VNET_ADDON' };
     tried.push(`${resolve(env)} ($VNET_ADDON: no such file)`);
   }
   for (const r of roots) {
@@ -106,16 +105,43 @@ function findAddon(): AddonSource {
   throw notBuilt(`the native addon is not built. Looked for: ${tried.join('; ')}`);
 }
 
+/** Shared-library magics: ELF, Mach-O (32/64-bit, either byte order, universal), PE. */
+const LIBRARY_MAGIC = [[0x7f, 0x45, 0x4c, 0x46], [0xfe, 0xed, 0xfa], [0xce, 0xfa, 0xed, 0xfe], [0xcf, 0xfa, 0xed, 0xfe], [0xca, 0xfe, 0xba, 0xbe], [0x4d, 0x5a]];
+
+/** $VNET_ADDON must be a regular file holding a shared library: a device would be read without end, a script run. */
+function checkAddonFile(p: string): string {
+  const bad = (why: string) => Object.assign(new Error(`VNET_ADDON=${p}: ${why}; point it at a vnet_native.node built by \`npm run build\` (or unset it)`), { code: 'VNET_E_NOT_BUILT' });
+  if (!statSync(p).isFile()) throw bad('not a regular file');
+  const head = Buffer.alloc(4);
+  const fd = openSync(p, 'r');
+  try { readSync(fd, head, 0, 4, 0); } finally { closeSync(fd); }
+  if (!LIBRARY_MAGIC.some((m) => m.every((b, i) => head[i] === b))) throw bad('not a native addon (no shared-library header)');
+  return p;
+}
+
 function loadAddon(src: AddonSource): NativeAddon {
   try {
-    return createRequire(import.meta.url)(src.path) as NativeAddon;
+    // dlopen, not require(): only a native library is ever loaded, whatever the file's name.
+    const m = { exports: {} as NativeAddon };
+    process.dlopen(m, src.path);
+    return m.exports;
   } catch (e) {
     // The manifest fitted but the system still lacks something (e.g. a libstdc++ older than
     // the build machine's): say so and how to build one that fits.
+    if (src.kind === 'VNET_ADDON') throw Object.assign(new Error(`VNET_ADDON=${src.path} does not load: ${(e as Error).message.split('\n')[0]}`), { code: 'VNET_E_NOT_BUILT' });
     if (src.kind !== 'prebuilt') throw e;
     throw notBuilt(`the prebuilt addon ${src.path} does not load on this system (${(e as Error).message.split('\n')[0]})`);
   }
 }
 
+/** VNET_ISA picks the CPU kernels: an unknown value (a typo, upper case, empty) is an error, not the portable kernels in silence. */
+const ISA_CHOICES = ['avx512', 'avx2', 'portable'];
+function checkIsaEnv(): void {
+  const v = process.env.VNET_ISA;
+  if (v !== undefined && !ISA_CHOICES.includes(v))
+    throw Object.assign(new Error(`VNET_ISA=${JSON.stringify(v)} is not one of ${ISA_CHOICES.join(', ')} (the best this CPU supports is used when unset)`), { code: 'VNET_E_BAD_FLAG' });
+}
+
+checkIsaEnv();
 export const addonSource: AddonSource = findAddon();
 export const native: NativeAddon = loadAddon(addonSource);

@@ -1,6 +1,9 @@
 // Convolution geometry rules (see conv_geom.h).
 #include "conv_geom.h"
 
+#include <string>
+#include <tuple>
+
 #include "error.h"
 
 namespace vnet {
@@ -23,6 +26,11 @@ ConvGeom make_conv_geom(const Shape& xs, const Shape& ws, const std::vector<int6
     VNET_CHECK(v > 0, VNET_E_SHAPE, "conv sizes, strides and output must be positive: " + where);
   for (int64_t v : {g.pd, g.ph, g.pw})
     VNET_CHECK(v >= 0 && v < 64, VNET_E_SHAPE, "conv padding out of range: " + where);
+  // Kernels loop over stride phases: a stride past the padded input (front, back up to one more)
+  // would cost work in proportion to a number that changes nothing, so it is refused here.
+  for (auto [s, in, p] : {std::tuple{g.sd, g.D, g.pd}, std::tuple{g.sh, g.H, g.ph}, std::tuple{g.sw, g.W, g.pw}})
+    VNET_CHECK(s <= in + 2 * p + 1, VNET_E_SHAPE,
+               "conv stride " + std::to_string(s) + " is larger than the padded input (" + std::to_string(in + 2 * p + 1) + "): " + where);
   // Every output voxel must start inside the padded input.
   auto fits = [](int64_t in, int64_t k, int64_t s, int64_t p, int64_t o) {
     return (o - 1) * s - p + k <= in + k - 1 && (o - 1) * s - p < in + p + 1;

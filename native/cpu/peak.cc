@@ -18,7 +18,11 @@ double peak_fma_flops_avx512(double seconds);  // isa/peak_avx512.cc
 namespace {
 // Baseline fallback: 8 scalar chains (what the compiler makes of them without AVX).
 double peak_fma_flops_portable(double seconds) {
-  float a[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  // Starting values the compiler cannot see: from constant 1s the chains sit at a fixed point
+  // (1 * 0.9999999f + 1e-7f == 1 in float), the loop folds away and the "peak" was 67 TFLOP/s.
+  volatile float seed = 0.5f;
+  float a[8];
+  for (int j = 0; j < 8; j++) a[j] = seed + 0.01f * float(j);
   double flops = 0;
   auto t0 = std::chrono::steady_clock::now();
   do {
@@ -26,7 +30,7 @@ double peak_fma_flops_portable(double seconds) {
       for (int j = 0; j < 8; j++) a[j] = a[j] * 0.9999999f + 1e-7f;
     flops += 2.0 * 8 * (1 << 16);
   } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < seconds);
-  volatile float sink = a[0];
+  volatile float sink = a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
   (void)sink;
   return flops;
 }

@@ -3,6 +3,7 @@
 // reference loops, then times the ones that passed (native/conv_bench.h: the kernel alone in
 // the timed region), and reports median / p10 / p90, GFLOP/s on the dense count and the
 // fraction of the device's peak.
+import os from 'node:os';
 import * as E from '../engine/index.js';
 import { Rng } from '../data/rng.js';
 import { RunError } from '../config/options.js';
@@ -102,9 +103,11 @@ export function peakFor(device: 'cpu' | 'cuda', math: string, threads: number): 
 // The kernels are timed in short calls, which other jobs on a shared machine interrupt far less
 // often than a long loop on every core at once; one core at a time gets its full rate. (An
 // all-core clock below the one-core clock makes this a little high: the fraction errs low.)
+// Threads beyond the cores add no FMA units: the peak counts at most one per core.
 const cpuPeaks = new Map<number, number>();
 export function cpuPeak(threads: number): number {
-  if (!cpuPeaks.has(threads)) cpuPeaks.set(threads, threads * Math.max(...Array.from({ length: 40 }, () => E.timing.cpuPeakGflops(1, 0.01))));
+  const units = Math.min(threads, os.availableParallelism());
+  if (!cpuPeaks.has(threads)) cpuPeaks.set(threads, units * Math.max(...Array.from({ length: 40 }, () => E.timing.cpuPeakGflops(1, 0.01))));
   return cpuPeaks.get(threads)!;
 }
 

@@ -1,6 +1,7 @@
 // `vnet-native bench conv`: flags, help and the handler of the convolution microbenchmark
 // (the work is in src/bench/). Bad flag values are usage errors (exit 2); a missing GPU or
 // library, or a result that fails the correctness check, exits 1.
+import os from 'node:os';
 import type { Argv, Options } from 'yargs';
 import { UsageError } from './flags.js';
 import { RunError } from '../config/options.js';
@@ -123,6 +124,9 @@ export async function cmdBenchConv(a: Record<string, unknown>, hooks: BenchHooks
       else {
         peer = started;
         note(`${peer.note}; each case runs there right before ours; ratio = peer time / ours (above 1: we are faster)`);
+        // Other jobs on the cores make both timings noisy, and the ratio swings far more than either.
+        const load = os.loadavg()[0], cores = os.availableParallelism();
+        if (load > cores) note(`warning: the load average (${load.toFixed(1)}) is above the ${cores} cores: other jobs share them, so the ratios can swing widely; rerun on a quiet machine`);
       }
     }
     const width = Math.max(5, ...o.problems.map((p) => p.name.length));

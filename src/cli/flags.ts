@@ -51,6 +51,7 @@ export const runFlags: Record<string, Flag> = {
   output_dir: { group: 'Output:', type: 'string', describe: 'where predict writes masks (default <model_dir>/predictions)' },
   tta: { group: 'Output:', type: 'boolean', default: false, describe: 'evaluate / predict with test-time augmentation: the mean of the x/y-flipped predictions (4x the passes; --resize none models: all 8 mirrorings of x, y, z)' },
   report: { group: 'Output:', type: 'boolean', default: true, describe: 'write report.html after evaluation' },
+  checkpoint: { group: 'Output:', type: 'string', choices: ['final', 'best', 'latest'], describe: 'the checkpoint evaluate / predict load (default: final, else latest); best: the epoch of the best eval soft Dice' },
   benchmark: { group: 'Execution:', type: 'boolean', default: false, describe: 'time steps instead of training / predicting' },
   warmup_steps: { group: 'Execution:', type: 'number', default: d.warmupSteps, describe: 'untimed steps before timing (--benchmark)' },
   benchmark_steps: { group: 'Execution:', type: 'number', describe: 'timed steps (default: as many as --warmup_steps)' },
@@ -113,6 +114,43 @@ export function expandPreset(argv: string[]): string[] {
     else extra.push(`--${flag}`, ...(Array.isArray(v) ? v : [v]));
   }
   return [...argv, ...extra];
+}
+
+/**
+ * A repeated flag: the last one wins, whatever its spelling (--batch-size, --batch_size=1,
+ * --no-augment). Earlier occurrences are dropped with their values before yargs parses, which
+ * otherwise gives values nobody typed (`--batch_size 5 --batch_size 1` parsed as 6). A value is
+ * what follows up to the next --flag for an array flag, a true/false word for a boolean one,
+ * and one word otherwise (flags of other commands: one word unless the next one is a flag).
+ */
+export function lastFlagWins(argv: readonly string[]): string[] {
+  const kind = (name: string): 'array' | 'boolean' | 'one' => {
+    const f = runFlags[name];
+    return f?.array ? 'array' : f?.type === 'boolean' ? 'boolean' : 'one';
+  };
+  const isFlag = (a: string | undefined) => a !== undefined && a.startsWith('--') && a.length > 2;
+  // Each occurrence: its name and the span of tokens it covers.
+  const spans: { name: string; from: number; to: number }[] = [];
+  const end = argv.indexOf('--') < 0 ? argv.length : argv.indexOf('--');
+  for (let i = 0; i < end; i++) {
+    const a = argv[i];
+    if (!isFlag(a)) continue;
+    const raw = a.slice(2).split('=')[0];
+    const name = raw.replace(/-/g, '_').replace(/^no_/, (m) => (runFlags[raw.replace(/-/g, '_')] ? m : ''));
+    let to = i + 1;
+    if (!a.includes('=')) {
+      const k = kind(name);
+      if (k === 'array') while (to < end && !isFlag(argv[to])) to++;
+      else if (k === 'boolean') { if (argv[to] === 'true' || argv[to] === 'false') to++; }
+      else if (to < end && !isFlag(argv[to])) to++;
+    }
+    spans.push({ name, from: i, to });
+    i = to - 1;
+  }
+  const last = new Map(spans.map((sp) => [sp.name, sp]));
+  const drop = new Set<number>();
+  for (const sp of spans) if (last.get(sp.name) !== sp) for (let j = sp.from; j < sp.to; j++) drop.add(j);
+  return argv.filter((_, j) => !drop.has(j));
 }
 
 /** Adds kebab-case aliases (batch-size for batch_size). */
@@ -216,6 +254,7 @@ export function toRunOptions(a: Record<string, unknown>, argv: readonly string[]
     logDir: a.log_dir as string | undefined,
     outputDir: a.output_dir as string | undefined,
     report: a.report as boolean,
+    checkpoint: a.checkpoint as RunOptions['checkpoint'],
     progress: a.progress as boolean | undefined,
   };
 }

@@ -4,13 +4,15 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { envValue } from '../env.js';
-import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, modelFlagsGiven, UsageError } from './flags.js';
+import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, modelFlagsGiven, lastFlagWins, UsageError } from './flags.js';
+import { errorLine } from './error-line.js';
 import { MODES, MODE_STEPS, defaultRunOptions, runCv, runMode, RunError, type Mode } from '../runner/index.js';
 import type { Triple } from '../engine/index.js';
 import { checkOptions } from '../config/check.js';
 import { checkParallel } from '../config/device.js';
 import { rankFromEnv } from '../env.js';
 import { launchRanks } from '../train/ranks.js';
+import { checkBatchFitsRanks } from '../train/split.js';
 import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
 import { benchCommand } from './bench.js';
 import { cmdServe } from '../serve/command.js';
@@ -66,14 +68,14 @@ const EXAMPLES: [string, string][] = [
 
 export function buildCli(rawArgv: string[]): Argv {
   const flags = withKebab(runFlags);
-  const argv = expandPreset(normaliseArgv(rawArgv));
+  const argv = expandPreset(normaliseArgv(lastFlagWins(rawArgv)));
   let cli = yargs(argv)
     .scriptName('vnet-native')
     .usage('$0 <command> [flags]\n\nV-Net 3D segmentation of NIfTI volumes on a native engine.')
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false })
     .strict()
     .recommendCommands()
-    .demandCommand(1, 'Give a command (see the list above), e.g. `vnet-native demo`.')
+    .demandCommand(1, `Give a command: ${[...MODES, 'cv', 'validate', 'summary', 'doctor', 'demo', 'download', 'bench', 'export', 'serve'].join(', ')}; e.g. \`vnet-native demo\`.`)
     .help()
     .alias('h', 'help')
     .version(false)
@@ -85,7 +87,14 @@ export function buildCli(rawArgv: string[]): Argv {
       if (o.gpus > 1 && MODE_STEPS[mode].train && !rankFromEnv()) {
         // This process becomes the launcher: one child per rank, the same command line.
         checkOptions(o);
-        checkParallel(o);
+        try {
+          checkParallel(o);
+          checkBatchFitsRanks(o);
+        } catch (e) {
+          // Bad usage (the batch does not fit the ranks) before any rank starts: exit 2, said once.
+          if (e instanceof RunError && e.code === 'VNET_E_BAD_FLAG') throw new UsageError(`${e.message} [${e.code}]`);
+          throw e;
+        }
         const nnodes = a.nnodes as number;
         if (nnodes > 1 && a.master_port === undefined) throw new RunError('--nnodes > 1 needs --master_port (the same on every node)', 'VNET_E_BAD_FLAG');
         const code = await launchRanks(o.gpus, { nnodes, nodeRank: a.node_rank as number, masterAddr: a.master_addr as string, masterPort: a.master_port as number | undefined });
@@ -138,9 +147,14 @@ export function buildCli(rawArgv: string[]): Argv {
       max_queue: { type: 'number', default: 64, describe: 'requests accepted at once; beyond, 503 with Retry-After', alias: 'max-queue' },
       max_body_mb: { type: 'number', default: 64, describe: 'largest request body (413 beyond)', alias: 'max-body-mb' },
       workers: { type: 'number', describe: 'preprocessing worker threads (default min(2, cores - 1))' },
+      max_voxels: { type: 'number', describe: 'most voxels one request may declare, refused (413) from its header before any work (default 33554432 = 512x512x128)', alias: 'max-voxels' },
+      request_timeout_s: { type: 'number', describe: 'longest a whole request may take to arrive (default 60; 408 beyond)', alias: 'request-timeout-s' },
+      idle_timeout_s: { type: 'number', describe: 'longest a request body may pause (default 10; 408 beyond)', alias: 'idle-timeout-s' },
+      shutdown_grace_s: { type: 'number', describe: 'on SIGTERM, longest the requests in flight are waited for (default 30; then 503)', alias: 'shutdown-grace-s' },
     }), (a) => cmdServe({
       modelDir: a.model_dir, host: a.host, port: a.port, device: a.device as 'cpu' | 'cuda' | undefined, tta: a.tta as boolean, amp: a.amp as boolean, xla: a.xla as boolean,
       threads: a.threads as number | undefined, overlap: a.overlap as number, maxBatch: a.max_batch, batchWindowMs: a.batch_window_ms, maxQueue: a.max_queue, maxBodyMb: a.max_body_mb, workers: a.workers,
+      maxVoxels: a.max_voxels, requestTimeoutS: a.request_timeout_s, idleTimeoutS: a.idle_timeout_s, shutdownGraceS: a.shutdown_grace_s,
     }))
     .example(EXAMPLES)
     .fail((msg, err) => {
@@ -169,9 +183,8 @@ export async function main(argv = hideBin(process.argv)): Promise<number> {
       process.stderr.write(`vnet-native: ${e.message}\n`);
       return 2;
     }
-    const err = e as Error & { code?: string };
-    process.stderr.write(`\nvnet-native: error${err.code ? ` [${err.code}]` : ''}: ${err.message}\n`);
-    if (envValue('VNET_DEBUG')) process.stderr.write(`${err.stack}\n`);
+    process.stderr.write(`\n${errorLine(e)}`);
+    if (envValue('VNET_DEBUG')) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
 }

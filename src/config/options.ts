@@ -81,6 +81,8 @@ export interface RunOptions {
   logDir?: string;
   outputDir?: string;
   report: boolean;
+  /** The checkpoint evaluate / predict load (default: final, else latest). */
+  checkpoint?: 'final' | 'best' | 'latest';
   /** Print a progress bar (default: when stderr is a terminal). */
   progress?: boolean;
 }

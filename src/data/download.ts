@@ -10,12 +10,26 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DataError } from './errors.js';
 import { checkOutputDir, makeDirs } from './outputs.js';
+import { proxiedGet, proxyFor } from './proxy.js';
 import { LIMITS } from './reader.js';
 import { extractTar } from './tar.js';
 import { formatProblems, validateDataset, type ValidationResult } from './validate.js';
 
 /** The MSD mirror used by MONAI for Task04_Hippocampus. */
 export const DEFAULT_DATASET_URL = 'https://msd-for-monai.s3-us-west-2.amazonaws.com/Task04_Hippocampus.tar';
+
+/** Archives whose content is known: the MD5 MONAI's DecathlonDataset checks for this one. */
+const KNOWN_MD5: Record<string, string> = { [DEFAULT_DATASET_URL]: '9d24dba78a72977dbd1d2e110310f31b' };
+
+/** Refuses a download of a known archive (when no --sha256 is given) whose MD5 is not the pinned one. */
+export async function checkKnownArchive(url: URL, file: string): Promise<void> {
+  const want = KNOWN_MD5[url.href];
+  if (!want) return;
+  const h = crypto.createHash('md5');
+  await pipeline(fs.createReadStream(file), h);
+  const got = h.digest('hex');
+  if (got !== want) throw new DataError('VNET_E_CHECKSUM', `md5 ${got}, but this archive is known as md5 ${want}: the mirror served something else`, url.href);
+}
 
 export interface DownloadProgress {
   done: number;
@@ -49,19 +63,25 @@ export interface DownloadResult {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-function get(url: URL, headers: Record<string, string>, timeoutMs: number, redirects = 5): Promise<http.IncomingMessage> {
+async function get(url: URL, headers: Record<string, string>, timeoutMs: number, redirects = 5): Promise<http.IncomingMessage> {
+  const res = await request(url, headers, timeoutMs);
+  const loc = res.headers.location;
+  if (REDIRECTS.has(res.statusCode ?? 0) && loc) {
+    res.resume();
+    if (redirects <= 0) throw new DataError('VNET_E_DOWNLOAD', 'too many redirects');
+    return get(new URL(loc, url), headers, timeoutMs, redirects - 1);
+  }
+  return res;
+}
+
+/** One GET, directly or through the proxy the environment names (HTTPS_PROXY, HTTP_PROXY, NO_PROXY). */
+function request(url: URL, headers: Record<string, string>, timeoutMs: number): Promise<http.IncomingMessage> {
+  const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
+  if (!mod) return Promise.reject(new DataError('VNET_E_DOWNLOAD', `unsupported URL protocol ${url.protocol}`));
+  const proxy = proxyFor(url);
+  if (proxy) return proxiedGet(url, proxy, headers, timeoutMs);
   return new Promise((resolve, reject) => {
-    const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
-    if (!mod) return reject(new DataError('VNET_E_DOWNLOAD', `unsupported URL protocol ${url.protocol}`));
-    const req = mod.get(url, { headers }, (res) => {
-      const loc = res.headers.location;
-      if (REDIRECTS.has(res.statusCode ?? 0) && loc) {
-        res.resume();
-        if (redirects <= 0) return reject(new DataError('VNET_E_DOWNLOAD', 'too many redirects'));
-        return resolve(get(new URL(loc, url), headers, timeoutMs, redirects - 1));
-      }
-      resolve(res);
-    });
+    const req = mod.get(url, { headers }, resolve);
     req.setTimeout(timeoutMs, () => req.destroy(new DataError('VNET_E_DOWNLOAD', `no data for ${timeoutMs} ms`)));
     req.on('error', (e) => reject(e instanceof DataError ? e : new DataError('VNET_E_DOWNLOAD', e.message)));
   });
@@ -181,6 +201,7 @@ export async function downloadDataset(opts: DownloadOptions): Promise<DownloadRe
   if (opts.expectedSize !== undefined && size !== opts.expectedSize) fail('VNET_E_SIZE', `got ${size} bytes, expected ${opts.expectedSize}`);
   const digest = await sha256File(part);
   if (opts.sha256 && digest !== opts.sha256.toLowerCase()) fail('VNET_E_CHECKSUM', `sha256 ${digest}, expected ${opts.sha256}`);
+  if (!opts.sha256) await checkKnownArchive(url, part).catch((e: DataError) => fail('VNET_E_CHECKSUM', e.detail));
   const tmp = `${dataDir}.extract-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   try {
     extractTar(part, tmp);

@@ -32,6 +32,7 @@ export const DATA_ERROR_CODES = [
   'VNET_E_GANTRY_TILT',
   'VNET_E_DUPLICATE_SLICE',
   'VNET_E_MISSING_SLICE',
+  'VNET_E_WRITE',
 ] as const;
 export type DataErrorCode = (typeof DATA_ERROR_CODES)[number];
 const dataCodes: ReadonlySet<string> = new Set(DATA_ERROR_CODES);

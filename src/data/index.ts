@@ -6,7 +6,7 @@ export { DataError, isDataError, type DataErrorCode, type Problem } from './erro
 /** Default data folder ($VNET_DATA_DIR or ../shared/data/Task04_Hippocampus), case ids. */
 export { DATA_DIR_ENV, defaultDataDir, packageVersion, repoRoot, stripNiftiExt } from './paths.js';
 /** Atomic writes (temporary file + rename). */
-export { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+export { linkFileAtomicSync, writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 /** Bounded reads of regular files only, and the limits behind them. */
 export { LIMITS, readJsonFile, readRegularFile } from './reader.js';
 /** The output-path guard and a mkdir -p that cannot hang. */
@@ -15,6 +15,8 @@ export { checkOutputDir, checkOutputFile, makeDirs, realPathSoFar } from './outp
 export { DATATYPES, dataOffset, niftiAffine, niftiShape, parseNiftiHeader, type NiftiHeader } from './nifti-header.js';
 /** NIfTI reading into tensor order (x slowest, z fastest). */
 export { readNifti, readNiftiBytes, readNiftiHeader, readNiftiLabels, type NiftiVolume, type Shape3 } from './nifti.js';
+/** A per-image voxel budget checked from the header alone. */
+export { checkVoxelBudget } from './budget.js';
 /** Mask writing with the input's header and geometry. */
 export { encodeMask, writeMask, type MaskReference } from './nifti-write.js';
 /** MSD / nnU-Net v2 dataset.json. */

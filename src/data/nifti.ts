@@ -105,8 +105,13 @@ function inflatePrefix(prefix: (n: number) => Uint8Array, total: number, file?: 
   throw new DataError('VNET_E_CORRUPT_FILE', 'gzip: the NIfTI header could not be decompressed within bounded memory', file);
 }
 
-/** Header, raw header bytes and shape only; reads and decompresses just what the header needs. */
-export function readNiftiHeader(file: string): Omit<NiftiVolume, 'data'> {
+/**
+ * Header, raw header bytes and shape only; reads and decompresses just what the header needs.
+ * `src` is a path or the file's bytes (`file` then names them in errors).
+ */
+export function readNiftiHeader(src: string | Uint8Array, name?: string): Omit<NiftiVolume, 'data'> {
+  if (typeof src !== 'string') return headerOf(isGzip(src) ? inflatePrefix((n) => src.subarray(0, n), src.byteLength, name) : src, name);
+  const file = src;
   const { fd, size } = openRegular(file, LIMITS.file());
   let b: Uint8Array;
   try {
@@ -123,6 +128,10 @@ export function readNiftiHeader(file: string): Omit<NiftiVolume, 'data'> {
   } finally {
     fs.closeSync(fd);
   }
+  return headerOf(b, file);
+}
+
+function headerOf(b: Uint8Array, file?: string): Omit<NiftiVolume, 'data'> {
   const header = parseNiftiHeader(b, file);
   const { shape, volumes } = niftiShape(header);
   return { file, header, headerBytes: copyBytes(b, 0, header.headerSize), shape, volumes };

@@ -6,9 +6,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DataError } from './errors.js';
 
-/** statfs magic numbers of pseudo filesystems that hold no user files. */
-const SPECIAL_FS = new Map<number, string>([[0x9fa0, 'procfs'], [0x62656572, 'sysfs'], [0x1021994, 'devtmpfs'], [0x64626720, 'debugfs'], [0x27e0eb, 'cgroupfs'], [0x63677270, 'cgroup2fs']]);
+/**
+ * statfs magic numbers of pseudo filesystems that hold no user files. devtmpfs is not among
+ * them: it shares its magic with every tmpfs (/tmp, /dev/shm), so it is told apart by the
+ * filesystem type the mount table names.
+ */
+const SPECIAL_FS = new Map<number, string>([[0x9fa0, 'procfs'], [0x62656572, 'sysfs'], [0x64626720, 'debugfs'], [0x27e0eb, 'cgroupfs'], [0x63677270, 'cgroup2fs']]);
+const SPECIAL_TYPES = new Set(['proc', 'sysfs', 'devtmpfs', 'debugfs', 'tracefs', 'securityfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'bpf', 'pstore', 'configfs', 'fusectl', 'binfmt_misc', 'hugetlbfs']);
 const SPECIAL_ROOTS = ['/proc', '/sys', '/dev'];
+
+/** The filesystem type of the mount holding `real` (Linux: /proc/self/mountinfo), or undefined. */
+function mountType(real: string): string | undefined {
+  let table: string;
+  try { table = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return undefined; }
+  let best: { point: string; type: string } | undefined;
+  for (const line of table.split('\n')) {
+    const [left, right] = line.split(' - ');
+    const point = left?.split(' ')[4]?.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const type = right?.split(' ')[0];
+    if (point && type && inside(real, point) && (!best || point.length >= best.point.length)) best = { point, type };
+  }
+  return best?.type;
+}
 
 /** `p` with symlinks resolved as far as it exists (the missing tail appended as given). */
 export function realPathSoFar(p: string): string {
@@ -43,7 +62,11 @@ function refuse(what: string, target: string, why: string): never {
 }
 
 function checkFilesystem(what: string, target: string, real: string): void {
-  if (SPECIAL_ROOTS.some((r) => inside(real, r))) refuse(what, target, `${real} is on a system pseudo-filesystem; choose a normal folder`);
+  const type = mountType(nearestExisting(real));
+  if (type && SPECIAL_TYPES.has(type)) refuse(what, target, `${real} is on ${type}, a system pseudo-filesystem; choose a normal folder`);
+  // A tmpfs mounted under /dev (/dev/shm) holds files like any other; the rest of /dev does not.
+  const tmpfsInDev = type === 'tmpfs' && inside(real, '/dev');
+  if (!tmpfsInDev && SPECIAL_ROOTS.some((r) => inside(real, r))) refuse(what, target, `${real} is on a system pseudo-filesystem; choose a normal folder`);
   try {
     const type = Number(fs.statfsSync(nearestExisting(real)).type);
     const name = SPECIAL_FS.get(type);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { convPads, type Triple } from '../engine/index.js';
 import type { VNet } from '../nn/index.js';
 import { packageVersion, writeFileAtomicSync } from '../data/index.js';
+import { checkExportOutput } from './output.js';
 import { RunError, type ModelConfigFile } from '../config/options.js';
 import { loadModel } from '../infer/model.js';
 import { GraphBuilder, encodeModel, type Dims } from './onnx-graph.js';
@@ -172,9 +173,11 @@ function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file
 
 /** Loads the model in `modelDir` and writes its ONNX export (default `<modelDir>/model.onnx`). */
 export async function exportModelDir(modelDir: string, o: ExportOptions = {}): Promise<{ file: string; bytes: number }> {
+  const file = o.file ?? path.join(modelDir, 'model.onnx');
+  checkOptions(o); // bad flags first, named as such
+  checkExportOutput(file, modelDir);
   const model = await loadModel(modelDir);
   try {
-    const file = o.file ?? path.join(modelDir, 'model.onnx');
     return { file, bytes: exportOnnx(model, { ...o, file }).length };
   } finally {
     model.net.dispose();

@@ -176,5 +176,7 @@ export function configDiff(a: ModelConfigFile, b: ModelConfigFile): string {
 
 /** Whether `modelDir` holds any checkpoint (a trained model). */
 export function hasCheckpoint(modelDir: string): boolean {
-  return ['latest', 'final', 'best'].some((n) => fs.existsSync(`${modelDir}/${n}.safetensors`));
+  // Not `best` alone: the first epoch writes it just before `latest`, and a run killed between
+  // the two has nothing to resume from; it is started again instead of blocking the folder.
+  return ['latest', 'final'].some((n) => fs.existsSync(`${modelDir}/${n}.safetensors`));
 }

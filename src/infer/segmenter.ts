@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import type * as E from '../engine/index.js';
-import { argmaxChannels, encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
+import { argmaxChannels, checkVoxelBudget, encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
 import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
 import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
@@ -36,6 +36,8 @@ export interface SegmenterOptions extends InferOptions {
   members?: VNet[];
   /** Probabilities on each case's own grid even for one resized model (how an ensemble is scored). */
   caseGrid?: boolean;
+  /** Most voxels one image may declare (every volume counted); more is refused from its header, before any work. */
+  maxVoxels?: number;
 }
 
 /** A case's class probabilities (D, H, W, C) and the grid they are on: the model's input shape, or the case's own. */
@@ -98,6 +100,7 @@ export class Segmenter {
   /** Windowed models read each case at full resolution: z-scored at its own shape, no resampling. */
   private readonly windowed: boolean;
   private readonly overlap?: number;
+  private readonly maxVoxels?: number;
   /** Every net of the ensemble, this.net first. */
   private readonly nets: VNet[];
   /** Each case alone, with probabilities on its own grid (windowed models, ensembles); else batches at the input shape. */
@@ -115,6 +118,7 @@ export class Segmenter {
     this.only3d = o.only3d ?? false;
     this.windowed = feedOf(net.config) === 'windowed';
     this.overlap = o.overlap;
+    this.maxVoxels = o.maxVoxels;
     this.nets = [net, ...(o.members ?? [])];
     checkMembers(this.nets, this.nets.map((_, i) => `model ${i + 1}`));
     this.perCase = this.windowed || this.nets.length > 1 || (o.caseGrid ?? false);
@@ -225,6 +229,7 @@ export class Segmenter {
 
   private async prepare(src: Uint8Array | string, name?: string): Promise<Prepared> {
     const t0 = performance.now();
+    if (this.maxVoxels !== undefined) checkVoxelBudget(src, this.maxVoxels, typeof src === 'string' ? src : name);
     // A copy of just this view, so the worker gets these bytes and not a larger pooled buffer.
     const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name, ...(this.windowed ? { fullResolution: true } : {}) };
     // In this thread when there are no workers (or none left: a worker that died is not restarted).

@@ -49,7 +49,7 @@ export function cvSummary(perFold: FoldResult[], splitSeed: number): CvSummary {
 
 /** Runs every fold and writes `<modelDir>/summary.json`; returns the summary. */
 export async function runCv(o: RunOptions, hooks: RunHooks = {}): Promise<{ summary: CvSummary; file: string }> {
-  if (o.folds === undefined) throw new RunError('cv needs --folds F (an integer >= 2)', 'VNET_E_BAD_FLAG');
+  if (o.folds === undefined || !(Number.isInteger(o.folds) && o.folds >= 2)) throw new RunError(`cv needs --folds F, an integer >= 2${o.folds === undefined ? '' : ` (got ${o.folds})`}`, 'VNET_E_BAD_FLAG');
   if (o.fold !== undefined) throw new RunError('cv runs every fold; --fold is for train / evaluate of a single fold', 'VNET_E_BAD_FLAG');
   if (o.models) throw new RunError('cv trains its own models; --models is for evaluate and predict', 'VNET_E_BAD_FLAG');
   if (o.gpus > 1) throw new RunError('cv runs on one device; for several GPUs run `train --folds F --fold k --gpus N` per fold', 'VNET_E_BAD_FLAG');

@@ -29,7 +29,7 @@ export async function loadTrained(c: ModeContext): Promise<VNet> {
   const { opts } = c;
   if (c.hooks.modelFlagsGiven) checkStoredConfig(opts.modelDir, c.cfg);
   else checkModelLabels(opts.modelDir, c.spec);
-  return (await loadModel(opts.modelDir, { device: c.device, amp: opts.amp, xla: opts.xla, prefer: ['final', 'latest'] })).net;
+  return (await loadModel(opts.modelDir, { device: c.device, amp: opts.amp, xla: opts.xla, prefer: opts.checkpoint ? [opts.checkpoint] : ['final', 'latest'] })).net;
 }
 
 /** The cases every member held out (their split.json eval lists intersected), in the dataset's order. */

@@ -46,6 +46,7 @@ export async function runMode(mode: Mode, opts: RunOptions, hooks: RunHooks = {}
     const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     for (const [k, v] of Object.entries({ exec_mode: mode, ...opts })) if (v !== undefined) log.log('PARAMETER', { [snake(k)]: v });
     const device: E.DeviceName = setupDevice(opts);
+    if (opts.amp && device === 'cpu') log.info('warning: --amp on the CPU runs the fp16 casts without fp16 math: about 3x slower than fp32 (it is meant for GPUs); drop --amp here');
     if (steps.train && opts.models) throw new RunError('--models is for evaluate and predict (an ensemble of trained models), not for training', 'VNET_E_BAD_FLAG');
     if (steps.train && steps.evaluate && opts.trainSplit >= 1 && opts.folds === undefined)
       throw new RunError('train_and_evaluate needs an evaluation split: pass --train_split < 1.0 (e.g. 0.9)', 'VNET_E_BAD_FLAG');

@@ -1,12 +1,19 @@
 // The segmentation service on node:http (no framework: five routes do not need one):
 // POST /predict, GET /health, /info, /metrics. Every bad request gets a JSON { error, code }
 // with a 4xx status and leaves the server serving; shutdown stops accepting and lets what is in
-// flight finish.
+// flight finish, for at most the shutdown grace. A slow client is cut by the request and idle
+// timeouts, so it holds a queue place for a bounded time.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDataError, packageVersion } from '../data/index.js';
 import { ServeMetrics } from './metrics.js';
 import { SegmentError, type Segmentation, type Segmenter } from '../infer/segmenter.js';
+
+/** What the server needs of a segmenter: an in-process Segmenter, or a RemoteSegmenter (abort() ends its thread). */
+export type SegmentService = Pick<Segmenter, 'info' | 'onBatch' | 'dispose'> & {
+  segment(body: Uint8Array, opts?: { name?: string }): Promise<Segmentation>;
+  abort?(): Promise<void>;
+};
 
 export interface ServeOptions {
   /** Default 127.0.0.1 (only this machine); 0.0.0.0 listens on every interface. */
@@ -17,6 +24,12 @@ export interface ServeOptions {
   maxBodyMb?: number;
   /** Most /predict requests accepted at once (default 64): 503 with Retry-After beyond it. */
   maxQueue?: number;
+  /** Longest the whole request (headers and body) may take to arrive, in seconds (default 60): 408 beyond. */
+  requestTimeoutS?: number;
+  /** Longest a body may pause between two chunks, in seconds (default 10): 408 beyond. */
+  idleTimeoutS?: number;
+  /** After close(), longest the requests in flight are waited for, in seconds (default 30); then they get 503. */
+  shutdownGraceS?: number;
   /** Shown by /info (default: this package's version). */
   version?: string;
   /** Startup, shutdown and server-side failures (default: none). */
@@ -50,7 +63,7 @@ const NIFTI_TYPES = new Set(['application/octet-stream', 'application/gzip', 'ap
 function toHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
   const msg = e instanceof Error ? e.message : String(e);
-  if (e instanceof SegmentError) return new HttpError(e.code === 'VNET_E_CLOSED' ? 503 : 422, e.code, msg);
+  if (e instanceof SegmentError) return new HttpError(e.code === 'VNET_E_CLOSED' || e.code === 'VNET_E_SHUTTING_DOWN' ? 503 : 422, e.code, msg);
   if (isDataError(e)) {
     const status = e.code === 'VNET_E_TOO_LARGE' || e.code === 'VNET_E_SIZE' ? 413 : e.code === 'VNET_E_UNSUPPORTED' ? 422 : 400;
     return new HttpError(status, e.code, msg);
@@ -60,12 +73,22 @@ function toHttpError(e: unknown): HttpError {
   return new HttpError(500, typeof code === 'string' ? code : 'VNET_E_INTERNAL', msg);
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: http.IncomingMessage, limit: number, idleMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
     let over = false;
+    // A body that stops arriving: answer 408 and drop the connection (its rest would never come).
+    let idle: NodeJS.Timeout | undefined;
+    const stall = () => {
+      over = true;
+      chunks.length = 0;
+      reject(new HttpError(408, 'VNET_E_REQUEST_TIMEOUT', `the request body stalled for ${idleMs / 1000} s (--idle_timeout_s)`, { Connection: 'close' }));
+    };
+    const arm = () => { clearTimeout(idle); idle = setTimeout(stall, idleMs); };
+    arm();
     req.on('data', (c: Buffer) => {
+      arm();
       if (over) return; // the rest drains unread, so the connection stays usable
       n += c.length;
       if (n > limit) {
@@ -74,8 +97,8 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
         reject(new HttpError(413, 'VNET_E_BODY_TOO_LARGE', `request body is over the ${limit} bytes allowed (--max_body_mb)`));
       } else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks, n)));
-    const gone = () => { if (!req.complete) reject(new HttpError(499, CLIENT_GONE, 'client disconnected before the body arrived')); };
+    req.on('end', () => { clearTimeout(idle); resolve(Buffer.concat(chunks, n)); });
+    const gone = () => { clearTimeout(idle); if (!req.complete) reject(new HttpError(499, CLIENT_GONE, 'client disconnected before the body arrived')); };
     req.on('aborted', gone);
     req.on('close', gone);
     req.on('error', gone);
@@ -110,12 +133,14 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 }
 
 /** Serve `segmenter` (or the promise of one: /health answers 503 until it resolves). */
-export async function startServer(segmenter: Segmenter | Promise<Segmenter>, o: ServeOptions = {}): Promise<SegmentServer> {
+export async function startServer(segmenter: SegmentService | Promise<SegmentService>, o: ServeOptions = {}): Promise<SegmentServer> {
   const maxBody = Math.floor((o.maxBodyMb ?? 64) * 1024 * 1024);
   const maxQueue = o.maxQueue ?? 64;
+  const idleMs = (o.idleTimeoutS ?? 10) * 1000;
+  const graceMs = (o.shutdownGraceS ?? 30) * 1000;
   const log = o.log ?? (() => undefined);
   const version = o.version ?? packageVersion();
-  let seg: Segmenter | undefined;
+  let seg: SegmentService | undefined;
   let failed: Error | undefined;
   let closing = false;
   let depth = 0; // /predict requests accepted and not yet answered
@@ -142,7 +167,7 @@ export async function startServer(segmenter: Segmenter | Promise<Segmenter>, o: 
     if (format !== 'nifti' && format !== 'json') throw new HttpError(400, 'VNET_E_FORMAT', `?format=${format}: use nifti (default) or json`);
     depth++;
     try {
-      const body = await readBody(req, maxBody);
+      const body = await readBody(req, maxBody, idleMs);
       if (!body.length) throw new HttpError(400, 'VNET_E_EMPTY_BODY', 'the request body is empty: POST the .nii or .nii.gz bytes');
       const s = await seg.segment(body, { name: 'request body' });
       if (!res.destroyed) sendMask(res, s, format === 'json');
@@ -151,9 +176,18 @@ export async function startServer(segmenter: Segmenter | Promise<Segmenter>, o: 
     }
   }
 
-  const server = http.createServer((req, res) => {
+  // Node checks the request timeout every connectionsCheckingInterval (30 s by default): 1 s here.
+  const requestTimeout = (o.requestTimeoutS ?? 60) * 1000;
+  const server = http.createServer({ requestTimeout, headersTimeout: Math.min(requestTimeout, 10_000), connectionsCheckingInterval: 1000 }, (req, res) => {
     const t0 = performance.now();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // An unparsable request target: answered here, it must not reach the routes.
+      metrics.error('VNET_E_BAD_URL');
+      return sendJson(res, 400, { error: `request target ${JSON.stringify(String(req.url).slice(0, 200))} is not a valid path`, code: 'VNET_E_BAD_URL' }, { Connection: 'close' });
+    }
     const route = ['/predict', '/health', '/info', '/metrics'].includes(url.pathname) ? url.pathname : 'other';
     active++;
     res.on('close', () => {
@@ -207,8 +241,18 @@ export async function startServer(segmenter: Segmenter | Promise<Segmenter>, o: 
     closing = true;
     const stopped = new Promise<void>((r) => server.close(() => r()));
     server.closeIdleConnections();
-    if (active > 0) await new Promise<void>((r) => (whenIdle = r));
-    server.closeAllConnections(); // only idle keep-alive connections are left
+    if (active > 0) {
+      let grace: NodeJS.Timeout | undefined;
+      const idle = new Promise<void>((r) => (whenIdle = r));
+      const late = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => (grace = setTimeout(() => r(true), graceMs)))]);
+      clearTimeout(grace);
+      if (late) {
+        log(`shutdown grace of ${graceMs / 1000} s is over: ending ${active} request(s) in flight`);
+        await seg?.abort?.(); // their segmentations fail with 503 VNET_E_SHUTTING_DOWN
+        await Promise.race([idle, new Promise((r) => setTimeout(r, 1000))]);
+      }
+    }
+    server.closeAllConnections(); // only idle keep-alive connections are left (or ones past the grace)
     await stopped;
     await ready.catch(() => undefined);
     await seg?.dispose();

@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
+import { Loader, linkFileAtomicSync, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
 import { LossScaler, makeOptimizer } from '../optim/index.js';
 import { benchStats, formatBench, formatProfile, peakRssMb, tensorMemoryMb, type BenchStats } from '../bench/stats.js';
-import { configFile, hasCheckpoint, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from '../infer/checkpoint.js';
+import { checkpointFile, configFile, hasCheckpoint, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from '../infer/checkpoint.js';
 import { connectRanks } from './communicator.js';
 import { softDiceOnCases } from '../eval/evaluate.js';
 import { feedOf } from '../infer/probs.js';
@@ -51,8 +51,11 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   if (writer && !o.benchmark && !o.resume && hasCheckpoint(o.modelDir))
     throw new RunError(`${o.modelDir} already holds a trained model; pass --resume to continue it, or choose another --model_dir`, 'VNET_E_MODEL_EXISTS');
 
+  // A run killed before its first `latest` (config and split maybe written, maybe `best`) starts over.
+  const fromScratch = o.resume && !hasCheckpoint(o.modelDir);
+  if (fromScratch) log.info(`--resume: ${o.modelDir} has no latest.safetensors (the run stopped before its first epoch ended): starting from epoch 0`);
   // The split: the same one on resume, else the reference's first-N (or shuffled with --split_seed).
-  const saved = o.resume ? readSplit(o.modelDir) : undefined;
+  const saved = o.resume && !fromScratch ? readSplit(o.modelDir) : undefined;
   if (saved && (saved.folds !== o.folds || saved.fold !== o.fold))
     throw new RunError(`--resume: ${o.modelDir} holds ${saved.folds === undefined ? 'a model without folds' : `fold ${saved.fold} of ${saved.folds}`}; pass the same --folds / --fold`, 'VNET_E_CONFIG_MISMATCH');
   const split = saved ? { train: savedCases(saved.train, o, spec), eval: savedCases(saved.eval, o, spec) } : runSplit(o, spec);
@@ -64,8 +67,8 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   const net = buildModel(model, { device, seed: o.seed, amp: o.amp, xla: o.xla });
   const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
   let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };
-  if (o.resume) {
-    if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: no ${o.modelDir}/latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
+  if (o.resume && !fromScratch) {
+    if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: ${o.modelDir} holds final.safetensors but no latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
     state = (await loadCheckpoint(o.modelDir, 'latest', net, opt)).state;
     checkResumable(o, state);
     log.info(`resuming from ${o.modelDir}/latest.safetensors after epoch ${state.epoch} (step ${state.step})`);
@@ -104,6 +107,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
       return { state, split: ids(split), bench, peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
     }
     const tStart = Date.now();
+    let latestIsFinal = false;
     let imagesDone = 0;
     for (let epoch = state.epoch; epoch < o.trainEpochs; epoch++) {
       let sum = 0, count = 0, step = 0;
@@ -142,9 +146,12 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
         log.info(`epoch ${state.epoch}: mean loss ${(sum / Math.max(1, count)).toFixed(4)}`);
       }
       if (writer) await saveCheckpoint(o.modelDir, 'latest', net, opt, state);
+      latestIsFinal = true;
       cb.onEpoch?.({ epoch: state.epoch, meanLoss: sum / Math.max(1, count), evalDice });
     }
-    if (writer) await saveCheckpoint(o.modelDir, 'final', net, opt, state);
+    // final holds what latest now holds: the same file (a hard link), not a second copy.
+    if (writer && latestIsFinal) linkFileAtomicSync(checkpointFile(o.modelDir, 'latest'), checkpointFile(o.modelDir, 'final'));
+    else if (writer) await saveCheckpoint(o.modelDir, 'final', net, opt, state);
     return { state, split: ids(split), peakRssMb: peakRssMb(), seconds: (Date.now() - t0) / 1000 };
   } finally {
     stepper.dispose();

@@ -117,3 +117,42 @@ test('generated shapes for every op: a result or a VNET_E_* error, never a signa
     throw Object.assign(new Error(calls + ' calls, ' + errors + ' refused'), { code: 'GENERATED_DONE' });`, { timeoutMs: 60_000 });
   expectRefused(o, { exit: 0, code: 'GENERATED_DONE', names: ['2400 calls'], maxMs: 45_000, maxRssMb: 400 });
 }, CASE_LIMIT_MS);
+
+test('a convolution stride past the padded input is refused before any work (dgrad looped in proportion to it)', () => {
+  for (const [op, args] of [
+    ['conv3d_dgrad', `[E.zeros([1, 1, 1, 1, 2]), E.zeros([2, 2, 2, 1, 2])], { stride: [1e6, 1, 1], pad: [0, 0, 0], in_shape: [4, 4, 4] }`],
+    ['conv3d_dgrad', `[E.zeros([1, 1, 1, 1, 2]), E.zeros([2, 2, 2, 1, 2])], { stride: [2 ** 40, 2 ** 40, 2 ** 40], pad: [0, 0, 0], in_shape: [4, 4, 4] }`],
+    ['conv3d_fprop', `[E.zeros([1, 4, 4, 4, 1]), E.zeros([2, 2, 2, 1, 2])], { stride: [1, 1e9, 1], pad: [0, 0, 0] }`],
+    ['conv3d_wgrad', `[E.zeros([1, 4, 4, 4, 1]), E.zeros([1, 1, 1, 1, 2])], { stride: [1e6, 1e6, 1e6], pad: [0, 0, 0], ksize: [2, 2, 2] }`],
+  ] as const) {
+    expectRefused(lib(`${E} E.runOp('${op}', ${args});`, { timeoutMs: 15_000 }), { exit: 0, code: 'VNET_E_SHAPE', names: ['stride', 'is larger than the padded input'], maxMs: 10_000, maxRssMb: 300 });
+  }
+  // The largest stride that still fits is computed as before.
+  const o = lib(`${E} return E.runOp('conv3d_dgrad', [E.zeros([1, 1, 1, 1, 2]), E.zeros([2, 2, 2, 1, 2])], { stride: [4, 4, 4], pad: [0, 0, 0], in_shape: [4, 4, 4] })[0].shape;`);
+  expect(o.result).toEqual({ ok: true, value: [1, 4, 4, 4, 1] });
+}, CASE_LIMIT_MS);
+
+test('two interleaved tidyAsync calls keep each other\'s results alive, and still free what they made', () => {
+  const o = lib(`${E} const tick = () => new Promise((r) => setTimeout(r, 5));
+    const before = E.memory().cpu.tensors;
+    const a = E.tidyAsync(async () => { E.zeros([2]); await tick(); await tick(); const r = E.fill([3], 1); await tick(); return r; });
+    const b = E.tidyAsync(async () => { await tick(); const r = E.fill([3], 2); E.zeros([2]); await tick(); await tick(); await tick(); return r; });
+    const [ra, rb] = await Promise.all([a, b]);
+    const values = [...ra.toArray(), ...rb.toArray()].join(',');
+    const live = E.memory().cpu.tensors - before;
+    // Nested: a tidy inside one of them hands its result to that one only.
+    const c = await E.tidyAsync(async () => { const inner = E.tidy(() => E.fill([1], 7)); await tick(); return inner; });
+    return values + ' live ' + live + ' nested ' + c.toArray()[0];`);
+  expect(o.result).toEqual({ ok: true, value: '1,1,1,2,2,2 live 2 nested 7' });
+}, CASE_LIMIT_MS);
+
+test('VNET_ISA with an unknown value is an error naming it; the portable FMA peak is measured, not folded away', () => {
+  for (const v of ['', 'AVX512', 'avx-512', 'sse']) {
+    expectRefused(lib(`await import(D + '/engine/index.js');`, { env: { VNET_ISA: v } }), { exit: 0, code: 'VNET_E_BAD_FLAG', names: [`VNET_ISA=${JSON.stringify(v)}`, 'avx512, avx2, portable'], maxMs: 10_000 });
+  }
+  // One thread of scalar FMA chains: a few GFLOP/s; the folded loop reported tens of thousands.
+  const o = lib(`const { native } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'bindings', 'native.js'))}); return native.cpuPeakGflops(1, 0.05);`, { env: { VNET_ISA: 'portable' } });
+  expect(o.result.ok).toBe(true);
+  expect(o.result.value).toBeGreaterThan(0.1);
+  expect(o.result.value).toBeLessThan(200);
+}, CASE_LIMIT_MS);

@@ -46,6 +46,14 @@ test('a repeated flag: the last one wins, in every spelling, presets included', 
   expect((await parsed([...a, '--batch_size', '2', '--batch-size', '4'])).batchSize).toBe(4);
   expect((await parsed([...a, '--batch_size', '2', '--input_shape', '32', '32', '32', '--input-shape', '16', '16', '16'])).inputShape).toEqual([16, 16, 16]);
   expect((await parsed([...a, '--batch_size', '2', '--base_lr=0.1', '--base_lr', '0.2', '--seed', '1', '--seed', '7'])).baseLr).toBe(0.2);
+  // Values that once added up or were dropped: 5 then 1 gave 6.
+  for (const [x, y] of [[5, 1], [1, 5], [3, 1], [8, 2]]) {
+    expect((await parsed([...a, '--batch_size', String(x), '--batch_size', String(y)])).batchSize).toBe(y);
+    expect((await parsed([...a, `--batch-size=${x}`, '--seed', '1', '--batch_size', String(y)])).batchSize).toBe(y);
+  }
+  const q = await parsed([...a, '--batch_size', '1', '--no-augment', '--input_shape', '8', '8', '8', '--augment', '--train_epochs', '1', '--input_shape', '16', '16', '16', '--train_epochs', '1']);
+  expect([q.augment, q.inputShape, q.trainEpochs]).toEqual([true, [16, 16, 16], 1]);
+  expect((await parsed([...a, '--batch_size', '1', '--augment', '--no-augment'])).augment).toBe(false);
   const p = await parsed([...a, '--preset', 'best', '--preset', 'reference']);
   expect([p.trainEpochs, p.optimizer]).toEqual([80, 'rmsprop']);
 }, CASE_LIMIT_MS);
@@ -70,4 +78,28 @@ test('a refused run leaves an earlier log.json in --log_dir as it was', () => {
   const o = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, '--log_dir', `${logs}/`]);
   expectRefused(o, { exit: 1, code: 'VNET_E_MODEL_EXISTS', names: [m] });
   expectIntact(before);
+}, CASE_LIMIT_MS);
+
+test('messages a new user meets: the command list, each error code once, cv --folds 0, a batch too large for the CPU ranks (said once, exit 2)', () => {
+  const none = cli([]);
+  expectRefused(none, { exit: 2, names: ['train', 'predict', 'cv', 'serve', 'export', 'vnet-native demo'] });
+  const missing = cli(['predict', '--data_dir', '/nonexistent-data', '--model_dir', '/nonexistent-model', '--batch_size', '1']);
+  expectRefused(missing, { exit: 1, code: 'VNET_E_NO_DATASET_JSON', names: ['/nonexistent-data'] });
+  expect(missing.stderr.split('VNET_E_NO_DATASET_JSON').length - 1).toBe(1);
+  const data = dataset();
+  const m = path.join(tmp('flags'), 'cv');
+  for (const f of ['0', '1']) {
+    expectRefused(cli(['cv', '--data_dir', data, '--model_dir', m, ...TINY, '--folds', f]), { exit: 1, code: 'VNET_E_BAD_FLAG', names: ['--folds', `got ${f}`] });
+  }
+  expect(fs.existsSync(path.join(m, 'summary.json'))).toBe(false);
+  const ranks = cli(['train', '--data_dir', data, '--model_dir', path.join(tmp('flags'), 'r'), ...TINY.filter((x, i, a) => x !== '--batch_size' && a[i - 1] !== '--batch_size'), '--batch_size', '3', '--device', 'cpu', '--gpus', '2']);
+  expectRefused(ranks, { exit: 2, code: 'VNET_E_BAD_FLAG', names: ['--batch_size 3 x --gpus 2'] });
+  expect(ranks.stderr.split('--batch_size 3').length - 1).toBe(1);
+}, CASE_LIMIT_MS);
+
+test('--amp on the CPU says that it is slower there', () => {
+  const data = dataset();
+  const o = cli(['train', '--data_dir', data, '--model_dir', path.join(tmp('flags'), 'amp'), ...TINY, '--train_epochs', '1', '--amp']);
+  expect(o.exit).toBe(0);
+  expect(o.stdout + o.stderr).toMatch(/warning: --amp on the CPU .*slower than fp32/);
 }, CASE_LIMIT_MS);

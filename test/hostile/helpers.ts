@@ -146,11 +146,11 @@ export const TINY = ['--input_shape', '16', '16', '16', '--downscale_blocks', '1
  * A stored tiny model in `modelDir` (config.json, final and latest checkpoints, split.json with
  * `evalIds`), made without training; `tweak` may edit the tensors before they are written.
  */
-export function storedModel(modelDir: string, opts: { evalIds?: string[]; trainIds?: string[]; optimizer?: string } = {}): void {
+export function storedModel(modelDir: string, opts: { evalIds?: string[]; trainIds?: string[]; optimizer?: string; resize?: 'none' } = {}): void {
   const o = lib(`const R = await import(D + '/runner/index.js'); const N = await import(D + '/nn/index.js');
     const C = await import(D + '/infer/checkpoint.js'); const S = await import(D + '/data/index.js');
     const M = ${JSON.stringify(modelDir)};
-    const cfg = { version: 1, model: R.modelConfig({ inputShape: [16, 16, 16], upscaleBlocks: [1], downscaleBlocks: [1, 1], convolutionSize: 3 }, 3),
+    const cfg = { version: 1, model: R.modelConfig({ inputShape: [16, 16, 16], upscaleBlocks: [1], downscaleBlocks: [1, 1], convolutionSize: 3, resize: ${JSON.stringify(opts.resize)} }, 3),
       labels: [{ value: 0, name: 'background' }, { value: 1, name: 'Anterior' }, { value: 2, name: 'Posterior' }], loss: 'dice' };
     const net = new N.VNet(cfg.model, { device: 'cpu', seed: 1 });
     C.writeModelConfig(M, cfg);

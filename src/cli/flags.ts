@@ -1,6 +1,7 @@
 // Flag definitions: every flag of the reference (spec §5.1) with its code's defaults, plus
 // ours, grouped for --help. snake_case as the reference spells them; kebab-case accepted too.
 import type { Options } from 'yargs';
+import { convAlgos } from '../engine/index.js';
 import { MAX_THREADS, defaultRunOptions, type RunOptions } from '../runner/index.js';
 
 type Group = 'Data:' | 'Model:' | 'Training:' | 'Execution:' | 'Output:';
@@ -151,6 +152,12 @@ export function checkNumericFlags(a: Record<string, unknown>): void {
   const env = process.env.VNET_NUM_THREADS;
   if (env !== undefined && env !== '' && !(/^\d+$/.test(env) && Number(env) >= 1 && Number(env) <= MAX_THREADS))
     throw new UsageError(`VNET_NUM_THREADS=${JSON.stringify(env)} must be an integer in 1..${MAX_THREADS}`);
+  // The engine reads VNET_CONV_ALGO at each convolution; a bad value is refused before anything is written.
+  try {
+    convAlgos();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** yargs argv -> RunOptions. */

@@ -9,7 +9,6 @@
 #include "winograd.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -47,14 +46,15 @@ WinoTiles make_tiles(int m, int64_t N, int64_t ID, int64_t IH, int64_t IW, int64
 }
 
 // Tiles per block: the block's Winograd-domain scratch (a³ x block x `row` floats) within
-// about 384 KiB, so it stays in the 1 MiB L2 beside the filter panels streaming through; a
-// multiple of the GEMM's register tile.
+// about `kib` KiB, a multiple of the GEMM's register tile, in [lo, hi]. fprop keeps its block
+// (384 KiB) in the 1 MiB L2 beside the filter panels streaming through; wgrad's reduction runs
+// over the block's tiles with the register tile of dU held, so it wants many (2 MiB, at least
+// 32: the per-e slices it reads stay in L2 while the whole block streams from L3).
 int64_t block_tiles(int m, int64_t row, int rw, int64_t kib, int64_t lo, int64_t hi) {
   const int64_t e = int64_t(m + 2) * (m + 2) * (m + 2);
   const int64_t fit = (kib << 10) / (4 * e * row);
   return std::max<int64_t>(lo, std::min<int64_t>(hi, fit / rw * rw));
 }
-int64_t env_i(const char* n, int64_t d) { const char* e = std::getenv(n); return e ? std::atoll(e) : d; }
 
 // ---- filter transforms, cached per weight contents ------------------------------------------
 
@@ -178,7 +178,7 @@ bool run_fprop(const ConvGeom& g, int m, int dir, const float* in, const float* 
   p.out = out;
   std::shared_ptr<std::vector<float>> hold;
   p.u = filter_transform(k, m, dir, g, w, tag, hold);
-  p.block = block_tiles(m, p.cs + k->kb, k->rw, env_i("WF_KIB", 384), k->rw, env_i("WF_HI", 8) * k->rw);
+  p.block = block_tiles(m, p.cs + k->kb, k->rw, 384, k->rw, 8 * k->rw);
   const int64_t scratch = wino_fprop_scratch(p, k->kb);
   const int64_t tiles = p.t.count();
   run_chunks(tiles, split_tasks(tiles, 1, p.block, num_threads()), [&](int64_t t0, int64_t t1) {
@@ -215,7 +215,7 @@ bool conv3d_wgrad_winograd(const ConvGeom& g, int m, const float* x, const float
   p.kp = round_up(g.K, k->kb);
   p.x = x;
   p.dy = dy;
-  p.block = block_tiles(m, p.cs + p.kp, k->rw, env_i("WW_KIB", 2048), env_i("WW_LO", 32), env_i("WW_HI", 256));
+  p.block = block_tiles(m, p.cs + p.kp, k->rw, 2048, 32, 256);
   const int64_t e = int64_t(m + 2) * (m + 2) * (m + 2), psize = e * g.C * p.kp, scratch = wino_wgrad_scratch(p);
   const int64_t tiles = p.t.count();
   // Each chunk of tiles sums into its own partial (zeroed by its task), added in chunk order:

@@ -69,36 +69,49 @@ struct CacheEntry {
   std::weak_ptr<const void> owner;
   uint64_t version = 0;
   int64_t cin = 0, cout = 0;
-  std::shared_ptr<std::vector<float>> buf;
+  std::shared_ptr<std::vector<float>> buf;  // null while these contents were used only once
   const float* u = nullptr;
 };
 
-// One entry per (weights, direction, tile size, ISA panel): a new version replaces the entry,
-// an entry whose weights were freed goes at the next insertion, and the whole cache stays
+// One entry per (weights, direction, tile size, ISA panel). A transform is kept from the second
+// call that sees the same contents on: a training step uses each version of the weights once
+// per direction, so training holds no transforms (its peak memory stays put), while inference
+// and evaluation, which reuse them, compute each once. A new version replaces the entry, an
+// entry whose weights were freed goes at the next insertion, and the kept transforms stay
 // under 64 MiB (the V-Net's 15 residual layers need 32 MiB per direction).
 class FilterCache {
  public:
-  // The transform u (nkb, a³, cin, KB) of `tag`'s current contents, computed by `make` on a miss.
+  // The transform u (nkb, a³, cin, KB) of `tag`'s current contents: cached, or computed by
+  // `make` into the cache (second use) or into `scratch` (first use).
   template <class Make>
   std::shared_ptr<std::vector<float>> get(const CacheKey& key, const WeightTag& tag, int64_t cin, int64_t cout,
-                                          size_t n, Make make, const float** u) {
+                                          size_t n, Make make, std::vector<float>& scratch, const float** u) {
+    bool seen = false;
     {
       std::lock_guard<std::mutex> lk(mu_);
       auto it = map_.find(key);
       if (it != map_.end() && it->second.version == tag.version && it->second.cin == cin && it->second.cout == cout &&
           !it->second.owner.expired()) {
-        hits_++;
-        *u = it->second.u;
-        return it->second.buf;
+        if (it->second.buf) {
+          hits_++;
+          *u = it->second.u;
+          return it->second.buf;
+        }
+        seen = true;
       }
     }
-    auto buf = std::make_shared<std::vector<float>>();
-    float* dst = grow64(*buf, n);
+    std::shared_ptr<std::vector<float>> buf;
+    float* dst = nullptr;
+    if (seen) {
+      buf = std::make_shared<std::vector<float>>();
+      dst = grow64(*buf, n);
+    } else {
+      dst = grow64(scratch, n);
+    }
     make(dst);
     std::lock_guard<std::mutex> lk(mu_);
     misses_++;
-    CacheEntry& e = map_[key];
-    e = CacheEntry{tag.owner, tag.version, cin, cout, buf, dst};
+    map_[key] = CacheEntry{tag.owner, tag.version, cin, cout, buf, buf ? dst : nullptr};
     trim();
     *u = dst;
     return buf;
@@ -106,8 +119,12 @@ class FilterCache {
 
   WinoCacheStats stats() {
     std::lock_guard<std::mutex> lk(mu_);
-    WinoCacheStats s{hits_, misses_, int64_t(map_.size()), 0};
-    for (auto& [k, e] : map_) s.bytes += int64_t(e.buf->size() * sizeof(float));
+    WinoCacheStats s{hits_, misses_, 0, 0};
+    for (auto& [k, e] : map_)
+      if (e.buf) {
+        s.entries++;
+        s.bytes += int64_t(e.buf->size() * sizeof(float));
+      }
     return s;
   }
 
@@ -118,15 +135,17 @@ class FilterCache {
       if (it->second.owner.expired()) {
         it = map_.erase(it);
       } else {
-        bytes += it->second.buf->size() * sizeof(float);
+        if (it->second.buf) bytes += it->second.buf->size() * sizeof(float);
         ++it;
       }
     }
     // Oldest storages first (ids grow with allocation order).
-    for (auto it = map_.begin(); bytes > kMaxBytes && it != map_.end();) {
-      bytes -= it->second.buf->size() * sizeof(float);
-      it = map_.erase(it);
-    }
+    for (auto it = map_.begin(); bytes > kMaxBytes && it != map_.end(); ++it)
+      if (it->second.buf) {
+        bytes -= it->second.buf->size() * sizeof(float);
+        it->second.buf.reset();
+        it->second.u = nullptr;
+      }
   }
 
   static constexpr size_t kMaxBytes = size_t(64) << 20;
@@ -153,13 +172,14 @@ const float* filter_transform(const WinoIsaKernels* k, int m, int dir, const Con
     const int64_t items = cdiv(cout, k->kb) * cin;
     parallel_for(items, 8, [&](int64_t i0, int64_t i1) { k->filter(m, base, ts, cs, os, cin, cout, i0, i1, u); });
   };
+  // This thread's transform of weights seen once (or untagged): reused by its next call.
+  thread_local std::vector<float> scratch;
   const float* u = nullptr;
   if (tag) {
-    hold = filter_cache().get(CacheKey{tag->id, dir, m, k->kb}, *tag, cin, cout, n, make, &u);
+    hold = filter_cache().get(CacheKey{tag->id, dir, m, k->kb}, *tag, cin, cout, n, make, scratch, &u);
     return u;
   }
-  hold = std::make_shared<std::vector<float>>();
-  float* dst = grow64(*hold, n);
+  float* dst = grow64(scratch, n);
   make(dst);
   return dst;
 }

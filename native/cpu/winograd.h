@@ -93,8 +93,8 @@ bool conv3d_fprop_winograd(const ConvGeom& g, int m, const float* x, const float
 bool conv3d_dgrad_winograd(const ConvGeom& g, int m, const float* dy, const float* w, float* dx, const WeightTag* tag);
 bool conv3d_wgrad_winograd(const ConvGeom& g, int m, const float* x, const float* dy, float* dw);
 
-// The filter-transform cache, for tests and `bench conv`: lookups that found a current
-// transform, transforms computed, and what is held.
+// The filter-transform cache, for tests: lookups that found a kept transform, transforms
+// computed, and the transforms kept (from the second use of the same weight contents on).
 struct WinoCacheStats {
   int64_t hits = 0, misses = 0, entries = 0, bytes = 0;
 };

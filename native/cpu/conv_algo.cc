@@ -79,16 +79,19 @@ ConvAlgo conv_algo_run(ConvDir d, const ConvGeom& g, const ConvRun& run) {
     return run(ConvAlgo::direct), ConvAlgo::direct;
   }
   // First use: the direct kernel's first call also pays for first-touch page faults of the
-  // output, so each candidate runs twice and its shorter time counts.
+  // output, and on a shared machine any call may lose its core for a while, so each candidate
+  // runs three times, alternating, and its shortest time counts. Winograd does a third of the
+  // multiplies: it keeps the shape unless direct measured more than 10 % faster, so noise on a
+  // busy machine does not hand a clear Winograd win to direct.
   ConvChoice c{d, g, num_threads()};
   double td = 1e300, tw = 1e300;
   bool wino_ok = true, ok = true;
-  for (int rep = 0; rep < 2 && wino_ok; rep++) {
+  for (int rep = 0; rep < 3 && wino_ok; rep++) {
     td = std::min(td, time_ms(run, ConvAlgo::direct, &ok));
     const double t = time_ms(run, ConvAlgo::winograd, &wino_ok);
     if (wino_ok) tw = std::min(tw, t);
   }
-  c.algo = wino_ok && tw < td ? ConvAlgo::winograd : ConvAlgo::direct;
+  c.algo = wino_ok && tw <= 1.1 * td ? ConvAlgo::winograd : ConvAlgo::direct;
   c.direct_ms = td;
   c.winograd_ms = wino_ok ? tw : 0;
   if (c.algo == ConvAlgo::direct) run(ConvAlgo::direct);  // the last run was Winograd's

@@ -26,9 +26,10 @@ std::string conv_algo_setting();
 using ConvRun = std::function<bool(ConvAlgo)>;
 
 // Computes the call and returns the algorithm that did. Under auto, the first call of a
-// (direction, shape, thread count, ISA) runs both candidates twice, alternating, keeps the one
-// with the shorter time and, when that was not the last to run, runs it once more, so every
-// call's result comes from the remembered algorithm.
+// (direction, shape, thread count, ISA) runs both candidates three times, alternating, keeps
+// Winograd unless direct's shortest time is more than 10 % below Winograd's and, when the
+// kept one was not the last to run, runs it once more, so every call's result comes from the
+// remembered algorithm.
 ConvAlgo conv_algo_run(ConvDir d, const ConvGeom& g, const ConvRun& run);
 
 // What auto has measured so far, in first-use order.

@@ -61,9 +61,18 @@ export interface NativeAddon {
   convReference(op: string, inputs: Handle[], attrs: Attrs): NativeTensor;
   /** GFLOP/s peaks of the GPU (SM count x maximum clock x a per-SM rate by compute capability). */
   gpuPeak(): { name: string; computeCapability: string; sms: number; clockMHz: number; fp32: number; tf32: number; fp16: number };
+  /** The CPU conv algorithm setting (VNET_CONV_ALGO; throws on an unknown value), auto's measured choices, the Winograd filter cache. */
+  convAlgos(): ConvAlgos;
 }
 
-export interface ConvBenchOptions { warmup?: number; minReps?: number; minMs?: number; maxReps?: number; all?: boolean }
+export interface ConvAlgos {
+  setting: 'auto' | 'direct' | 'winograd';
+  choices: { dir: string; input: number[]; filters: number; threads: number; algo: string; directMs: number; winogradMs: number }[];
+  cache: { hits: number; misses: number; entries: number; bytes: number };
+}
+
+/** `algo` (CPU): auto (the engine's choice), all, or a comma list of direct, winograd, winograd4, reference. */
+export interface ConvBenchOptions { warmup?: number; minReps?: number; minMs?: number; maxReps?: number; all?: boolean; algo?: string }
 export interface ConvBenchResult { algo: string; chosen: boolean; ms: number[]; out?: NativeTensor; error?: string }
 
 /** Where the addon was loaded from, for `vnet-native --version` and error reports. */

@@ -1,10 +1,12 @@
 // The benchmarks' native side: timed convolution calls (native/conv_bench.h), the portable CPU
 // reference loops they are checked against, and the CPU's and GPU's peak GFLOP/s.
-// convBench(op, inputs, attrs, {warmup, minReps, minMs, maxReps, all}) -> [{algo, chosen, ms: number[], out?, error?}];
-// convReference(op, inputs, attrs) -> tensor; cpuPeakGflops(threads, seconds); gpuPeak().
+// convBench(op, inputs, attrs, {warmup, minReps, minMs, maxReps, all, algo}) -> [{algo, chosen, ms: number[], out?, error?}];
+// convReference(op, inputs, attrs) -> tensor; convAlgos(); cpuPeakGflops(threads, seconds); gpuPeak().
 #include "../native/backend.h"
 #include "../native/conv_bench.h"
+#include "../native/cpu/conv_algo.h"
 #include "../native/cpu/cpu_features.h"
+#include "../native/cpu/winograd.h"
 #include "../native/threadpool.h"
 #include "napi_util.h"
 
@@ -40,6 +42,7 @@ Napi::Value ConvBench(const Napi::CallbackInfo& info) {
       o.min_ms = num("minMs", o.min_ms);
       o.max_reps = int(num("maxReps", o.max_reps));
       o.all = q.Get("all").IsBoolean() && q.Get("all").As<Napi::Boolean>().Value();
+      if (q.Get("algo").IsString()) o.algo = q.Get("algo").As<Napi::String>().Utf8Value();
     }
     VNET_CHECK(o.warmup >= 0 && o.min_reps >= 1 && o.max_reps >= o.min_reps && o.min_ms >= 0, VNET_E_INVALID_ARG,
                "convBench: warmup >= 0, 1 <= minReps <= maxReps, minMs >= 0");
@@ -67,6 +70,42 @@ Napi::Value ConvReference(const Napi::CallbackInfo& info) {
     std::vector<TensorPtr> keep;
     OpCall call = conv_call(env, info, attrs, keep);
     return describe(env, cpu::conv_reference(call));
+  });
+}
+
+// convAlgos() -> {setting, choices: [{dir, input, filters, threads, algo, directMs, winogradMs}],
+// cache: {hits, misses, entries, bytes}}: the CPU convolution algorithm choice (VNET_CONV_ALGO,
+// throws on an unknown value), what auto measured so far and the Winograd filter-transform cache.
+Napi::Value ConvAlgos(const Napi::CallbackInfo& info) {
+  return guarded(info, [&](Napi::Env env) -> Napi::Value {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("setting", cpu::conv_algo_setting());
+    std::vector<cpu::ConvChoice> cs = cpu::conv_algo_choices();
+    Napi::Array arr = Napi::Array::New(env, cs.size());
+    for (size_t i = 0; i < cs.size(); i++) {
+      const ConvGeom& g = cs[i].g;
+      Napi::Object c = Napi::Object::New(env);
+      c.Set("dir", cpu::conv_dir_name(cs[i].dir));
+      Napi::Array in = Napi::Array::New(env, 5);
+      const int64_t dims[5] = {g.N, g.D, g.H, g.W, g.C};
+      for (uint32_t j = 0; j < 5; j++) in.Set(j, double(dims[j]));
+      c.Set("input", in);
+      c.Set("filters", double(g.K));
+      c.Set("threads", cs[i].threads);
+      c.Set("algo", cpu::conv_algo_name(cs[i].algo));
+      c.Set("directMs", cs[i].direct_ms);
+      c.Set("winogradMs", cs[i].winograd_ms);
+      arr.Set(uint32_t(i), c);
+    }
+    o.Set("choices", arr);
+    const cpu::WinoCacheStats st = cpu::wino_cache_stats();
+    Napi::Object cache = Napi::Object::New(env);
+    cache.Set("hits", double(st.hits));
+    cache.Set("misses", double(st.misses));
+    cache.Set("entries", double(st.entries));
+    cache.Set("bytes", double(st.bytes));
+    o.Set("cache", cache);
+    return o;
   });
 }
 
@@ -98,6 +137,7 @@ Napi::Value GpuPeak(const Napi::CallbackInfo& info) {
 
 void export_timing(Napi::Env env, Napi::Object exports) {
   exports.Set("convBench", Napi::Function::New(env, ConvBench));
+  exports.Set("convAlgos", Napi::Function::New(env, ConvAlgos));
   exports.Set("convReference", Napi::Function::New(env, ConvReference));
   exports.Set("cpuPeakGflops", Napi::Function::New(env, CpuPeakGflops));
   exports.Set("gpuPeak", Napi::Function::New(env, GpuPeak));

@@ -16,10 +16,13 @@ struct ConvBenchOptions {
   double min_ms = 300;   // ... and at least this much time in total
   int max_reps = 10000;  // stop here whatever the time
   bool all = false;      // every algorithm that supports the problem, not only the engine's
+  // CPU: "auto" (the engine's choice), "all", or a comma list of direct, winograd (F(2³, 3³)),
+  // winograd4 (F(4³, 3³)) and reference.
+  std::string algo = "auto";
 };
 
 struct ConvBenchResult {
-  std::string algo;        // e.g. "direct", "reference", "cudnn:IMPLICIT_PRECOMP_GEMM", "gemm"
+  std::string algo;        // e.g. "direct", "winograd", "reference", "cudnn:IMPLICIT_PRECOMP_GEMM", "gemm"
   bool chosen = false;     // the one the engine runs for this call
   std::vector<double> ms;  // one entry per timed call
   TensorPtr out;           // the result of the last call, in the engine's layout

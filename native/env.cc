@@ -21,6 +21,7 @@ constexpr Var kVars[] = {
     {"VNET_SPIN_US", "microseconds an idle CPU worker spins before sleeping (default 50, at most 100000)"},
     {"VNET_ISA", "avx2 or portable: a slower CPU kernel path than the CPU supports"},
     {"VNET_CONV", "ref: the CPU convolutions run the reference loops only"},
+    {"VNET_CONV_ALGO", "auto (default), direct or winograd: the CPU 3x3x3 convolution algorithm"},
     {"VNET_TF32", "0: strict fp32 convolutions on GPUs (default TF32)"},
     {"VNET_DETERMINISTIC", "1: only deterministic cuDNN algorithms by default"},
     {"VNET_CONV_GEMM", "1: 2x2x2 stride-2 convolutions on cuBLAS instead of cuDNN"},

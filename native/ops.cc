@@ -30,6 +30,16 @@ const char* op_name(Op op) { return kOpInfo[int(op)].name; }
 int op_num_inputs(Op op) { return kOpInfo[int(op)].n_in; }
 int op_num_outputs(Op op) { return kOpInfo[int(op)].n_out; }
 
+bool op_mutates_inputs(Op op) {
+  switch (op) {
+    case Op::batchnorm_train: case Op::bias_bn_relu_train: case Op::fill_uniform: case Op::fill_const:
+    case Op::axpy: case Op::rmsprop_step: case Op::adam_step: case Op::sgd_step: case Op::amp_unscale:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Op op_from_name(const std::string& name) {
   for (int i = 0; i < kNumOps; i++)
     if (name == kOpInfo[i].name) return Op(i);
@@ -98,6 +108,8 @@ std::vector<TensorPtr> run_op(Op op, const std::vector<TensorPtr>& inputs, const
     VNET_CHECK(!k->supports || k->supports(call), VNET_E_UNSUPPORTED,
                std::string("the ") + device_name(dev) + " kernel does not support these inputs");
     k->run(call);
+    if (op_mutates_inputs(op))
+      for (auto& t : inputs) t->storage->version.fetch_add(1);
     return call.out;
   } catch (const VnetError& e) {
     // Prefix the op and shapes once, so every message says where it came from.

@@ -57,6 +57,8 @@ const char* op_name(Op op);
 Op op_from_name(const std::string& name);  // throws VNET_E_INVALID_ARG
 int op_num_inputs(Op op);
 int op_num_outputs(Op op);
+// Ops that write into some of their inputs (marked * above); run_op bumps those storages' versions.
+bool op_mutates_inputs(Op op);
 
 // Attributes passed from JS: numbers and integer lists by name.
 struct Attrs {

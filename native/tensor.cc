@@ -141,7 +141,11 @@ DeviceState& state(Device d) {
 void set_device_allocator(Device d, DeviceAllocator a) { state(d).alloc = a; }
 bool device_available(Device d) { return state(d).alloc.alloc != nullptr; }
 
-Storage::Storage(Device dev, size_t nbytes) : bytes(nbytes), device(dev) {
+namespace {
+std::atomic<uint64_t> g_next_storage_id{1};
+}
+
+Storage::Storage(Device dev, size_t nbytes) : bytes(nbytes), device(dev), id(g_next_storage_id.fetch_add(1)) {
   DeviceState& st = state(dev);
   VNET_CHECK(st.alloc.alloc, VNET_E_DEVICE,
              std::string("device ") + device_name(dev) + " is not available in this process");

@@ -27,10 +27,16 @@ std::string shape_str(const Shape& s);
 int64_t shape_numel(const Shape& s);
 
 // Raw memory on one device. The destructor returns it to the device's allocator.
+// `id` is unique in the process and `version` grows with every write into the memory after
+// its creation (an op that updates inputs in place, a copy from the host), so (id, version)
+// names the contents: what is derived from them (the CPU's Winograd filter transforms) is
+// cached under that name and can never be reused for other values.
 struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
   Device device = Device::CPU;
+  const uint64_t id;
+  std::atomic<uint64_t> version{0};
   Storage(Device dev, size_t nbytes);
   ~Storage();
   Storage(const Storage&) = delete;

@@ -13,6 +13,7 @@ void copy_from_host(Tensor& t, const void* src, size_t nbytes) {
                  std::to_string(t.nbytes()));
   if (t.device == Device::CPU) std::memcpy(t.storage->data, src, nbytes);
   else cuda::memcpy_h2d(t.storage->data, src, nbytes);
+  t.storage->version.fetch_add(1);
 }
 
 void copy_to_host(const Tensor& t, void* dst) {

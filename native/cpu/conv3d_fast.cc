@@ -9,9 +9,32 @@
 #include "../threadpool.h"
 #include "conv3d.h"
 #include "conv3d_fast.h"
+#include "conv_tasks.h"
 #include "cpu_features.h"
 
 namespace vnet::cpu {
+
+float* grow64(std::vector<float>& v, size_t n) {
+  v.resize(n + 16);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(v.data());
+  return v.data() + ((64 - a % 64) % 64) / sizeof(float);
+}
+
+int64_t split_tasks(int64_t n, int64_t vox, int64_t min_vox, int nt) {
+  if (nt <= 1 || n <= 1) return 1;
+  const int64_t max_tasks = std::max<int64_t>(1, n * std::max<int64_t>(1, vox) / std::max<int64_t>(1, min_vox));
+  for (int64_t m = 4; m >= 1; m--)
+    if (nt * m <= std::min(n, max_tasks)) return nt * m;
+  return std::min<int64_t>(n, nt);
+}
+
+void run_chunks(int64_t n, int64_t ntasks, const std::function<void(int64_t, int64_t)>& fn) {
+  if (ntasks <= 1) return fn(0, n);
+  parallel_tasks(int(ntasks), [&](int t) {
+    const int64_t r0 = n * t / ntasks, r1 = n * (t + 1) / ntasks;
+    if (r0 < r1) fn(r0, r1);
+  });
+}
 
 namespace {
 
@@ -28,15 +51,6 @@ const ConvIsaKernels* pick_kernels() {
 bool covered(const ConvGeom& g) {
   return g.N > 0 && g.C > 0 && g.K > 0 && g.OD > 0 && g.OH > 0 && g.OW > 0 && g.kw <= 64 &&
          g.kd * g.kh * g.kw <= 343;
-}
-
-// n floats of v starting at a 64-byte boundary: the kernels load whole vectors from the packed
-// weights, padded inputs and partial sums, and a std::vector's 16-byte alignment would make
-// every AVX-512 load of them span two cache lines.
-float* grow64(std::vector<float>& v, size_t n) {
-  v.resize(n + 16);
-  const uintptr_t a = reinterpret_cast<uintptr_t>(v.data());
-  return v.data() + ((64 - a % 64) % 64) / sizeof(float);
 }
 
 // The zero-padded copies shift the input by the front pads, so those must not be negative.
@@ -93,27 +107,6 @@ const float* pad_input(const ConvGeom& g, const float* x, int64_t* Dp, int64_t* 
     }
   });
   return xpad;
-}
-
-// Splits n work rows of `vox` output voxels each into ntasks chunks for the pool, which hands
-// them out dynamically: a multiple of the thread count (up to 4 per thread), so a thread that
-// was slowed down (a busy machine, a late wake-up) leaves its share to the others instead of
-// holding up the call, and each chunk keeps at least min_vox voxels (the kernels' cache blocks).
-int64_t split_tasks(int64_t n, int64_t vox, int64_t min_vox, int nt) {
-  if (nt <= 1 || n <= 1) return 1;
-  const int64_t max_tasks = std::max<int64_t>(1, n * std::max<int64_t>(1, vox) / std::max<int64_t>(1, min_vox));
-  for (int64_t m = 4; m >= 1; m--)
-    if (nt * m <= std::min(n, max_tasks)) return nt * m;
-  return std::min<int64_t>(n, nt);
-}
-
-// Runs fn(r0, r1) over [0, n) as ntasks contiguous, near-equal chunks, dynamically scheduled.
-void run_chunks(int64_t n, int64_t ntasks, const std::function<void(int64_t, int64_t)>& fn) {
-  if (ntasks <= 1) return fn(0, n);
-  parallel_tasks(int(ntasks), [&](int t) {
-    const int64_t r0 = n * t / ntasks, r1 = n * (t + 1) / ntasks;
-    if (r0 < r1) fn(r0, r1);
-  });
 }
 
 bool run_fwd(const ConvGeom& g, int mode, const float* in, const float* w, float* out) {

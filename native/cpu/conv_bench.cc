@@ -1,9 +1,11 @@
-// CPU side of the convolution benchmark (see conv_bench.h): the engine's fast kernel
-// ("direct") and the portable loops ("reference"), each timed with a monotonic clock around
-// the kernel call alone (the output is allocated before).
+// CPU side of the convolution benchmark (see conv_bench.h): the engine's dispatch ("auto", the
+// row named after the algorithm it picked), the direct kernels, Winograd F(2³, 3³) and F(4³, 3³)
+// and the portable loops, each timed with a monotonic clock around the kernel call alone (the
+// output is allocated before; Winograd's filter transform is part of each call, as in training).
 #include "../conv_bench.h"
 
 #include <chrono>
+#include <sstream>
 
 #include "conv3d.h"
 #include "conv3d_fast.h"
@@ -14,19 +16,42 @@ namespace vnet::cpu {
 
 namespace {
 
-using Kern = bool (*)(const ConvGeom&, const float*, const float*, float*);
+using Kern = std::function<bool(const ConvGeom&, const float*, const float*, float*)>;
 
-bool ref_fprop(const ConvGeom& g, const float* a, const float* b, float* o) { return conv3d_fprop_ref(g, a, b, o), true; }
-bool ref_dgrad(const ConvGeom& g, const float* a, const float* b, float* o) { return conv3d_dgrad_ref(g, a, b, o), true; }
-bool ref_wgrad(const ConvGeom& g, const float* a, const float* b, float* o) { return conv3d_wgrad_ref(g, a, b, o), true; }
-
-Kern pick(Op op, bool reference) {
+ConvDir dir_of(Op op) {
   switch (op) {
-    case Op::conv3d_fprop: return reference ? ref_fprop : conv3d_fprop_fast;
-    case Op::conv3d_dgrad: return reference ? ref_dgrad : conv3d_dgrad_fast;
-    case Op::conv3d_wgrad: return reference ? ref_wgrad : conv3d_wgrad_fast;
+    case Op::conv3d_fprop: return ConvDir::fprop;
+    case Op::conv3d_dgrad: return ConvDir::dgrad;
+    case Op::conv3d_wgrad: return ConvDir::wgrad;
     default: throw_error(ErrorCode::VNET_E_INVALID_ARG, "conv bench: not a conv3d op");
   }
+}
+
+// One algorithm's kernel for the call's direction; *used receives what the engine's dispatch ran.
+Kern pick(ConvDir d, ConvAlgo a, bool engine, ConvAlgo* used) {
+  if (engine)
+    return [d, used](const ConvGeom& g, const float* p, const float* q, float* o) {
+      *used = d == ConvDir::fprop ? conv3d_fprop_f32(g, p, q, o) : d == ConvDir::dgrad ? conv3d_dgrad_f32(g, p, q, o)
+                                                                                      : conv3d_wgrad_f32(g, p, q, o);
+      return true;
+    };
+  const int m = a == ConvAlgo::winograd4 ? 4 : 2;
+  return [d, a, m](const ConvGeom& g, const float* p, const float* q, float* o) {
+    switch (a) {
+      case ConvAlgo::direct:
+        return d == ConvDir::fprop ? conv3d_fprop_fast(g, p, q, o) : d == ConvDir::dgrad ? conv3d_dgrad_fast(g, p, q, o)
+                                                                                        : conv3d_wgrad_fast(g, p, q, o);
+      case ConvAlgo::reference:
+        if (d == ConvDir::fprop) conv3d_fprop_ref(g, p, q, o);
+        else if (d == ConvDir::dgrad) conv3d_dgrad_ref(g, p, q, o);
+        else conv3d_wgrad_ref(g, p, q, o);
+        return true;
+      default:
+        return d == ConvDir::fprop   ? conv3d_fprop_winograd(g, m, p, q, o, nullptr)
+               : d == ConvDir::dgrad ? conv3d_dgrad_winograd(g, m, p, q, o, nullptr)
+                                     : conv3d_wgrad_winograd(g, m, p, q, o);
+    }
+  };
 }
 
 void check_call(const OpCall& c) {
@@ -39,7 +64,7 @@ void check_call(const OpCall& c) {
 }
 
 // One candidate: returns false (and no times) when the kernel does not cover the geometry.
-bool time_kernel(Kern k, const OpCall& c, const ConvBenchOptions& o, ConvBenchResult& r) {
+bool time_kernel(const Kern& k, const OpCall& c, const ConvBenchOptions& o, ConvBenchResult& r) {
   const ConvGeom g = conv_geom_of(c);
   OpCall call = c;
   infer_outputs(call);
@@ -61,25 +86,48 @@ bool time_kernel(Kern k, const OpCall& c, const ConvBenchOptions& o, ConvBenchRe
   return true;
 }
 
+ConvAlgo algo_from_name(const std::string& s) {
+  for (ConvAlgo a : {ConvAlgo::direct, ConvAlgo::winograd, ConvAlgo::winograd4, ConvAlgo::reference})
+    if (s == conv_algo_name(a)) return a;
+  throw_error(ErrorCode::VNET_E_INVALID_ARG,
+              "conv bench: unknown algorithm '" + s + "' (auto, all, direct, winograd, winograd4, reference)");
+}
+
 }  // namespace
 
 std::vector<ConvBenchResult> conv_bench(const OpCall& c, const ConvBenchOptions& o) {
   check_call(c);
+  const ConvDir d = dir_of(c.op);
   std::vector<ConvBenchResult> res;
-  // The engine's dispatch (conv3d.cc): the fast kernel when it covers the call, else the loops.
-  ConvBenchResult fast;
-  fast.algo = "direct";
-  const bool covered = time_kernel(pick(c.op, false), c, o, fast);
-  if (covered) {
-    fast.chosen = true;
-    res.push_back(std::move(fast));
+  // The engine's dispatch runs first: under auto it measures the candidates at its first use
+  // of the shape, and its pick is the row marked chosen.
+  ConvAlgo used = ConvAlgo::direct;
+  ConvBenchResult engine;
+  time_kernel(pick(d, used, true, &used), c, o.algo == "auto" ? o : ConvBenchOptions{0, 1, 0, 1}, engine);
+  if (o.algo == "auto") {
+    engine.algo = conv_algo_name(used);
+    engine.chosen = true;
+    res.push_back(std::move(engine));
+    return res;
   }
-  if (!covered || o.all) {
-    ConvBenchResult ref;
-    ref.algo = "reference";
-    ref.chosen = !covered;
-    time_kernel(pick(c.op, true), c, o, ref);
-    res.push_back(std::move(ref));
+  std::vector<ConvAlgo> algos;
+  if (o.algo == "all" || o.all) {
+    algos = {ConvAlgo::direct, ConvAlgo::winograd, ConvAlgo::winograd4, ConvAlgo::reference};
+  } else {
+    std::stringstream ss(o.algo);
+    for (std::string s; std::getline(ss, s, ',');) algos.push_back(algo_from_name(s));
+  }
+  for (ConvAlgo a : algos) {
+    ConvBenchResult r;
+    r.algo = conv_algo_name(a);
+    r.chosen = a == used;
+    if (!time_kernel(pick(d, a, false, nullptr), c, o, r)) {
+      if (o.algo == "all" || o.all) continue;  // only what supports the problem
+      r.ms.clear();
+      r.error = std::string(conv_algo_name(a)) + " does not cover this convolution" +
+                (a == ConvAlgo::winograd || a == ConvAlgo::winograd4 ? " (Winograd: 3x3x3, stride 1, pads 0..2, AVX2 or AVX-512)" : "");
+    }
+    res.push_back(std::move(r));
   }
   return res;
 }
@@ -89,7 +137,8 @@ TensorPtr conv_reference(const OpCall& c) {
   const ConvGeom g = conv_geom_of(c);
   OpCall call = c;
   infer_outputs(call);
-  pick(c.op, true)(g, c.in[0]->data<float>(), c.in[1]->data<float>(), call.out[0]->data<float>());
+  pick(dir_of(c.op), ConvAlgo::reference, false, nullptr)(g, c.in[0]->data<float>(), c.in[1]->data<float>(),
+                                                         call.out[0]->data<float>());
   return call.out[0];
 }
 

@@ -6,13 +6,18 @@ namespace vnet::cpu {
 
 namespace {
 
+// The weights' storage and write version: the key of their cached Winograd transforms.
+WeightTag tag_of(const TensorPtr& w) { return WeightTag{w->storage, w->storage->id, w->storage->version.load()}; }
+
 void fprop(const OpCall& c) {
   ConvGeom g = conv_geom_of(c);
-  conv3d_fprop_f32(g, c.in[0]->data<float>(), c.in[1]->data<float>(), c.out[0]->data<float>());
+  const WeightTag tag = tag_of(c.in[1]);
+  conv3d_fprop_f32(g, c.in[0]->data<float>(), c.in[1]->data<float>(), c.out[0]->data<float>(), &tag);
 }
 void dgrad(const OpCall& c) {
   ConvGeom g = conv_geom_of(c);
-  conv3d_dgrad_f32(g, c.in[0]->data<float>(), c.in[1]->data<float>(), c.out[0]->data<float>());
+  const WeightTag tag = tag_of(c.in[1]);
+  conv3d_dgrad_f32(g, c.in[0]->data<float>(), c.in[1]->data<float>(), c.out[0]->data<float>(), &tag);
 }
 void wgrad(const OpCall& c) {
   ConvGeom g = conv_geom_of(c);

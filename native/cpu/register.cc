@@ -30,17 +30,6 @@ TensorPtr convert(const TensorPtr& t, DType to) {
   return c.out[0];
 }
 
-// Ops that write into their inputs: their fp16 inputs are narrowed back after the kernel.
-bool mutates_inputs(Op op) {
-  switch (op) {
-    case Op::batchnorm_train: case Op::fill_uniform: case Op::fill_const: case Op::axpy:
-    case Op::rmsprop_step: case Op::adam_step: case Op::sgd_step: case Op::amp_unscale:
-      return true;
-    default:
-      return false;
-  }
-}
-
 void widened_run(const OpCall& c) {
   const Kernel& k = g_f32[int(c.op)];
   if (all_f32(c)) return k.run(c);
@@ -56,7 +45,8 @@ void widened_run(const OpCall& c) {
   };
   for (size_t i = 0; i < c.out.size(); i++)
     if (c.out[i]->dtype == DType::F16) narrow_into(c.out[i], w.out[i]);
-  if (mutates_inputs(c.op))
+  // Ops that write into their inputs: their fp16 inputs are narrowed back after the kernel.
+  if (op_mutates_inputs(c.op))
     for (size_t i = 0; i < c.in.size(); i++)
       if (c.in[i]->dtype == DType::F16) narrow_into(c.in[i], w.in[i]);
 }

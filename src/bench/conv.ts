@@ -21,7 +21,7 @@ export interface BenchOptions {
   maths: BenchMath[];
   device: 'cpu' | 'cuda';
   threads?: number;
-  algo: 'auto' | 'all';
+  algo: string; // auto, all, or (CPU) a comma list of direct, winograd, winograd4, reference
   warmup: number;
   minReps: number;
   minTime: number; // seconds
@@ -181,7 +181,7 @@ export function benchCase(o: BenchOptions, p: ConvProblem, n: number, onRow: (r:
         const maths = dtype === 'f16' ? ['fp16'] : o.maths;
         for (const math of maths) {
           const attrs = o.device === 'cuda' && dtype === 'f32' ? { ...call.attrs, tf32: math === 'tf32' ? 1 : 0 } : call.attrs;
-          const bench = (opts: E.timing.ConvBenchOptions) => E.timing.convTimings(call.op, inputs, attrs, { ...opts, all: o.algo === 'all' });
+          const bench = (opts: E.timing.ConvBenchOptions) => E.timing.convTimings(call.op, inputs, attrs, { ...opts, all: o.algo === 'all', algo: o.algo });
           // The check first: one call per algorithm, its result against the reference.
           const verdict = new Map<string, { check: BenchRow['check']; chosen: boolean; err?: number; error?: string }>();
           for (const r of bench({ warmup: 0, minReps: 1, maxReps: 1, minMs: 0 })) {

@@ -27,7 +27,7 @@ export const benchConvFlags: Record<string, Options> = {
   math: { group: T, type: 'string', describe: 'for f32: fp32, tf32 (CUDA) or both (default: tf32 on CUDA, fp32 on the CPU)' },
   device: { group: T, type: 'string', choices: ['cpu', 'cuda'], default: 'cpu', describe: 'where to run' },
   threads: { group: T, type: 'number', describe: 'CPU threads (default: the engine default)' },
-  algo: { group: T, type: 'string', choices: ['auto', 'all'], default: 'auto', describe: "auto: the engine's choice; all: every algorithm that supports the problem (CUDA: each cuDNN algorithm and the GEMM path; CPU: the fast kernel and the reference loops), * marks the engine's" },
+  algo: { group: T, type: 'string', default: 'auto', describe: "auto: the engine's choice (the row names it); all: every algorithm that supports the problem (CUDA: each cuDNN algorithm and the GEMM path; CPU: direct, winograd, winograd4 and the reference loops); on the CPU also a comma list of those, e.g. direct,winograd; * marks the engine's" },
   peer: { group: T, type: 'string', choices: ['torch'], describe: 'also run the problems through PyTorch (python3 or $VNET_PYTHON) and show the ratio' },
   warmup: { group: H, type: 'number', default: 2, describe: 'untimed calls first' },
   min_reps: { group: H, type: 'number', default: 5, alias: 'min-reps', describe: 'timed calls: at least this many ...' },
@@ -51,6 +51,17 @@ function list<T extends string>(flag: string, v: string, allowed: readonly T[]):
   const bad = items.filter((s) => !allowed.includes(s as T));
   if (!items.length || bad.length) throw new BenchInputError(`${flag}: '${v}' must be a comma list of ${allowed.join(', ')}`);
   return [...new Set(items)] as T[];
+}
+
+const CPU_ALGOS = ['direct', 'winograd', 'winograd4', 'reference'] as const;
+
+/** --algo: auto or all anywhere; on the CPU also a comma list of CPU_ALGOS. */
+function algoFlag(v: string, device: 'cpu' | 'cuda'): string {
+  if (v === 'auto' || v === 'all') return v;
+  if (device === 'cuda') throw new BenchInputError(`--algo: '${v}' must be auto or all on CUDA`);
+  return list('--algo', v, ['auto', 'all', ...CPU_ALGOS]).some((x) => x === 'auto' || x === 'all')
+    ? (() => { throw new BenchInputError(`--algo: '${v}': auto and all stand alone`); })()
+    : list('--algo', v, CPU_ALGOS).join(',');
 }
 
 /** yargs argv -> benchmark options; throws BenchInputError naming the flag. */
@@ -88,7 +99,7 @@ export function toBenchOptions(a: Record<string, unknown>): BenchOptions & { for
     directions: list<Direction>('--direction', String(a.direction), DIRECTIONS),
     dtypes: list<BenchDType>('--dtype', String(a.dtype), ['f32', 'f16']),
     maths: list<BenchMath>('--math', String(a.math ?? (device === 'cuda' ? 'tf32' : 'fp32')), ['fp32', 'tf32']),
-    device, threads: a.threads as number | undefined, algo: a.algo as 'auto' | 'all',
+    device, threads: a.threads as number | undefined, algo: algoFlag(String(a.algo), device),
     warmup: int('warmup', 0), minReps: int('min_reps', 1), minTime: num('min_time', 0), maxReps: int('max_reps', 1), checkLimit: num('check_limit', 0),
     format: (a.json ? 'json' : a.csv ? 'csv' : 'table') as OutputFormat,
     peer: a.peer as 'torch' | undefined,
@@ -130,7 +141,7 @@ export async function cmdBenchConv(a: Record<string, unknown>, hooks: BenchHooks
       }
     }
     const width = Math.max(5, ...o.problems.map((p) => p.name.length));
-    const writer = new RowWriter(o.format, (s) => process.stdout.write(s), { layer: width, algo: o.device === 'cuda' ? (o.algo === 'all' ? 38 : 32) : 10 }, Boolean(peer));
+    const writer = new RowWriter(o.format, (s) => process.stdout.write(s), { layer: width, algo: o.device === 'cuda' ? (o.algo === 'all' ? 38 : 32) : 11 }, Boolean(peer));
     const skipped: string[] = [];
     for (const { p, n } of benchCases(o)) {
       const times = peer ? await peer.measure(p, n) : undefined;

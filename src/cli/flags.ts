@@ -2,6 +2,7 @@
 // ours, grouped for --help. snake_case as the reference spells them; kebab-case accepted too.
 import type { Options } from 'yargs';
 import { EnvError, numThreadsFromEnv } from '../env.js';
+import { convAlgos } from '../engine/index.js';
 import { MAX_THREADS, MODEL_OPTIONS, defaultRunOptions, type RunOptions } from '../config/options.js';
 
 type Group = 'Data:' | 'Model:' | 'Training:' | 'Execution:' | 'Output:';
@@ -191,6 +192,12 @@ export function checkNumericFlags(a: Record<string, unknown>): void {
     numThreadsFromEnv(MAX_THREADS);
   } catch (e) {
     throw e instanceof EnvError ? new UsageError(e.message) : e;
+  }
+  // The engine reads VNET_CONV_ALGO at each convolution; a bad value is refused before anything is written.
+  try {
+    convAlgos();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
 }
 

@@ -59,6 +59,14 @@ export function info(): EngineInfo {
   return { ...native.info(), ...native.setMathModes(), addon: addonSource };
 }
 
+/**
+ * The CPU convolution algorithm setting (VNET_CONV_ALGO: auto, direct or winograd; throws
+ * VNET_E_INVALID_ARG on another value), what auto measured so far, the Winograd filter cache.
+ */
+export function convAlgos(): ReturnType<typeof native.convAlgos> {
+  return native.convAlgos();
+}
+
 /** The CUDA doctor's report (driver, runtime, libraries, GPUs) as a parsed object. */
 export function doctor(): Record<string, unknown> {
   return JSON.parse(native.doctor()) as Record<string, unknown>;

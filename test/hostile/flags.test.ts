@@ -30,6 +30,10 @@ test('thread counts and input sizes have an upper bound (--threads, VNET_NUM_THR
   expectRefused(cli([...base, '--batch_size', '1'], { env: { VNET_NUM_THREADS: '99999' } }), { exit: 2, names: ['VNET_NUM_THREADS', '1..256'] });
 }, CASE_LIMIT_MS);
 
+test('an unknown VNET_CONV_ALGO is refused before anything is written', () => {
+  expectRefused(cli([...base, '--batch_size', '1'], { env: { VNET_CONV_ALGO: 'fastest' } }), { exit: 2, names: ["VNET_CONV_ALGO='fastest'", 'auto, direct, winograd'] });
+}, CASE_LIMIT_MS);
+
 /** The RunOptions a command line parses to (the command itself is not run). */
 async function parsed(argv: string[]): Promise<RunOptions> {
   let got: RunOptions | undefined;

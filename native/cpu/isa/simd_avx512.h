@@ -13,6 +13,9 @@ struct VecAvx512 {
   static T bcast(const float* p) { return _mm512_set1_ps(*p); }
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T set1(float v) { return _mm512_set1_ps(v); }
   static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
   static __mmask16 mask(int n) { return __mmask16((1u << n) - 1u); }
   // First n (< W) lanes; the rest read as zero / are left untouched.

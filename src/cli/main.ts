@@ -7,7 +7,8 @@ import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, UsageErr
 import { MODES, runCv, runMode, RunError, type Mode } from '../runner/index.js';
 import { checkOptions, checkParallel } from '../runner/common.js';
 import { launchRanks, rankFromEnv } from '../runner/parallel.js';
-import { cmdDemo, cmdDoctor, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
+import { cmdDemo, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
+import { cmdDoctor } from './doctor.js';
 import { benchCommand } from './bench.js';
 import { cmdServe } from '../serve/command.js';
 import { versionText } from './version.js';

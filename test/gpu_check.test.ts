@@ -16,7 +16,7 @@ function dryRun(extra: string[], env: Record<string, string> = {}): { status: nu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vnet-gpucheck-'));
   const base = { ...process.env };
   delete base.VNET_GPU_PLAN;
-  const r = spawnSync('bash', ['bench/gpu/check.sh', '--dry-run', ...extra], { env: { ...base, OUT: dir, ...env }, encoding: 'utf8', timeout: 170000 });
+  const r = spawnSync('bash', ['bench/gpu/check.sh', '--dry-run', ...extra], { env: { ...base, OUT: dir, ...env }, encoding: 'utf8', timeout: 300000 });
   const rows = fs.existsSync(path.join(dir, 'results.jsonl'))
     ? fs.readFileSync(path.join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row) : [];
   return { status: r.status, out: r.stdout + r.stderr, dir, rows, files: fs.readdirSync(dir) };
@@ -24,7 +24,7 @@ function dryRun(extra: string[], env: Record<string, string> = {}): { status: nu
 
 describe('check.sh --dry-run', () => {
   let run: ReturnType<typeof dryRun>;
-  beforeAll(() => { run = dryRun([]); });
+  beforeAll(() => { run = dryRun([]); }, 320000);
   afterAll(() => fs.rmSync(run.dir, { recursive: true, force: true }));
   const row = (name: string) => run.rows.find((r) => r.step === name);
 

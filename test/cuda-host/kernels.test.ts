@@ -147,3 +147,17 @@ describe('the rest of the GPU check on the host shim', () => {
     expect(r.summary.pass).toBe(1);
   });
 });
+
+test('the GPU peak: at the maximum boost clock by default, at a measured clock when VNET_GPU_CLOCK_MHZ gives one', () => {
+  if (skipped()) return;
+  const code = `const a = require(${JSON.stringify(HOST)}); console.log(JSON.stringify(a.gpuPeak()));`;
+  const peak = (extra: Record<string, string>) => JSON.parse(spawnSync(process.execPath, ['-e', code], { env: hostEnv(extra), encoding: 'utf8' }).stdout);
+  // The shim plays one sm_90 SM whose maximum clock is 1980 MHz: fp16 tensor cores 4096 FLOP per clock.
+  const max = peak({});
+  expect(max).toMatchObject({ computeCapability: '9.0', sms: 1, clockMHz: 1980, maxClockMHz: 1980, clockSource: 'max' });
+  expect(max.fp16).toBeCloseTo(4096 * 1.98, 6);
+  const sustained = peak({ VNET_GPU_CLOCK_MHZ: '1830' });
+  expect(sustained).toMatchObject({ clockMHz: 1830, maxClockMHz: 1980, clockSource: 'VNET_GPU_CLOCK_MHZ' });
+  expect(sustained.fp16).toBeCloseTo(4096 * 1.83, 6);
+  expect(sustained.tf32).toBeCloseTo(2048 * 1.83, 6);
+});

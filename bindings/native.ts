@@ -60,7 +60,8 @@ export interface NativeAddon {
   /** The portable CPU reference loops (f32 CPU tensors): the benchmark's correctness oracle. */
   convReference(op: string, inputs: Handle[], attrs: Attrs): NativeTensor;
   /** GFLOP/s peaks of the GPU (SM count x maximum clock x a per-SM rate by compute capability). */
-  gpuPeak(): { name: string; computeCapability: string; sms: number; clockMHz: number; fp32: number; tf32: number; fp16: number };
+  /** Peaks (GFLOP/s) at clockMHz: VNET_GPU_CLOCK_MHZ when set (clockSource 'VNET_GPU_CLOCK_MHZ'), else the maximum clock ('max'). */
+  gpuPeak(): { name: string; computeCapability: string; sms: number; clockMHz: number; maxClockMHz: number; clockSource: string; fp32: number; tf32: number; fp16: number };
   /** The CPU conv algorithm setting (VNET_CONV_ALGO; throws on an unknown value), auto's measured choices, the Winograd filter cache. */
   convAlgos(): ConvAlgos;
 }

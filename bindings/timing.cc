@@ -126,6 +126,8 @@ Napi::Value GpuPeak(const Napi::CallbackInfo& info) {
     o.Set("computeCapability", std::to_string(p.major) + "." + std::to_string(p.minor));
     o.Set("sms", p.sms);
     o.Set("clockMHz", p.clock_mhz);
+    o.Set("maxClockMHz", p.max_clock_mhz);
+    o.Set("clockSource", p.clock_source);
     o.Set("fp32", p.fp32);
     o.Set("tf32", p.tf32);
     o.Set("fp16", p.fp16);

@@ -17,7 +17,6 @@ void memcpy_d2h(void* dst, const void* src, size_t n);
 void memcpy_d2d(void* dst, const void* src, size_t n);
 void synchronize();
 std::string doctor_json();               // driver, runtime, cuDNN, cuBLAS, NCCL, GPUs, as JSON
-void dev_empty_cache();                  // return the caching allocator's free blocks to the driver
 void memset_zero(void* p, size_t n);     // queued on the op stream (capturable, unlike an H2D copy)
 // Math modes for every later CUDA op: TF32 for fp32 convolutions and GEMMs (default on), only
 // deterministic algorithms (default off). Each argument: 1 on, 0 off, -1 unchanged. The process
@@ -33,7 +32,6 @@ int graph_end();
 void graph_abort();
 void graph_launch(int id);
 void graph_destroy(int id);
-bool graph_capturing();
 
 // Data parallel over NCCL (native/cuda/comm.cc): rank 0 makes the id, the launcher's rendezvous
 // hands it to every rank.

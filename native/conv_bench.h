@@ -38,12 +38,16 @@ TensorPtr conv_reference(const OpCall& c);
 
 namespace cuda {
 std::vector<ConvBenchResult> conv_bench(const OpCall& c, const ConvBenchOptions& o);
-// The current GPU's dense peak in GFLOP/s (2 per multiply-add) from its SM count, its maximum
-// clock and a per-SM rate by compute capability: fp32 FMA, TF32 and fp16 tensor cores.
+// The current GPU's dense peak in GFLOP/s (2 per multiply-add) from its SM count, a clock and
+// a per-SM rate by compute capability: fp32 FMA, TF32 and fp16 tensor cores. The clock is
+// VNET_GPU_CLOCK_MHZ when set (the GPU check passes the SM clock it measured under training
+// load), else the maximum boost clock, which GPUs do not hold under sustained tensor-core work
+// (an H100 SXM: 1980 MHz maximum, NVIDIA's own peak figures use 1830), so that peak reads high.
 struct GpuPeak {
   std::string name;
   int major = 0, minor = 0, sms = 0;
-  double clock_mhz = 0, fp32 = 0, tf32 = 0, fp16 = 0;
+  double clock_mhz = 0, max_clock_mhz = 0, fp32 = 0, tf32 = 0, fp16 = 0;
+  std::string clock_source;  // "VNET_GPU_CLOCK_MHZ" or "max"
 };
 GpuPeak gpu_peak();
 }  // namespace cuda

@@ -24,7 +24,6 @@ void memcpy_h2d(void*, const void*, size_t) { not_built(); }
 void memcpy_d2h(void*, const void*, size_t) { not_built(); }
 void memcpy_d2d(void*, const void*, size_t) { not_built(); }
 void synchronize() {}
-void dev_empty_cache() {}
 void memset_zero(void*, size_t) { not_built(); }
 // Kept so that the modes read back as set; no op uses them without CUDA.
 namespace {
@@ -41,7 +40,6 @@ int graph_end() { not_built(); }
 void graph_abort() {}
 void graph_launch(int) { not_built(); }
 void graph_destroy(int) {}
-bool graph_capturing() { return false; }
 std::string nccl_unique_id() { not_built(); }
 void nccl_init(int, int, const std::string&) { not_built(); }
 void nccl_all_reduce_flat(const std::vector<Tensor*>&, bool) { not_built(); }
@@ -52,7 +50,8 @@ std::vector<ConvBenchResult> conv_bench(const OpCall&, const ConvBenchOptions&) 
 GpuPeak gpu_peak() { not_built(); }
 
 std::string doctor_json() {
-  return "{\"compiled\":false,\"error\":\"built without CUDA (nvcc not found at build time)\"}";
+  return "{\"compiled\":false,\"available\":false,\"reason\":\"the addon was built without CUDA (nvcc was not found when it "
+         "was built)\",\"gpus\":[]}";
 }
 
 }  // namespace vnet::cuda

@@ -26,6 +26,7 @@ constexpr Var kVars[] = {
     {"VNET_DETERMINISTIC", "1: only deterministic cuDNN algorithms by default"},
     {"VNET_CONV_GEMM", "1: 2x2x2 stride-2 convolutions on cuBLAS instead of cuDNN"},
     {"VNET_CUDNN_WORKSPACE_MB", "largest cuDNN workspace an algorithm may use (default 1024)"},
+    {"VNET_GPU_CLOCK_MHZ", "the GPU clock the conv table's peak is taken at (default: the maximum boost clock)"},
     {"VNET_CUDNN_FIND", "0: cuDNN's heuristics instead of timing the algorithms"},
     {"VNET_CUDNN_PATH", "cuDNN: a library file or the folder holding it"},
     {"VNET_CUBLAS_PATH", "cuBLAS: a library file or the folder holding it"},

@@ -1,6 +1,7 @@
 // The GPU check harness on this CPU machine: `bench/gpu/check.sh --dry-run` (the same steps on
 // the CPU, tiny sizes, GPU-only steps skipped with the reason) must leave the $OUT files the GPU
-// run returns; a short deadline skips steps with the reason; and the addon's library search
+// run returns and show the GPU plan, whose boxes fit the 300 s budget (a plan that does not is a
+// failed dry run); a short deadline skips steps with the reason; and the addon's library search
 // finds the CUDA 13 wheel layout in a fake tree and preloads cuBLASLt, NVRTC and cuDNN's
 // sub-libraries (RTLD_GLOBAL) before cuDNN itself.
 import { spawnSync } from 'node:child_process';
@@ -11,9 +12,11 @@ import { native } from '../bindings/native.js';
 
 interface Row { step: string; status: string; rc: number | null; seconds: number; box: number; reason: string; data: Record<string, unknown>[] }
 
-function dryRun(extra: string[]): { status: number | null; out: string; dir: string; rows: Row[]; files: string[] } {
+function dryRun(extra: string[], env: Record<string, string> = {}): { status: number | null; out: string; dir: string; rows: Row[]; files: string[] } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vnet-gpucheck-'));
-  const r = spawnSync('bash', ['bench/gpu/check.sh', '--dry-run', ...extra], { env: { ...process.env, OUT: dir }, encoding: 'utf8', timeout: 170000 });
+  const base = { ...process.env };
+  delete base.VNET_GPU_PLAN;
+  const r = spawnSync('bash', ['bench/gpu/check.sh', '--dry-run', ...extra], { env: { ...base, OUT: dir, ...env }, encoding: 'utf8', timeout: 300000 });
   const rows = fs.existsSync(path.join(dir, 'results.jsonl'))
     ? fs.readFileSync(path.join(dir, 'results.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row) : [];
   return { status: r.status, out: r.stdout + r.stderr, dir, rows, files: fs.readdirSync(dir) };
@@ -21,7 +24,7 @@ function dryRun(extra: string[]): { status: number | null; out: string; dir: str
 
 describe('check.sh --dry-run', () => {
   let run: ReturnType<typeof dryRun>;
-  beforeAll(() => { run = dryRun([]); });
+  beforeAll(() => { run = dryRun([]); }, 320000);
   afterAll(() => fs.rmSync(run.dir, { recursive: true, force: true }));
   const row = (name: string) => run.rows.find((r) => r.step === name);
 
@@ -34,10 +37,24 @@ describe('check.sh --dry-run', () => {
     expect(fs.readFileSync(path.join(run.dir, 'all.log'), 'utf8')).toContain('===== train_tf32');
   });
 
+  test('the plan: printed, its boxes summed and within the 300 s budget, run in its order', () => {
+    const plan = row('plan');
+    const p = plan?.data[0] as { sum: number; budget: number; steps: { step: string; box: number }[] };
+    expect(plan?.status).toBe('PASS');
+    expect(p.budget).toBe(300);
+    expect(p.sum).toBe(p.steps.reduce((a, x) => a + x.box, 0));
+    expect(p.sum).toBeLessThanOrEqual(300);
+    expect(p.steps.map((x) => x.step)).toEqual(['unpack', 'preflight', 'doctor', 'conv_smoke', 'checks_ops', 'golden', 'graph', 'nccl', 'dataset',
+      'train_amp', 'train_tf32', 'peer', 'compare']);
+    expect(fs.readFileSync(path.join(run.dir, 'all.log'), 'utf8')).toMatch(new RegExp(`plan \\(boxes, seconds\\): unpack 10, preflight 10, .* = ${p.sum} s of 300 s`));
+    // Each planned step is recorded with its planned box.
+    for (const x of p.steps) expect(row(x.step)?.box).toBe(x.box);
+  });
+
   test('steps come in order of value, each recorded with status, seconds and box', () => {
     const names = run.rows.map((r) => r.step);
-    const order = ['preflight', 'doctor', 'api_check', 'dataset', 'conv_smoke', 'train_fp32', 'train_tf32', 'train_amp', 'peer', 'compare',
-      'checks_ops', 'golden', 'graph', 'conv_table', 'train_xla', 'infer_tf32', 'infer_amp', 'dice_fp32', 'dice_amp', 'dice_pair'];
+    const order = ['plan', 'unpack', 'preflight', 'doctor', 'conv_smoke', 'checks_ops', 'golden', 'graph', 'nccl', 'dataset', 'train_amp', 'train_tf32',
+      'peer', 'compare', 'memory', 'api_check', 'conv_table', 'train_xla', 'infer_amp', 'infer_tf32', 'train_fp32', 'dice_fp32', 'dice_amp', 'dice_pair'];
     const at = order.map((n) => names.indexOf(n));
     expect(at.filter((i) => i < 0)).toEqual([]);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
@@ -48,7 +65,7 @@ describe('check.sh --dry-run', () => {
   });
 
   test('GPU-only steps are skipped with the reason; nothing else fails', () => {
-    for (const n of ['conv_smoke', 'peer', 'graph', 'nccl', 'memory']) {
+    for (const n of ['peer', 'graph', 'nccl', 'memory']) {
       expect(row(n)?.status).toBe('skipped');
       expect(row(n)?.reason).toMatch(/GPU-only/);
     }
@@ -67,7 +84,7 @@ describe('check.sh --dry-run', () => {
   test('key numbers: throughput of each benchmark, check counts, the Dice pair', () => {
     for (const n of ['train_fp32', 'train_tf32', 'train_amp', 'train_xla', 'infer_tf32', 'infer_amp'])
       expect(row(n)?.data[0]?.images_per_s).toBeGreaterThan(0);
-    for (const n of ['checks_conv', 'checks_ops', 'golden']) {
+    for (const n of ['conv_smoke', 'checks_ops', 'golden']) {
       expect(row(n)?.data[0]?.pass).toBeGreaterThan(0);
       expect(row(n)?.data[0]?.fail).toBe(0);
     }
@@ -75,9 +92,20 @@ describe('check.sh --dry-run', () => {
     expect(typeof d?.fp32).toBe('number');
     expect(typeof d?.amp).toBe('number');
     expect(JSON.stringify(row('doctor')?.data[0])).toContain('cudnn');
-    // No peer on the CPU: the comparison lists our numbers with no ratio.
-    expect((row('compare')?.data[0]?.rows as { ratio: unknown }[]).map((x) => x.ratio)).toEqual([null, null, null]);
+    // No peer on the CPU: the comparison lists our numbers (AMP, TF32) with no ratio.
+    expect((row('compare')?.data[0]?.rows as { ratio: unknown }[]).map((x) => x.ratio)).toEqual([null, null]);
   });
+});
+
+test('a plan whose boxes exceed the 300 s budget fails the dry run before any step', () => {
+  const r = dryRun([], { VNET_GPU_PLAN: 'unpack:10 preflight:10 doctor:15 conv_smoke:200 checks_ops:100' });
+  try {
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/the planned boxes \(335 s\) exceed the 300 s budget/);
+    expect(r.rows.map((x) => `${x.step} ${x.status}`)).toEqual(['plan FAIL']);
+  } finally {
+    fs.rmSync(r.dir, { recursive: true, force: true });
+  }
 });
 
 test('a deadline shorter than the boxes skips every step with the time left, and still writes the table', () => {

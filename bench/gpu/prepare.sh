@@ -23,7 +23,7 @@ echo "== building the addon for sm_90 (build/gpu-sm90/)"
 t0=$(date +%s)
 # Static libstdc++/libgcc where the build offers it: the GPU machine's system libraries differ.
 nice npx cmake-js compile -O build/gpu-sm90 --CDVNET_CUDA=ON '--CDCMAKE_CUDA_ARCHITECTURES=90-real;90-virtual' \
-  --CDVNET_STATIC_RUNTIME=ON >"$STAGE/build.log" 2>&1 || { tail -40 "$STAGE/build.log"; echo "addon build failed"; exit 1; }
+  --CDVNET_STATIC_RUNTIME=ON --CDVNET_HOST_KERNELS=OFF >"$STAGE/build.log" 2>&1 || { tail -40 "$STAGE/build.log"; echo "addon build failed"; exit 1; }
 echo "   built in $(( $(date +%s) - t0 )) s"
 
 echo "== compiling TypeScript (dist/)"

@@ -2,9 +2,9 @@
 // one section per process so a sticky CUDA error (the context is dead for the rest of the
 // process) costs only its own section: node run_checks.js <section> [--device cuda|cpu]
 //   conv    the op table's convolutions (fprop, dgrad, wgrad; f32 and f16) against the CPU oracle
-//   ops     the rest of the op table
+//   ops     the rest of the op table (both sections add the table's tails and odd shapes)
 //   golden  a small V-Net, CPU against the device (loss, gradients, changes over steps)
-//   graph   --xla's CUDA Graph against eager steps (deterministic algorithms)
+//   graph   --xla's CUDA Graph against eager steps (deterministic algorithms), an eager step between replays
 //   nccl    the flat all-reduce with one rank
 //   memory  the caching allocator stays flat over repeated ops
 // Each check prints one PASS/FAIL line as it finishes; the section stops at the first sticky
@@ -14,8 +14,8 @@
 // same harness CPU against CPU (check.sh --dry-run); graph, nccl and memory need CUDA.
 import { native } from '../../bindings/native.js';
 // The op table and the golden V-Net live with the tests (test/ops/); this runner drives them.
-import { runAll } from '../../test/ops/parity.js';
-import { OP_CASES } from '../../test/ops/table.js';
+import { runCase } from '../../test/ops/parity.js';
+import { OP_CASES, TAIL_CASES } from '../../test/ops/table.js';
 import { goldenVNet, graphVsEager } from '../../test/ops/golden.js';
 
 type Device = 'cpu' | 'cuda';
@@ -37,12 +37,12 @@ function probe(device: Device): string | undefined {
 }
 
 function* opChecks(device: Device, convs: boolean): Generator<Check> {
-  const isConv = (name: string) => name.startsWith('conv');
-  for (const c of OP_CASES) {
-    if (isConv(c.name) !== convs) continue;
-    for (const r of runAll(native, (x) => x === c, device)) {
+  for (const c of [...OP_CASES, ...TAIL_CASES]) {
+    if (c.op.startsWith('conv') !== convs) continue;
+    for (const p of c.precisions) {
+      const r = runCase(native, c, p, device);
       yield { name: `${r.name} ${r.precision}`, pass: r.pass,
-        line: `${r.name.padEnd(22)} ${r.precision} err=${r.err.toExponential(2)} tol=${r.tol}${r.detail ? `  ${r.detail}` : ''}` };
+        line: `${r.name.padEnd(26)} ${r.precision} err=${r.err.toExponential(2)} tol=${r.tol}${r.detail ? `  ${r.detail}` : ''}` };
     }
   }
 }
@@ -88,16 +88,16 @@ function* memoryCheck(): Generator<Check> {
   }
 }
 
-const SECTIONS: Record<string, { cudaOnly: boolean; checks: (d: Device) => Iterable<Check> }> = {
+const SECTIONS: Record<string, { cudaOnly: boolean; checks: (d: Device) => Iterable<Check> | Promise<Iterable<Check>> }> = {
   conv: { cudaOnly: false, checks: (d) => opChecks(d, true) },
   ops: { cudaOnly: false, checks: (d) => opChecks(d, false) },
   golden: { cudaOnly: false, checks: (d) => goldenChecks(() => goldenVNet(3, d)) },
-  graph: { cudaOnly: true, checks: () => goldenChecks(() => graphVsEager()) },
+  graph: { cudaOnly: true, checks: async () => { const r = await graphVsEager(); return goldenChecks(() => r); } },
   nccl: { cudaOnly: true, checks: () => ncclCheck() },
   memory: { cudaOnly: true, checks: () => memoryCheck() },
 };
 
-function main(): number {
+async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const section = args[0] ?? '';
   const di = args.indexOf('--device');
@@ -127,7 +127,7 @@ function main(): number {
     }
     // The section's checks one by one: a thrown check is a failure, then the probe decides
     // whether the context survived it.
-    const it = spec.checks(device)[Symbol.iterator]();
+    const it = (await spec.checks(device))[Symbol.iterator]();
     for (let last = 'start of section'; ;) {
       let r: IteratorResult<Check>;
       try {
@@ -169,4 +169,4 @@ function main(): number {
   return done(summary.sticky ? 3 : summary.fail ? 1 : 0);
 }
 
-process.exitCode = main();
+process.exitCode = await main();

@@ -146,12 +146,4 @@ int64_t dev_cached_bytes() {
   return c.cached;
 }
 
-void dev_empty_cache() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mu);
-  if (c.capturing) return;  // cudaFree would break the open capture
-  if (!c.free_lists.empty()) cudaStreamSynchronize(stream());
-  release_all_locked(c);
-}
-
 }  // namespace vnet::cuda

@@ -7,11 +7,13 @@
 #include "../conv_bench.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 
 #include "../backend.h"
 #include "../conv_geom.h"
+#include "../env.h"
 #include "../error.h"
 #include "conv.h"
 #include "device.h"
@@ -65,9 +67,9 @@ const char* math_name(int m) {
 }
 
 int algo_count(Op op) {
-  return op == Op::conv3d_fprop   ? dnn::CUDNN_CONVOLUTION_FWD_ALGO_COUNT
-         : op == Op::conv3d_dgrad ? dnn::CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT
-                                  : dnn::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+  if (op == Op::conv3d_fprop) return int(dnn::CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+  if (op == Op::conv3d_dgrad) return int(dnn::CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+  return int(dnn::CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
 }
 
 void time_cudnn(CudnnConv& conv, const OpCall& c, int algo, int math, bool chosen, const ConvBenchOptions& o,
@@ -150,7 +152,11 @@ GpuPeak gpu_peak() {
   p.major = prop.major;
   p.minor = prop.minor;
   p.sms = prop.multiProcessorCount;
-  p.clock_mhz = khz / 1000.0;
+  p.max_clock_mhz = khz / 1000.0;
+  const char* given = env::get("VNET_GPU_CLOCK_MHZ");
+  const double mhz = given && *given ? std::atof(given) : 0;
+  p.clock_mhz = mhz > 0 ? mhz : p.max_clock_mhz;
+  p.clock_source = mhz > 0 ? "VNET_GPU_CLOCK_MHZ" : "max";
   // Dense FLOPs per SM per clock (2 per multiply-add) from NVIDIA's architecture documents:
   // fp32 FMA lanes, and fp16 tensor-core rate with fp32 accumulation; TF32 is half the fp16
   // rate on sm_80 and newer (no TF32 before: the fp32 rate).

@@ -38,16 +38,31 @@ DeviceState& dev() {
 
 bool compiled() { return true; }
 
+int min_driver_branch(int cuda_major) { return cuda_major >= 13 ? 580 : cuda_major == 12 ? 525 : 450; }
+
+std::string driver_problem(int drv, int rt) {
+  const std::string needs = "this build of vnet-native uses the CUDA " + std::to_string(rt / 1000) +
+                            " runtime and needs an NVIDIA driver of branch " + std::to_string(min_driver_branch(rt / 1000)) +
+                            " or newer";
+  if (drv == 0) return "no NVIDIA driver (libcuda.so.1 was not found or does not load); " + needs;
+  // Minor-version compatibility: any driver of the runtime's major CUDA version will do.
+  if (drv / 1000 < rt / 1000)
+    return "NVIDIA driver too old: it supports CUDA " + std::to_string(drv / 1000) + "." + std::to_string(drv % 1000 / 10) +
+           "; " + needs;
+  return "";
+}
+
 bool available(std::string* why) {
   int n = 0;
   cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
     cudaGetLastError();
     if (why) {
-      int drv = 0;
+      int drv = 0, rt = 0;
       cudaDriverGetVersion(&drv);
-      *why = drv == 0 ? std::string("no CUDA driver (") + cudaGetErrorString(e) + ")"
-                      : std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
+      cudaRuntimeGetVersion(&rt);
+      *why = driver_problem(drv, rt);
+      if (why->empty()) *why = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
     }
     return false;
   }

@@ -20,12 +20,18 @@ int sm_count();
 
 [[noreturn]] void throw_cuda(cudaError_t e, const char* call, const char* file, int line);
 
+// The oldest NVIDIA driver branch that runs a CUDA `cuda_major`.x runtime (NVIDIA's minor
+// version compatibility table: 13.x >= 580, 12.x >= 525, 11.x >= 450).
+int min_driver_branch(int cuda_major);
+// Why a driver reporting CUDA version `drv` (1000*major + 10*minor; 0: no driver) cannot run
+// the runtime `rt` this addon was built with, or "" when it can.
+std::string driver_problem(int drv, int rt);
+
 // Caching allocator (allocator.cc): size-binned free lists, stream-ordered reuse on the one
 // stream. dev_alloc throws VNET_E_OOM after emptying the cache and retrying once.
 void* dev_alloc(size_t bytes);
 void dev_free(void* p, size_t bytes);
 int64_t dev_cached_bytes();
-void dev_empty_cache();
 // Private pools for CUDA Graph captures (graph.cc): allocations between pool_begin and pool_end
 // come from pool `id`, which stays reserved until pool_release.
 void pool_begin(int id);

@@ -1,7 +1,9 @@
 // doctor_json(): what this machine offers the CUDA backend (driver, runtime, each GPU, cuDNN,
 // cuBLAS, NCCL, NVRTC: each file's path and version, what was preloaded), as JSON. Works
-// without a driver or GPU: it then says what is missing.
+// without a driver or GPU: it then says what is missing. Fields that are unknown are left out
+// (never null), so every consumer can print what is there.
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,19 @@ std::string ver(int v) {  // CUDA's 1000*major + 10*minor
   return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
 }
 
+// The kernel module's release ("580.65.06"), where the driver publishes it.
+std::string driver_release() {
+  std::ifstream f("/proc/driver/nvidia/version");
+  std::string line;
+  if (!std::getline(f, line)) return "";
+  const size_t k = line.find("Kernel Module");
+  if (k == std::string::npos) return "";
+  size_t a = line.find_first_of("0123456789", k);
+  if (a == std::string::npos) return "";
+  size_t b = line.find_first_not_of("0123456789.", a);
+  return line.substr(a, b == std::string::npos ? std::string::npos : b - a);
+}
+
 std::string lib_json(const LibInfo& li) {
   std::string s = "{\"found\":" + std::string(li.found ? "true" : "false");
   if (!li.path.empty()) s += ",\"path\":" + q(li.path);
@@ -67,10 +82,12 @@ std::string doctor_json() {
   cudaRuntimeGetVersion(&rt);
   cudaGetLastError();
   s += ",\"runtime\":" + q(ver(rt));
-  s += ",\"driver\":" + (drv ? q(ver(drv)) : std::string("null"));
-  if (drv && drv < rt)
-    s += ",\"driverWarning\":" + q("the driver supports CUDA " + ver(drv) + " but this addon was built with CUDA " +
-                                   ver(rt) + "; update the NVIDIA driver");
+  s += ",\"minDriver\":" + std::to_string(min_driver_branch(rt / 1000));
+  if (drv) s += ",\"driver\":" + q(ver(drv));
+  const std::string release = driver_release();
+  if (!release.empty()) s += ",\"driverRelease\":" + q(release);
+  const std::string problem = driver_problem(drv, rt);
+  s += ",\"driverStatus\":" + q(drv == 0 ? "missing" : problem.empty() ? "ok" : "too old");
   std::string why;
   bool avail = available(&why);
   s += ",\"available\":" + std::string(avail ? "true" : "false");
@@ -94,7 +111,7 @@ std::string doctor_json() {
            ",\"computeCapability\":" + q(std::to_string(p.major) + "." + std::to_string(p.minor)) +
            ",\"sms\":" + std::to_string(p.multiProcessorCount) +
            ",\"totalBytes\":" + std::to_string(p.totalGlobalMem) +
-           ",\"freeBytes\":" + (have_free ? std::to_string(fr) : std::string("null")) + "}";
+           (have_free ? ",\"freeBytes\":" + std::to_string(fr) : std::string()) + "}";
     }
     if (cur >= 0) cudaSetDevice(cur);
     cudaGetLastError();

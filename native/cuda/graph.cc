@@ -104,11 +104,6 @@ void graph_destroy(int id) {
   pool_release(id);
 }
 
-bool graph_capturing() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  return g_open != 0;
-}
-
 void memset_zero(void* p, size_t n) {
   if (!n) return;
   VNET_CUDA_CHECK(cudaMemsetAsync(p, 0, n, stream()));

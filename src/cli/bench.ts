@@ -127,7 +127,9 @@ export async function cmdBenchConv(a: Record<string, unknown>, hooks: BenchHooks
     if (o.device === 'cpu') note(`conv bench on the CPU: ${info.isa} kernels, ${info.threads} threads, FMA peak ${peakFor('cpu', 'fp32', info.threads).toFixed(1)} GFLOP/s (measured by the engine)`);
     else {
       const g = gpuPeak();
-      note(`conv bench on ${g.name} (sm_${g.computeCapability.replace('.', '')}, ${g.sms} SMs, ${g.clockMHz} MHz): peaks fp32 ${(g.fp32 / 1e3).toFixed(1)}, TF32 ${(g.tf32 / 1e3).toFixed(1)}, fp16 ${(g.fp16 / 1e3).toFixed(1)} TFLOP/s (SMs x clock x rate per SM by compute capability)`);
+      const clock = g.clockSource === 'max' ? `${g.clockMHz} MHz, the maximum boost clock: reads high for sustained tensor-core work`
+        : `${g.clockMHz} MHz measured under load (VNET_GPU_CLOCK_MHZ; maximum boost ${g.maxClockMHz} MHz: fp16 ${((g.fp16 * g.maxClockMHz) / g.clockMHz / 1e3).toFixed(1)} TFLOP/s)`;
+      note(`conv bench on ${g.name} (sm_${g.computeCapability.replace('.', '')}, ${g.sms} SMs): peaks fp32 ${(g.fp32 / 1e3).toFixed(1)}, TF32 ${(g.tf32 / 1e3).toFixed(1)}, fp16 ${(g.fp16 / 1e3).toFixed(1)} TFLOP/s at ${clock} (SMs x clock x rate per SM by compute capability)`);
     }
     if (o.peer === 'torch') {
       const started = await TorchPeer.start(o, info.threads);

@@ -1,6 +1,5 @@
-// The commands beyond the reference's modes: validate, summary, doctor, demo, download.
+// The commands beyond the reference's modes: validate, summary, demo, download (doctor: doctor.ts).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as E from '../engine/index.js';
 import { VNet } from '../nn/index.js';
@@ -36,54 +35,6 @@ export function cmdSummary(o: ModelOptions, nClasses: number): void {
   } finally {
     net.dispose();
   }
-}
-
-export function cmdDoctor(): void {
-  const info = E.info();
-  process.stdout.write(`vnet-native engine\n  CPU: ${os.cpus()[0]?.model ?? 'unknown'}, ${info.threads} threads, kernels: ${info.isa}\n`);
-  process.stdout.write(`  CUDA backend compiled: ${info.cudaCompiled ? 'yes' : 'no'}\n`);
-  let doc: Record<string, unknown>;
-  try {
-    doc = E.doctor();
-  } catch (e) {
-    doc = { error: (e as Error).message };
-  }
-  // The NVIDIA libraries: one line each with version and path (and what was preloaded before
-  // it), or why it is missing with the candidates that exist but failed to load.
-  type Lib = { found: boolean; path?: string; version?: string; error?: string; tried?: string[]; preloaded?: { path: string; version?: string }[] };
-  const libs: [string, string, string][] = [['cudnn', 'cuDNN', 'VNET_CUDNN_PATH'], ['cublas', 'cuBLAS', 'VNET_CUBLAS_PATH'],
-    ['nccl', 'NCCL', 'VNET_NCCL_PATH'], ['nvrtc', 'NVRTC', 'VNET_NVRTC_PATH']];
-  const print = (v: unknown, indent: string): void => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-        if (libs.some(([key]) => key === k)) continue;
-        if (x && typeof x === 'object') {
-          process.stdout.write(`${indent}${k}:\n`);
-          print(x, indent + '  ');
-        } else process.stdout.write(`${indent}${k}: ${String(x)}\n`);
-      }
-    } else if (Array.isArray(v)) {
-      v.forEach((x, i) => {
-        process.stdout.write(`${indent}[${i}]\n`);
-        print(x, indent + '  ');
-      });
-    }
-  };
-  print(doc, '  ');
-  if (info.cudaCompiled) process.stdout.write('  libraries:\n');
-  for (const [key, name, env] of libs) {
-    const l = doc[key] as Lib | undefined;
-    if (!l) continue;
-    if (l.found) process.stdout.write(`    ${name.padEnd(7)} ${(l.version ?? '?').padEnd(8)} ${l.path ?? ''}\n`);
-    else {
-      const failed = (l.tried ?? []).filter((t) => t.startsWith('/') && !/\(no such (file|folder)\)$/.test(t));
-      process.stdout.write(`    ${name.padEnd(7)} ${'missing'.padEnd(8)} ${(l.error ?? '').split('\n')[0].replace(/ Tried:$/, '')}\n` +
-        `            ${l.tried?.length ?? 0} places tried${failed.length ? `; present but not loadable:\n${failed.slice(0, 5).map((t) => `              ${t}`).join('\n')}` : ', none present'}\n` +
-        `            (set ${env} to the file or its folder)\n`);
-    }
-    for (const p of l.preloaded ?? []) process.stdout.write(`            + ${p.path}${p.version ? ` (${p.version})` : ''}\n`);
-  }
-  process.stdout.write(info.cudaAvailable ? '  GPU: usable (--device cuda)\n' : `  GPU: not usable: ${info.cudaUnavailableReason ?? 'unknown'}\n`);
 }
 
 /** Marks a folder as a demo run, which the next demo may rotate to run.prev. */

@@ -21,19 +21,14 @@ export function setupDevice(o: Pick<RunOptions, 'device' | 'threads' | 'tf32' | 
 
 /**
  * Checks, before any rank starts, that `--gpus N` can run: N CUDA devices and NCCL for GPU
- * ranks; any N for CPU ranks.
+ * ranks; any N for CPU ranks. The GPUs are counted by a child process (E.doctorInChild), so
+ * the launcher holds no CUDA context on any GPU while the ranks train.
  */
 export function checkParallel(o: Pick<RunOptions, 'gpus' | 'device'>): void {
   if (o.gpus <= 1 || o.device === 'cpu') return;
-  const info = E.info();
-  if (!info.cudaAvailable)
-    throw new RunError(`--gpus ${o.gpus}: no usable GPU (${info.cudaUnavailableReason ?? 'unknown reason'}); for CPU ranks pass --device cpu`, 'VNET_E_DEVICE');
-  let doc: { gpus?: unknown[]; nccl?: { found?: boolean; error?: string; tried?: string[] } } = {};
-  try {
-    doc = E.doctor() as typeof doc;
-  } catch {
-    /* reported below */
-  }
+  const doc = E.doctorInChild() as { available?: boolean; reason?: string; gpus?: unknown[]; nccl?: { found?: boolean; error?: string } };
+  if (!doc.available)
+    throw new RunError(`--gpus ${o.gpus}: no usable GPU (${doc.reason ?? 'unknown reason'}); for CPU ranks pass --device cpu`, 'VNET_E_DEVICE');
   const n = Array.isArray(doc.gpus) ? doc.gpus.length : 0;
   if (n < o.gpus) throw new RunError(`--gpus ${o.gpus}: only ${n} GPU(s) on this machine`, 'VNET_E_DEVICE');
   if (!doc.nccl?.found) throw new RunError(`--gpus ${o.gpus}: NCCL is needed for multi-GPU training and was not found (${doc.nccl?.error ?? 'see vnet-native doctor'})`, 'VNET_E_LIBRARY');

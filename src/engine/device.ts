@@ -1,6 +1,7 @@
 // The engine's device face: which device (and GPU index) later ops run on, CPU threads, the CUDA
 // math modes, synchronisation, what the build and machine offer, and CUDA Graph capture. The
 // runner and the CLI go through this (and collective.ts), never through the binding.
+import { spawnSync } from 'node:child_process';
 import { addonSource, native, type AddonSource, type DeviceName } from '../../bindings/native.js';
 import { Tensor, VnetError } from './tensor.js';
 
@@ -70,6 +71,20 @@ export function convAlgos(): ReturnType<typeof native.convAlgos> {
 /** The CUDA doctor's report (driver, runtime, libraries, GPUs) as a parsed object. */
 export function doctor(): Record<string, unknown> {
   return JSON.parse(native.doctor()) as Record<string, unknown>;
+}
+
+/**
+ * The doctor's report, asked of a short-lived child process so that this process never creates
+ * a CUDA context. The launcher of `--gpus N` needs the GPU count before it starts the ranks; a
+ * context made for that query (the free-memory query makes one per GPU, about 0.5 GB each)
+ * would stay until the launcher exits, that is for the whole job. The child's die with it.
+ */
+export function doctorInChild(): Record<string, unknown> {
+  const code = `process.stdout.write(require(${JSON.stringify(addonSource.path)}).doctor())`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 120000 });
+  if (r.error || r.status !== 0)
+    throw new VnetError(`the GPU query (a child process loading ${addonSource.path}) failed: ${r.error?.message ?? `exit ${r.status ?? r.signal}`} ${(r.stderr ?? '').trim().split('\n').slice(-2).join(' ')}`, 'VNET_E_DEVICE');
+  return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
 /** A captured sequence of CUDA ops: replay() launches it again; dispose() frees it. */

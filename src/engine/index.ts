@@ -5,6 +5,6 @@ export { noGrad, isGradEnabled } from './tape.js';
 export * from './ops.js';
 export { convBnRelu, type ConvUnitOpts } from './fused.js';
 export { randomUniform, glorotUniform, fill } from './init.js';
-export { useDevice, sync, info, doctor, convAlgos, captureGraph, writeInto, type DeviceOptions, type EngineInfo, type CapturedGraph } from './device.js';
+export { useDevice, sync, info, doctor, doctorInChild, convAlgos, captureGraph, writeInto, type DeviceOptions, type EngineInfo, type CapturedGraph } from './device.js';
 export * as collective from './collective.js';
 export * as timing from './timing.js';

@@ -12,6 +12,12 @@
 // (native/cuda/allocator.cc), which nothing else touches while the graph exists. The dice
 // backward reads its upstream gradient on the device and backward() makes its seed there, so
 // nothing in the step reads the device from the host.
+//
+// An eager step after a captured one (a batch of another size) must not touch the graph's
+// gradient tensors: backward() would add into them and the next zeroGrad() would free them,
+// after which every replay wrote gradients no parameter points at and training silently
+// stopped. So the gradients are detached before an eager step and attached again before each
+// replay, and a replay refuses to run when they are gone.
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
 import type { VNet } from '../nn/index.js';
@@ -24,6 +30,8 @@ export class CapturedStep {
   private readonly seed: Tensor;
   private loss: Tensor | null = null;
   private graph: E.CapturedGraph | null = null;
+  private grads: Tensor[] = [];
+  private owners: Tensor[] = []; // the parameter each of `grads` belongs to
 
   private constructor(private readonly net: VNet, readonly batch: number) {
     const [D, H, W] = net.config.inputShape;
@@ -55,9 +63,35 @@ export class CapturedStep {
       const loss = trainingLoss(this.net, this.x, this.y, o);
       E.backward(loss, this.seed);
       this.loss = E.keep(loss);
+      // Kept inside the scope: the gradients are made in it, and its end would free them.
+      for (const p of this.net.parameters.values()) if (p.grad) E.keep(p.grad);
     }));
-    // The gradients the capture made stay alive: each replay writes them again.
-    for (const p of this.net.parameters.values()) if (p.grad) E.keep(p.grad);
+    this.grads = [];
+    this.owners = [];
+    for (const p of this.net.parameters.values()) {
+      if (!p.grad) continue;
+      this.grads.push(p.grad);
+      this.owners.push(p);
+    }
+  }
+
+  /** Before an eager step: the parameters let go of the graph's gradients (not freed). */
+  detach(): void {
+    this.owners.forEach((p, i) => {
+      if (p.grad === this.grads[i]) p.grad = null;
+    });
+  }
+
+  /** The parameters point at the graph's gradients again (what each replay writes). */
+  private attach(): void {
+    const gone = this.grads.findIndex((g) => g.isDisposed);
+    if (gone >= 0) throw new E.VnetError('the CUDA Graph\'s gradient tensors were freed by an eager step; the captured step cannot be replayed', 'VNET_E_INVALID_ARG');
+    this.owners.forEach((p, i) => {
+      if (p.grad !== this.grads[i]) {
+        if (p.grad && !p.grad.isDisposed) p.grad.dispose();
+        p.grad = this.grads[i];
+      }
+    });
   }
 
   /**
@@ -66,6 +100,7 @@ export class CapturedStep {
    */
   run(images: Float32Array, labels: Int32Array, gradScale = 1): number {
     if (!this.graph || !this.loss) throw new Error('CapturedStep used after dispose()');
+    this.attach();
     E.writeInto(this.x, images);
     E.writeInto(this.y, labels);
     E.runOp('fill_const', [this.seed], { value: gradScale });
@@ -73,11 +108,19 @@ export class CapturedStep {
     return this.loss.item();
   }
 
+  /** The gradients the graph writes, in parameter order (stable between replays). */
+  get gradients(): readonly Tensor[] {
+    return this.grads;
+  }
+
   /** Destroy the graph and release its memory; the parameters' .grad are cleared. */
   dispose(): void {
     this.graph?.dispose();
     this.graph = null;
     this.net.store.zeroGrad();
+    for (const g of this.grads) if (!g.isDisposed) g.dispose();
+    this.grads = [];
+    this.owners = [];
     this.loss?.dispose();
     this.loss = null;
     for (const t of [this.x, this.y, this.seed]) if (!t.isDisposed) t.dispose();

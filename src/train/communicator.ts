@@ -76,32 +76,43 @@ export class HostCommunicator implements Communicator {
   }
 }
 
+type Collective = Pick<typeof E.collective, 'uniqueId' | 'init' | 'allReduce' | 'broadcast' | 'finalize'>;
+type Rendezvous = Pick<TcpCommunicator, 'rank' | 'world' | 'broadcastBytes' | 'allReduceMean' | 'close'>;
+
 /** GPU ranks: one NCCL all-reduce over the gradients packed in one flat device buffer. */
 export class NcclCommunicator implements Communicator {
-  private constructor(private readonly tcp: TcpCommunicator) {}
+  private constructor(private readonly tcp: Rendezvous, private readonly nccl: Collective) {}
 
-  /** Rank 0 makes NCCL's id, the TCP rendezvous hands it to the others, every rank joins. */
-  static async join(tcp: TcpCommunicator): Promise<NcclCommunicator> {
-    const id = await tcp.broadcastBytes(tcp.rank === 0 ? E.collective.uniqueId() : new Uint8Array(0));
-    E.collective.init(tcp.rank, tcp.world, id);
-    return new NcclCommunicator(tcp);
+  /**
+   * Rank 0 makes NCCL's id, the TCP rendezvous hands it to the others, every rank joins.
+   * `nccl` is the engine's collective (tests pass a recorder to check the order of calls).
+   */
+  static async join(tcp: Rendezvous, nccl: Collective = E.collective): Promise<NcclCommunicator> {
+    const id = await tcp.broadcastBytes(tcp.rank === 0 ? nccl.uniqueId() : new Uint8Array(0));
+    nccl.init(tcp.rank, tcp.world, id);
+    return new NcclCommunicator(tcp, nccl);
   }
   get rank(): number { return this.tcp.rank; }
   get world(): number { return this.tcp.world; }
 
   async allReduceGrads(params: readonly E.Tensor[], loss: number): Promise<number> {
-    E.collective.allReduce(params.filter((p) => p.grad).map((p) => p.grad!));
+    this.nccl.allReduce(params.filter((p) => p.grad).map((p) => p.grad!));
     const l = new Float32Array([loss]);
     await this.tcp.allReduceMean(l);
     return l[0];
   }
 
   async broadcastState(store: ParamStore): Promise<void> {
-    for (const [, t] of store.entries()) E.collective.broadcast(t, 0);
+    for (const [, t] of store.entries()) this.nccl.broadcast(t, 0);
   }
 
-  close(): Promise<void> {
-    return this.tcp.close();
+  /** Destroys the NCCL communicator (after its last all-reduce), then closes the rendezvous. */
+  async close(): Promise<void> {
+    try {
+      this.nccl.finalize();
+    } finally {
+      await this.tcp.close();
+    }
   }
 }
 

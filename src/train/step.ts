@@ -54,6 +54,7 @@ export class TrainingStep {
 
   /** Forward, loss and backward; the gradients stay in the parameters' .grad. */
   private eager(images: Float32Array, labels: Int32Array, n: number): number {
+    this.captured?.detach(); // a captured step's gradients are not this step's to add into or free
     const [D, H, W] = this.net.config.inputShape;
     const device = this.net.store.device;
     return E.tidy(() => {

@@ -161,6 +161,79 @@ export const OP_CASES: OpCase[] = [
 ];
 
 
+// Tails and odd shapes, for the CUDA kernels (the host shim in CI, test/cuda-host/, and the GPU
+// check): element counts that are not a multiple of 4 (the vector loops' scalar tails), more
+// elements than one pass of a capped grid covers (grid-stride loops wrap), odd channel counts,
+// more than 256 channels (a second channel tile with a remainder), several row slices in the
+// per-channel reductions and the dice loss, batched transposes in the channels-first
+// convolution path. They would only slow the CPU's own op tests, which use OP_CASES.
+const xt = (c: number): InputSpec => ({ shape: [2, 9, 11, 13, c], kind: 'float' });
+const wide: InputSpec = { shape: [2, 3, 5, 7, 300], kind: 'float' };
+const bnIn = (x: InputSpec, C: number): InputSpec[] => [x, vec(C, 'positive', 0.5, 1.5), vec(C), vec(C), vec(C, 'positive', 0.5, 2)];
+const both: Precision[] = ['f32', 'f16'];
+const tol = { f32: F32, f16: F16 };
+const diceX: InputSpec = { shape: [2, 13, 15, 17, 3], kind: 'float', lo: -3, hi: 3 };
+const diceY: InputSpec = { shape: [2, 13, 15, 17], kind: 'labels', classes: 3 };
+export const TAIL_CASES: OpCase[] = [
+  ...conv('tail_conv3_c3', 1, 5, 3, 5, 3, 1, 1, 1),
+  ...conv('tail_conv3_s2_n3', 3, 5, 6, 7, 3, 2, 1, 1),
+  { name: 'tail_bias_add', op: 'bias_add', inputs: [xt(17), vec(17)], precisions: both, tol },
+  { name: 'tail_relu', op: 'relu', inputs: [xt(17)], precisions: both, tol: { f32: 0, f16: 0 } },
+  { name: 'tail_relu_bwd', op: 'relu_bwd', inputs: [xt(17), xt(17)], precisions: both, tol: { f32: 0, f16: 0 } },
+  { name: 'tail_add', op: 'add', inputs: [xt(17), xt(17)], precisions: both, tol },
+  { name: 'tail_add_bcast', op: 'add', inputs: [xt(17), xt(1)], precisions: both, tol },
+  { name: 'tail_scale', op: 'scale', inputs: [xt(17)], attrs: { alpha: 0.75 }, precisions: both, tol },
+  { name: 'tail_axpy', op: 'axpy', inputs: [xt(17), xt(17)], attrs: { alpha: -0.5 }, precisions: ['f32'], tol: { f32: F32 }, inPlace: [1] },
+  { name: 'tail_sum_all', op: 'sum_all', inputs: [xt(17)], precisions: both, tol },
+  { name: 'tail_sum_over_rows', op: 'sum_over_rows', inputs: [xt(17)], precisions: both, tol },
+  { name: 'tail_sum_over_rows_wide', op: 'sum_over_rows', inputs: [wide], precisions: both, tol },
+  { name: 'tail_sum_over_channels', op: 'sum_over_channels', inputs: [xt(17)], precisions: both, tol },
+  { name: 'tail_concat', op: 'concat', inputs: [xt(17), xt(6)], precisions: both, tol: { f32: 0, f16: 0 } },
+  { name: 'tail_split', op: 'split', inputs: [xt(23)], attrs: { first: 17 }, precisions: both, tol: { f32: 0, f16: 0 } },
+  { name: 'tail_softmax', op: 'softmax', inputs: [xt(5)], precisions: both, tol },
+  { name: 'tail_argmax', op: 'argmax', inputs: [xt(5)], precisions: both, tol: { f32: 0, f16: 0 } },
+  { name: 'tail_cast_f32_f16', op: 'cast', inputs: [xt(3)], attrs: { dtype: 'f16' }, precisions: ['f32'], tol: { f32: 0 }, cpuSameDtype: true },
+  { name: 'tail_cast_f16_f32', op: 'cast', inputs: [xt(3)], attrs: { dtype: 'f32' }, precisions: ['f16'], tol: { f16: 0 }, cpuSameDtype: true },
+  { name: 'tail_cast_f32_i32', op: 'cast', inputs: [{ shape: [4099], kind: 'float', lo: -50, hi: 50 }], attrs: { dtype: 'i32' }, precisions: ['f32'], tol: { f32: 0 }, cpuSameDtype: true },
+  { name: 'tail_fill_uniform', op: 'fill_uniform', inputs: [xt(17)], attrs: { lo: -2, hi: 3, seed: 99 }, precisions: both, tol: { f32: 0, f16: F16 }, inPlace: [0] },
+  { name: 'tail_fill_const', op: 'fill_const', inputs: [xt(17)], attrs: { value: -1.25 }, precisions: both, tol: { f32: 0, f16: 0 }, inPlace: [0] },
+  { name: 'tail_batchnorm_train', op: 'batchnorm_train', inputs: bnIn(xt(17), 17), attrs: { eps: 1e-3, momentum: 0.9 }, precisions: both, tol: { f32: 1e-5, f16: F16 }, inPlace: [3, 4] },
+  { name: 'tail_batchnorm_train_wide', op: 'batchnorm_train', inputs: bnIn(wide, 300), attrs: { eps: 1e-3, momentum: 0.9 }, precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [3, 4] },
+  { name: 'tail_batchnorm_infer', op: 'batchnorm_infer', inputs: bnIn(xt(17), 17), precisions: both, tol },
+  {
+    name: 'tail_batchnorm_bwd', op: 'batchnorm_bwd',
+    inputs: [xt(17), xt(17), vec(17, 'positive', 0.5, 1.5), vec(17, 'f32', -0.1, 0.1), vec(17, 'positive', 0.5, 2)],
+    precisions: both, tol: { f32: 1e-4, f16: F16 },
+  },
+  {
+    name: 'tail_bias_bn_relu_train', op: 'bias_bn_relu_train', inputs: [xt(17), vec(17), ...bnIn(xt(17), 17).slice(1)],
+    attrs: { eps: 1e-3, momentum: 0.9 }, precisions: both, tol: { f32: 1e-5, f16: F16 }, inPlace: [4, 5],
+  },
+  { name: 'tail_bias_bn_relu_infer', op: 'bias_bn_relu_infer', inputs: [xt(17), vec(17), ...bnIn(xt(17), 17).slice(1)], precisions: both, tol },
+  {
+    name: 'tail_bias_bn_relu_bwd', op: 'bias_bn_relu_bwd',
+    inputs: [xt(17), xt(17), xt(17), vec(17), vec(17, 'positive', 0.5, 1.5), vec(17, 'f32', -0.1, 0.1), vec(17, 'positive', 0.5, 2)],
+    precisions: both, tol: { f32: 1e-4, f16: F16 }, scaleFloor: 1,
+  },
+  { name: 'tail_dice_loss_ce', op: 'dice_loss', inputs: [diceX, diceY], attrs: { eps: 1e-6, ce_weight: 0.5 }, precisions: both, tol: { f32: 1e-5, f16: F16 } },
+  {
+    name: 'tail_dice_loss_bwd', op: 'dice_loss_bwd',
+    inputs: [{ ...diceX, kind: 'positive', lo: 0, hi: 1 }, diceY, { shape: [2, 3, 2], kind: 'positive', lo: 50, hi: 600 }, { shape: [1], kind: 'positive', lo: 0.5, hi: 2 }],
+    attrs: { eps: 1e-6, ce_weight: 0.5, scale: 2 }, precisions: ['f32'], tol: { f32: 1e-5 },
+  },
+  {
+    name: 'tail_rmsprop_step', op: 'rmsprop_step',
+    inputs: [vec(4099), vec(4099), vec(4099, 'positive', 1, 2), vec(4099, 'f32', -0.5, 0.5), vec(4099, 'f32', -0.1, 0.1)],
+    attrs: { lr: 0.01, rho: 0.9, momentum: 0.5, eps: 1e-10, centered: true }, precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [0, 2, 3, 4],
+  },
+  {
+    name: 'tail_adam_step', op: 'adam_step', inputs: [vec(4099), vec(4099), vec(4099, 'f32', -0.1, 0.1), vec(4099, 'positive', 0.01, 0.1)],
+    attrs: { lr: 0.001, step: 7 }, precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [0, 2, 3],
+  },
+  { name: 'tail_sgd_step', op: 'sgd_step', inputs: [vec(4099), vec(4099), vec(4099)], attrs: { lr: 0.1, momentum: 0.9 }, precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [0, 2] },
+  { name: 'tail_amp_unscale_inf', op: 'amp_unscale', inputs: [{ shape: [4099], kind: 'f32', inject: -Infinity }], attrs: { inv_scale: 1 / 256 }, precisions: ['f32'], tol: { f32: 0 }, inPlace: [0] },
+];
+
 // ---- gradient cases (finite differences, test/engine/grad.test.ts) --------------------------
 export interface GradCase {
   name: string;

@@ -147,7 +147,7 @@ unsigned cgrid(int64_t C) { return unsigned((C + kThreads - 1) / kThreads); }
 
 template <class T>
 void affine(const void* x, const float* bias, const float* s, const float* t, void* y, int64_t n, int64_t C, bool relu) {
-  affine_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), bias, s, t, static_cast<T*>(y), n,
+  VNET_LAUNCH(grid_for(n), kThreads, 0, affine_kernel<T>)(static_cast<const T*>(x), bias, s, t, static_cast<T*>(y), n,
                                                            C, relu);
   VNET_CUDA_LAUNCH_CHECK("affine_kernel");
 }
@@ -166,10 +166,10 @@ void train_impl(const OpCall& c, int p, const float* bias, bool relu) {
     using T = decltype(tag);
     const T* x = ptr<T>(c.in[0]);
     launch_channel_partials<1>(g, SumX<T>{x, C}, part.get<float>());
-    mean_finalize<<<cgrid(C), kThreads, 0, stream()>>>(part.get<float>(), int(g.grid.y), C, R, mean.get<double>());
+    VNET_LAUNCH(cgrid(C), kThreads, 0, mean_finalize)(part.get<float>(), int(g.grid.y), C, R, mean.get<double>());
     VNET_CUDA_LAUNCH_CHECK("mean_finalize");
     launch_channel_partials<1>(g, SqDev<T>{x, mean.get<double>(), C}, part.get<float>());
-    train_finalize<<<cgrid(C), kThreads, 0, stream()>>>(
+    VNET_LAUNCH(cgrid(C), kThreads, 0, train_finalize)(
         part.get<float>(), int(g.grid.y), C, R, mean.get<double>(), ptr<float>(c.in[p]), ptr<float>(c.in[p + 1]),
         ptr<float>(c.in[p + 2]), ptr<float>(c.in[p + 3]), eps, mom, ptr<float>(c.out[1]), ptr<float>(c.out[2]), scale,
         shift, bias);
@@ -184,7 +184,7 @@ void bn_infer(const OpCall& c) {
   int64_t C = c.in[0]->dim(-1), n = c.in[0]->numel();
   Scratch ss(sizeof(float) * 2 * C);
   float *scale = ss.get<float>(), *shift = scale + C;
-  infer_coefs<<<cgrid(C), kThreads, 0, stream()>>>(ptr<float>(c.in[1]), ptr<float>(c.in[2]), ptr<float>(c.in[3]),
+  VNET_LAUNCH(cgrid(C), kThreads, 0, infer_coefs)(ptr<float>(c.in[1]), ptr<float>(c.in[2]), ptr<float>(c.in[3]),
                                                    ptr<float>(c.in[4]), c.attrs->f("eps", 1e-3), C, scale, shift);
   VNET_CUDA_LAUNCH_CHECK("infer_coefs");
   if (!n) return;
@@ -204,10 +204,10 @@ void bn_bwd(const OpCall& c) {
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
     launch_channel_partials<2>(g, BwdSums<T>{ptr<T>(c.in[0]), ptr<T>(c.in[1]), mean, invstd, C}, part.get<float>());
-    bwd_finalize<<<cgrid(C), kThreads, 0, stream()>>>(part.get<float>(), int(g.grid.y), C, R, ptr<float>(c.in[2]), mean,
+    VNET_LAUNCH(cgrid(C), kThreads, 0, bwd_finalize)(part.get<float>(), int(g.grid.y), C, R, ptr<float>(c.in[2]), mean,
                                                       invstd, ptr<float>(c.out[1]), ptr<float>(c.out[2]), coef.get<float>());
     VNET_CUDA_LAUNCH_CHECK("bwd_finalize");
-    bwd_apply<T><<<grid_for(n), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.in[1]), coef.get<float>(),
+    VNET_LAUNCH(grid_for(n), kThreads, 0, bwd_apply<T>)(ptr<T>(c.in[0]), ptr<T>(c.in[1]), coef.get<float>(),
                                                          ptr<T>(c.out[0]), n, C);
     VNET_CUDA_LAUNCH_CHECK("bwd_apply");
   });
@@ -229,21 +229,21 @@ void fused_bwd(const OpCall& c) {
   ChannelGrid g = channel_grid(R, C);
   Scratch part(sizeof(float) * g.grid.y * 2 * C), coef(sizeof(float) * 3 * C), sh(sizeof(float) * C);
   const float *invstd = ptr<float>(c.in[6]);
-  mean_minus_bias<<<cgrid(C), kThreads, 0, stream()>>>(ptr<float>(c.in[5]), ptr<float>(c.in[3]), C, sh.get<float>());
+  VNET_LAUNCH(cgrid(C), kThreads, 0, mean_minus_bias)(ptr<float>(c.in[5]), ptr<float>(c.in[3]), C, sh.get<float>());
   VNET_CUDA_LAUNCH_CHECK("mean_minus_bias");
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
     launch_channel_partials<2>(g, FusedBwdSums<T>{ptr<T>(c.in[0]), ptr<T>(c.in[1]), ptr<T>(c.in[2]), sh.get<float>(), invstd, C},
                                part.get<float>());
     // With mean − bias in place of the mean, the plain finalize yields the coefficients for x.
-    bwd_finalize<<<cgrid(C), kThreads, 0, stream()>>>(part.get<float>(), int(g.grid.y), C, R, ptr<float>(c.in[4]),
+    VNET_LAUNCH(cgrid(C), kThreads, 0, bwd_finalize)(part.get<float>(), int(g.grid.y), C, R, ptr<float>(c.in[4]),
                                                       sh.get<float>(), invstd, ptr<float>(c.out[2]), ptr<float>(c.out[3]),
                                                       coef.get<float>());
     VNET_CUDA_LAUNCH_CHECK("bwd_finalize");
-    bias_grad_finalize<<<cgrid(C), kThreads, 0, stream()>>>(coef.get<float>(), ptr<float>(c.out[3]), sh.get<float>(), C, R,
+    VNET_LAUNCH(cgrid(C), kThreads, 0, bias_grad_finalize)(coef.get<float>(), ptr<float>(c.out[3]), sh.get<float>(), C, R,
                                                             ptr<float>(c.out[1]));
     VNET_CUDA_LAUNCH_CHECK("bias_grad_finalize");
-    fused_bwd_apply<T><<<grid_for(n), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.in[1]), ptr<T>(c.in[2]),
+    VNET_LAUNCH(grid_for(n), kThreads, 0, fused_bwd_apply<T>)(ptr<T>(c.in[0]), ptr<T>(c.in[1]), ptr<T>(c.in[2]),
                                                                coef.get<float>(), ptr<T>(c.out[0]), n, C);
     VNET_CUDA_LAUNCH_CHECK("fused_bwd_apply");
   });
@@ -256,7 +256,7 @@ void launch_bias_bn_relu_infer(const void* x, const float* bias, const float* ga
                                DType dt) {
   Scratch ss(sizeof(float) * 2 * C);
   float *scale = ss.get<float>(), *shift = scale + C;
-  infer_coefs<<<cgrid(C), kThreads, 0, stream()>>>(gamma, beta, rmean, rvar, eps, C, scale, shift);
+  VNET_LAUNCH(cgrid(C), kThreads, 0, infer_coefs)(gamma, beta, rmean, rvar, eps, C, scale, shift);
   VNET_CUDA_LAUNCH_CHECK("infer_coefs");
   if (!rows) return;
   dispatch_float(dt, [&](auto tag) {

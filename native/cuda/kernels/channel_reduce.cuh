@@ -39,7 +39,7 @@ inline ChannelGrid channel_grid(int64_t R, int64_t C) {
 // F: __device__ void operator()(int64_t r, int64_t c, float* acc) adds NV values into acc.
 template <int NV, class F>
 __global__ void channel_partials_kernel(ChannelGrid g, F f, float* __restrict__ part) {
-  __shared__ float sm[NV][kThreads];
+  VNET_SHARED(float, sm, [NV][kThreads]);
   int tid = threadIdx.x, lane = tid % g.cb, ro = tid / g.cb;
   int64_t c = int64_t(blockIdx.x) * g.cb + lane;
   float acc[NV];
@@ -71,7 +71,7 @@ __device__ inline double channel_total(const float* part, int slices, int NV, in
 
 template <int NV, class F>
 void launch_channel_partials(const ChannelGrid& g, F f, float* part) {
-  channel_partials_kernel<NV, F><<<g.grid, kThreads, 0, stream()>>>(g, f, part);
+  VNET_LAUNCH(g.grid, kThreads, 0, channel_partials_kernel<NV, F>)(g, f, part);
   VNET_CUDA_LAUNCH_CHECK("channel_partials_kernel");
 }
 

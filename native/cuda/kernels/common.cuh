@@ -1,5 +1,7 @@
-// Shared helpers for the hand-written kernels: fp16/fp32 load and store with arithmetic in
-// fp32, 4-wide vector access, launch sizing, and dtype dispatch for the op entry points.
+// Shared helpers for the hand-written kernels: the launch and shared-memory macros, fp16/fp32
+// load and store with arithmetic in fp32, 4-wide vector access, launch sizing, and dtype
+// dispatch for the op entry points. The same source compiles with nvcc for the GPU and with a
+// plain C++ compiler for the host shim (native/cuda/host/, VNET_HOST_KERNELS).
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -7,7 +9,19 @@
 #include <cstdint>
 
 #include "../device.h"
+#include "../launch_limits.h"
 #include "../../ops.h"
+
+// VNET_LAUNCH(grid, block, dynamic_smem, kernel)(args...): a launch on the op stream, checked
+// against the launch limits first. VNET_SHARED(type, name, dims): a block-shared array.
+#ifdef VNET_HOST_KERNELS
+#include "../host/launch.h"
+#else
+#define VNET_LAUNCH(grid, block, smem, ...) \
+  __VA_ARGS__<<<::vnet::cuda::checked_grid(#__VA_ARGS__, grid, block, smem), block, smem, ::vnet::cuda::stream()>>>
+#define VNET_SHARED(type, name, dims) __shared__ type name dims
+#define VNET_HOST_CHECK_ALIGN(p, bytes) ((void)0)
+#endif
 
 namespace vnet::cuda {
 
@@ -25,19 +39,23 @@ struct F4 {
 
 // 4 consecutive elements; p must be 4-element aligned (tensor storage is 256-byte aligned).
 __device__ __forceinline__ F4 load4(const float* p) {
+  VNET_HOST_CHECK_ALIGN(p, 16);
   float4 a = *reinterpret_cast<const float4*>(p);
   return F4{{a.x, a.y, a.z, a.w}};
 }
 __device__ __forceinline__ F4 load4(const __half* p) {
+  VNET_HOST_CHECK_ALIGN(p, 8);
   uint2 raw = *reinterpret_cast<const uint2*>(p);
   __half2 lo = *reinterpret_cast<__half2*>(&raw.x), hi = *reinterpret_cast<__half2*>(&raw.y);
   float2 a = __half22float2(lo), b = __half22float2(hi);
   return F4{{a.x, a.y, b.x, b.y}};
 }
 __device__ __forceinline__ void store4(float* p, const F4& f) {
+  VNET_HOST_CHECK_ALIGN(p, 16);
   *reinterpret_cast<float4*>(p) = make_float4(f.v[0], f.v[1], f.v[2], f.v[3]);
 }
 __device__ __forceinline__ void store4(__half* p, const F4& f) {
+  VNET_HOST_CHECK_ALIGN(p, 8);
   __half2 lo = __floats2half2_rn(f.v[0], f.v[1]), hi = __floats2half2_rn(f.v[2], f.v[3]);
   uint2 raw;
   raw.x = *reinterpret_cast<uint32_t*>(&lo);

@@ -107,7 +107,7 @@ void unary(const OpCall& c, F f, const char* name) {
   if (!n) return;
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    map1_kernel<T><<<grid_for(n / 4 + 1), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.out[0]), n, f);
+    VNET_LAUNCH(grid_for(n / 4 + 1), kThreads, 0, map1_kernel<T>)(ptr<T>(c.in[0]), ptr<T>(c.out[0]), n, f);
   });
   VNET_CUDA_LAUNCH_CHECK("map1_kernel");
 }
@@ -120,7 +120,7 @@ void relu_bwd(const OpCall& c) {
   if (!n) return;
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    map2_kernel<T><<<grid_for(n / 4 + 1), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.in[1]),
+    VNET_LAUNCH(grid_for(n / 4 + 1), kThreads, 0, map2_kernel<T>)(ptr<T>(c.in[0]), ptr<T>(c.in[1]),
                                                                    ptr<T>(c.out[0]), n, ReluBwd{});
   });
   VNET_CUDA_LAUNCH_CHECK("map2_kernel<relu_bwd>");
@@ -134,10 +134,10 @@ void add(const OpCall& c) {
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
     if (same)
-      map2_kernel<T><<<grid_for(n / 4 + 1), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.in[1]),
+      VNET_LAUNCH(grid_for(n / 4 + 1), kThreads, 0, map2_kernel<T>)(ptr<T>(c.in[0]), ptr<T>(c.in[1]),
                                                                      ptr<T>(c.out[0]), n, Add{});
     else
-      add_bcast_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.in[1]),
+      VNET_LAUNCH(grid_for(n), kThreads, 0, add_bcast_kernel<T>)(ptr<T>(c.in[0]), ptr<T>(c.in[1]),
                                                                   ptr<T>(c.out[0]), n, C);
   });
   VNET_CUDA_LAUNCH_CHECK("add");
@@ -147,7 +147,7 @@ void axpy(const OpCall& c) {
   int64_t n = c.in[0]->numel();
   if (!n) return;
   float* y = ptr<float>(c.in[1]);
-  map2_kernel<float><<<grid_for(n / 4 + 1), kThreads, 0, stream()>>>(ptr<float>(c.in[0]), y, y, n,
+  VNET_LAUNCH(grid_for(n / 4 + 1), kThreads, 0, map2_kernel<float>)(ptr<float>(c.in[0]), y, y, n,
                                                                      Axpy{float(c.attrs->f("alpha", 1.0))});
   VNET_CUDA_LAUNCH_CHECK("map2_kernel<axpy>");
 }
@@ -157,7 +157,7 @@ void bias_add(const OpCall& c) {
   if (!n) return;
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    bias_add_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<float>(c.in[1]),
+    VNET_LAUNCH(grid_for(n), kThreads, 0, bias_add_kernel<T>)(ptr<T>(c.in[0]), ptr<float>(c.in[1]),
                                                                ptr<T>(c.out[0]), n, c.in[0]->dim(-1));
   });
   VNET_CUDA_LAUNCH_CHECK("bias_add_kernel");
@@ -170,7 +170,7 @@ void fill_uniform(const OpCall& c) {
   uint64_t seed = uint64_t(c.attrs->f("seed", 0.0));
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    fill_uniform_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), n, lo, hi, seed);
+    VNET_LAUNCH(grid_for(n), kThreads, 0, fill_uniform_kernel<T>)(ptr<T>(c.in[0]), n, lo, hi, seed);
   });
   VNET_CUDA_LAUNCH_CHECK("fill_uniform_kernel");
 }
@@ -181,7 +181,7 @@ void fill_const(const OpCall& c) {
   float v = float(c.attrs->f("value"));
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    fill_const_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), n, v);
+    VNET_LAUNCH(grid_for(n), kThreads, 0, fill_const_kernel<T>)(ptr<T>(c.in[0]), n, v);
   });
   VNET_CUDA_LAUNCH_CHECK("fill_const_kernel");
 }
@@ -189,7 +189,7 @@ void fill_const(const OpCall& c) {
 void cast(const OpCall& c) {
   int64_t n = c.in[0]->numel();
   if (!n) return;
-  cast_kernel<<<grid_for(n), kThreads, 0, stream()>>>(c.in[0]->storage->data, c.out[0]->storage->data, n,
+  VNET_LAUNCH(grid_for(n), kThreads, 0, cast_kernel)(c.in[0]->storage->data, c.out[0]->storage->data, n,
                                                       int(c.in[0]->dtype), int(c.out[0]->dtype));
   VNET_CUDA_LAUNCH_CHECK("cast_kernel");
 }

@@ -55,10 +55,13 @@ __global__ void argmax_kernel(const T* __restrict__ x, int32_t* __restrict__ y, 
   }
 }
 
-// Tiled transpose through shared memory (32x32 tiles, +1 column against bank conflicts).
+// Tiled transpose through shared memory (32x32 tiles, +1 column against bank conflicts); the
+// grid's z walks a batch of matrices.
 template <class T>
 __global__ void transpose_kernel(const T* __restrict__ src, T* __restrict__ dst, int64_t rows, int64_t cols) {
-  __shared__ T tile[32][33];
+  VNET_SHARED(T, tile, [32][33]);
+  src += int64_t(blockIdx.z) * rows * cols;
+  dst += int64_t(blockIdx.z) * rows * cols;
   int64_t c0 = int64_t(blockIdx.x) * 32, r0 = int64_t(blockIdx.y) * 32;
   for (int j = threadIdx.y; j < 32; j += blockDim.y) {
     int64_t r = r0 + j, c = c0 + threadIdx.x;
@@ -110,7 +113,7 @@ void concat(const OpCall& c) {
   if (!n) return;
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    concat_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.in[1]), ptr<T>(c.out[0]), n,
+    VNET_LAUNCH(grid_for(n), kThreads, 0, concat_kernel<T>)(ptr<T>(c.in[0]), ptr<T>(c.in[1]), ptr<T>(c.out[0]), n,
                                                              c.in[0]->dim(-1), c.in[1]->dim(-1));
   });
   VNET_CUDA_LAUNCH_CHECK("concat_kernel");
@@ -121,7 +124,7 @@ void split(const OpCall& c) {
   if (!n) return;
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    split_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.out[0]), ptr<T>(c.out[1]), n,
+    VNET_LAUNCH(grid_for(n), kThreads, 0, split_kernel<T>)(ptr<T>(c.in[0]), ptr<T>(c.out[0]), ptr<T>(c.out[1]), n,
                                                             c.out[0]->dim(-1), c.out[1]->dim(-1));
   });
   VNET_CUDA_LAUNCH_CHECK("split_kernel");
@@ -132,7 +135,7 @@ void softmax(const OpCall& c) {
   if (!R) return;
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    softmax_kernel<T><<<grid_for(R), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.out[0]), R, C);
+    VNET_LAUNCH(grid_for(R), kThreads, 0, softmax_kernel<T>)(ptr<T>(c.in[0]), ptr<T>(c.out[0]), R, C);
   });
   VNET_CUDA_LAUNCH_CHECK("softmax_kernel");
 }
@@ -142,21 +145,21 @@ void argmax(const OpCall& c) {
   if (!R) return;
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    argmax_kernel<T><<<grid_for(R), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<int32_t>(c.out[0]), R, C);
+    VNET_LAUNCH(grid_for(R), kThreads, 0, argmax_kernel<T>)(ptr<T>(c.in[0]), ptr<int32_t>(c.out[0]), R, C);
   });
   VNET_CUDA_LAUNCH_CHECK("argmax_kernel");
 }
 
 }  // namespace
 
-void launch_transpose2d(const void* src, void* dst, int64_t rows, int64_t cols, DType dt) {
-  if (!rows || !cols) return;
-  VNET_CHECK((cols + 31) / 32 < (int64_t(1) << 31) && (rows + 31) / 32 < 65536, VNET_E_SHAPE,
-             "transpose too large: " + std::to_string(rows) + "x" + std::to_string(cols));
-  dim3 grid(unsigned((cols + 31) / 32), unsigned((rows + 31) / 32)), block(32, 8);
+void launch_transpose2d(const void* src, void* dst, int64_t rows, int64_t cols, DType dt, int64_t batch) {
+  if (!rows || !cols || !batch) return;
+  VNET_CHECK((cols + 31) / 32 < (int64_t(1) << 31) && (rows + 31) / 32 < 65536 && batch < 65536, VNET_E_SHAPE,
+             "transpose too large: " + std::to_string(batch) + " x " + std::to_string(rows) + "x" + std::to_string(cols));
+  dim3 grid(unsigned((cols + 31) / 32), unsigned((rows + 31) / 32), unsigned(batch)), block(32, 8);
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    transpose_kernel<T><<<grid, block, 0, stream()>>>(static_cast<const T*>(src), static_cast<T*>(dst), rows, cols);
+    VNET_LAUNCH(grid, block, 0, transpose_kernel<T>)(static_cast<const T*>(src), static_cast<T*>(dst), rows, cols);
   });
   VNET_CUDA_LAUNCH_CHECK("transpose_kernel");
 }
@@ -167,7 +170,7 @@ void launch_window_copy(const void* src, void* dst, int64_t N, int64_t C, const 
   if (!n) return;
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    window_copy_kernel<T><<<grid_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(src), static_cast<T*>(dst), n, C,
+    VNET_LAUNCH(grid_for(n), kThreads, 0, window_copy_kernel<T>)(static_cast<const T*>(src), static_cast<T*>(dst), n, C,
                                                                   s[0], s[1], s[2], d[0], d[1], d[2], off[0], off[1], off[2]);
   });
   VNET_CUDA_LAUNCH_CHECK("window_copy_kernel");
@@ -179,7 +182,7 @@ void launch_s2_gather(const void* x, void* cols, int64_t N, int64_t OD, int64_t 
   VNET_CHECK(N * OD * OH * OW < (int64_t(1) << 31), VNET_E_SHAPE, "too many output voxels for the GEMM conv path");
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    s2_kernel<T, true><<<grid_for(total), kThreads, 0, stream()>>>(static_cast<const T*>(x), static_cast<T*>(cols),
+    VNET_LAUNCH(grid_for(total), kThreads, 0, s2_kernel<T, true>)(static_cast<const T*>(x), static_cast<T*>(cols),
                                                                    total, uint32_t(OD), uint32_t(OH), uint32_t(OW), C);
   });
   VNET_CUDA_LAUNCH_CHECK("s2_kernel<gather>");
@@ -191,7 +194,7 @@ void launch_s2_scatter(const void* cols, void* x, int64_t N, int64_t OD, int64_t
   VNET_CHECK(N * OD * OH * OW < (int64_t(1) << 31), VNET_E_SHAPE, "too many output voxels for the GEMM conv path");
   dispatch_float(dt, [&](auto tag) {
     using T = decltype(tag);
-    s2_kernel<T, false><<<grid_for(total), kThreads, 0, stream()>>>(static_cast<const T*>(cols), static_cast<T*>(x),
+    VNET_LAUNCH(grid_for(total), kThreads, 0, s2_kernel<T, false>)(static_cast<const T*>(cols), static_cast<T*>(x),
                                                                     total, uint32_t(OD), uint32_t(OH), uint32_t(OW), C);
   });
   VNET_CUDA_LAUNCH_CHECK("s2_kernel<scatter>");

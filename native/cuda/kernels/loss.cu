@@ -16,7 +16,7 @@ constexpr int kMaxSlices = 256;
 template <class T>
 __global__ void dice_fwd_kernel(const T* __restrict__ logits, const int32_t* __restrict__ labels,
                                 float* __restrict__ probs, double* __restrict__ part, int64_t V, int C) {
-  __shared__ double sm[kThreads];
+  VNET_SHARED(double, sm, [kThreads]);
   const int nv = 2 * C + 1;
   int64_t n = blockIdx.y;
   float acc[2 * kMaxClasses + 1];
@@ -115,7 +115,7 @@ __global__ void dice_bwd_kernel(const float* __restrict__ probs, const int32_t* 
     const float* p = probs + r * C;
     float* d = dl + r * C;
     int32_t lab = labels[r];
-    float g[kMaxClasses];
+    float g[kMaxClasses] = {};  // (only k < C is used; zeroed so no compiler sees a maybe-unset read)
     float dot = 0.f;
 #pragma unroll
     for (int k = 0; k < kMaxClasses; k++)
@@ -141,11 +141,11 @@ void dice_loss(const OpCall& c) {
   Scratch part(sizeof(double) * N * slices * (2 * C + 1));
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    dice_fwd_kernel<T><<<dim3(slices, unsigned(N)), kThreads, 0, stream()>>>(
+    VNET_LAUNCH(dim3(slices, unsigned(N)), kThreads, 0, dice_fwd_kernel<T>)(
         ptr<T>(c.in[0]), ptr<int32_t>(c.in[1]), ptr<float>(c.out[1]), part.get<double>(), V, int(C));
   });
   VNET_CUDA_LAUNCH_CHECK("dice_fwd_kernel");
-  dice_fwd_finalize<<<1, 32, 0, stream()>>>(part.get<double>(), slices, N, int(C), V, eps, ce_w, ptr<float>(c.out[0]),
+  VNET_LAUNCH(1, 32, 0, dice_fwd_finalize)(part.get<double>(), slices, N, int(C), V, eps, ce_w, ptr<float>(c.out[0]),
                                             ptr<float>(c.out[2]));
   VNET_CUDA_LAUNCH_CHECK("dice_fwd_finalize");
 }
@@ -157,11 +157,11 @@ void dice_loss_bwd(const OpCall& c) {
   double eps = c.attrs->f("eps", 1e-6), ce_w = c.attrs->f("ce_weight", 0.0), scale = c.attrs->f("scale", 1.0);
   Scratch coefs(sizeof(float) * 2 * N * C);
   float *ct = coefs.get<float>(), *c0 = ct + N * C;
-  dice_bwd_coefs<<<unsigned((N * C + 63) / 64), 64, 0, stream()>>>(ptr<float>(c.in[2]), ptr<float>(c.in[3]), N * C, N,
+  VNET_LAUNCH(unsigned((N * C + 63) / 64), 64, 0, dice_bwd_coefs)(ptr<float>(c.in[2]), ptr<float>(c.in[3]), N * C, N,
                                                                    eps, scale, ct, c0);
   VNET_CUDA_LAUNCH_CHECK("dice_bwd_coefs");
   if (!V) return;
-  dice_bwd_kernel<<<grid_for(N * V), kThreads, 0, stream()>>>(ptr<float>(c.in[0]), ptr<int32_t>(c.in[1]), ct, c0,
+  VNET_LAUNCH(grid_for(N * V), kThreads, 0, dice_bwd_kernel)(ptr<float>(c.in[0]), ptr<int32_t>(c.in[1]), ct, c0,
                                                               ptr<float>(c.out[0]), N * V, V, int(C), ptr<float>(c.in[3]),
                                                               float(scale * ce_w / double(N * V)));
   VNET_CUDA_LAUNCH_CHECK("dice_bwd_kernel");

@@ -64,7 +64,7 @@ void rmsprop(const OpCall& c) {
   int64_t n = c.in[0]->numel();
   if (!n) return;
   const Attrs& a = *c.attrs;
-  rmsprop_kernel<<<grid_for(n), kThreads, 0, stream()>>>(
+  VNET_LAUNCH(grid_for(n), kThreads, 0, rmsprop_kernel)(
       ptr<float>(c.in[0]), ptr<float>(c.in[1]), ptr<float>(c.in[2]), ptr<float>(c.in[3]), ptr<float>(c.in[4]), n,
       float(a.f("lr")), float(a.f("rho", 0.9)), float(a.f("eps", 1e-10)), float(a.f("momentum", 0.0)),
       a.f("centered", 1.0) != 0.0);
@@ -77,7 +77,7 @@ void adam(const OpCall& c) {
   double b1 = a.f("beta1", 0.9), b2 = a.f("beta2", 0.999), t = a.f("step");
   float lr = float(a.f("lr")), eps = float(a.f("eps", 1e-8));
   if (!n) return;
-  adam_kernel<<<grid_for(n), kThreads, 0, stream()>>>(ptr<float>(c.in[0]), ptr<float>(c.in[1]), ptr<float>(c.in[2]),
+  VNET_LAUNCH(grid_for(n), kThreads, 0, adam_kernel)(ptr<float>(c.in[0]), ptr<float>(c.in[1]), ptr<float>(c.in[2]),
                                                       ptr<float>(c.in[3]), n, lr, float(b1), float(b2), eps,
                                                       float(1.0 / (1.0 - std::pow(b1, t))),
                                                       float(1.0 / (1.0 - std::pow(b2, t))));
@@ -87,7 +87,7 @@ void adam(const OpCall& c) {
 void sgd(const OpCall& c) {
   int64_t n = c.in[0]->numel();
   if (!n) return;
-  sgd_kernel<<<grid_for(n), kThreads, 0, stream()>>>(ptr<float>(c.in[0]), ptr<float>(c.in[1]), ptr<float>(c.in[2]), n,
+  VNET_LAUNCH(grid_for(n), kThreads, 0, sgd_kernel)(ptr<float>(c.in[0]), ptr<float>(c.in[1]), ptr<float>(c.in[2]), n,
                                                      float(c.attrs->f("lr")), float(c.attrs->f("momentum", 0.0)));
   VNET_CUDA_LAUNCH_CHECK("sgd_kernel");
 }
@@ -97,7 +97,7 @@ void amp_unscale(const OpCall& c) {
   float* found = ptr<float>(c.out[0]);
   VNET_CUDA_CHECK(cudaMemsetAsync(found, 0, sizeof(float), stream()));
   if (!n) return;
-  unscale_kernel<<<grid_for(n), kThreads, 0, stream()>>>(ptr<float>(c.in[0]), n, float(c.attrs->f("inv_scale")), found);
+  VNET_LAUNCH(grid_for(n), kThreads, 0, unscale_kernel)(ptr<float>(c.in[0]), n, float(c.attrs->f("inv_scale")), found);
   VNET_CUDA_LAUNCH_CHECK("unscale_kernel");
 }
 

@@ -33,7 +33,7 @@ __global__ void sum_over_channels_kernel(const T* __restrict__ x, T* __restrict_
 // Block partial sums in double, then one block adds them in order.
 template <class T>
 __global__ void sum_all_partials(const T* __restrict__ x, int64_t n, double* part) {
-  __shared__ double sm[kThreads];
+  VNET_SHARED(double, sm, [kThreads]);
   double s = 0;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     s += to_f(x[i]);
@@ -63,7 +63,7 @@ void sum_over_rows(const OpCall& c) {
     using T = decltype(tag);
     launch_channel_partials<1>(g, SumX<T>{ptr<T>(c.in[0]), C}, part.get<float>());
   });
-  sum_over_rows_finalize<<<unsigned((C + kThreads - 1) / kThreads), kThreads, 0, stream()>>>(
+  VNET_LAUNCH(unsigned((C + kThreads - 1) / kThreads), kThreads, 0, sum_over_rows_finalize)(
       part.get<float>(), int(g.grid.y), C, ptr<float>(c.out[0]));
   VNET_CUDA_LAUNCH_CHECK("sum_over_rows_finalize");
 }
@@ -73,7 +73,7 @@ void sum_over_channels(const OpCall& c) {
   if (!R) return;
   dispatch_float(c.in[0]->dtype, [&](auto tag) {
     using T = decltype(tag);
-    sum_over_channels_kernel<T><<<grid_for(R), kThreads, 0, stream()>>>(ptr<T>(c.in[0]), ptr<T>(c.out[0]), R, C);
+    VNET_LAUNCH(grid_for(R), kThreads, 0, sum_over_channels_kernel<T>)(ptr<T>(c.in[0]), ptr<T>(c.out[0]), R, C);
   });
   VNET_CUDA_LAUNCH_CHECK("sum_over_channels_kernel");
 }
@@ -86,13 +86,13 @@ void sum_all(const OpCall& c) {
   if (n) {
     dispatch_float(c.in[0]->dtype, [&](auto tag) {
       using T = decltype(tag);
-      sum_all_partials<T><<<nb, kThreads, 0, stream()>>>(ptr<T>(c.in[0]), n, part.get<double>());
+      VNET_LAUNCH(nb, kThreads, 0, sum_all_partials<T>)(ptr<T>(c.in[0]), n, part.get<double>());
     });
     VNET_CUDA_LAUNCH_CHECK("sum_all_partials");
   } else {
     VNET_CUDA_CHECK(cudaMemsetAsync(part.get(), 0, sizeof(double), stream()));
   }
-  sum_all_finalize<<<1, 32, 0, stream()>>>(part.get<double>(), int(nb), ptr<float>(c.out[0]));
+  VNET_LAUNCH(1, 32, 0, sum_all_finalize)(part.get<double>(), int(nb), ptr<float>(c.out[0]));
   VNET_CUDA_LAUNCH_CHECK("sum_all_finalize");
 }
 

@@ -147,7 +147,7 @@ function loadAddon(src: AddonSource): NativeAddon {
 /** VNET_ISA picks the CPU kernels: an unknown value (a typo, upper case, empty) is an error, not the portable kernels in silence. */
 const ISA_CHOICES = ['avx512', 'avx2', 'portable'];
 function checkIsaEnv(): void {
-  const v = process.env.VNET_ISA;
+  const v = envValue('VNET_ISA');
   if (v !== undefined && !ISA_CHOICES.includes(v))
     throw Object.assign(new Error(`VNET_ISA=${JSON.stringify(v)} is not one of ${ISA_CHOICES.join(', ')} (the best this CPU supports is used when unset)`), { code: 'VNET_E_BAD_FLAG' });
 }

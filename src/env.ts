@@ -22,6 +22,7 @@ export const ENV_VARS = {
   VNET_MAX_JSON_MB: 'largest JSON file read (dataset.json, config.json, split.json), MiB (default 64)',
   VNET_MAX_VOLUME_MB: 'largest decompressed volume a NIfTI header may declare, MiB (default 2048)',
   VNET_MAX_DOWNLOAD_MB: 'largest download without an expected size, MiB (default 4096)',
+  VNET_ISA: 'avx512, avx2 or portable: checked before the addon loads (an unknown value is an error; the engine picks the kernels)',
   VNET_NUM_THREADS: "CPU threads (checked by the CLI, 1..256; the engine's default)",
   VNET_DEBUG: 'print the stack of an error the CLI reports',
   VNET_PYTHON: "the Python that runs `bench conv --peer torch` (default python3)",

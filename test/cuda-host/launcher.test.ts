@@ -11,7 +11,7 @@ function launcherCheck(code: string, extra: Record<string, string>): { out: stri
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vnet-launcher-'));
   try {
     const log = path.join(dir, 'host.log');
-    const script = `const { checkParallel } = await import(${JSON.stringify(path.join(DIST, 'src', 'runner', 'common.js'))});
+    const script = `const { checkParallel } = await import(${JSON.stringify(path.join(DIST, 'src', 'config', 'device.js'))});
       const E = await import(${JSON.stringify(path.join(DIST, 'src', 'engine', 'index.js'))});
       try { ${code}; console.log('OK ' + process.pid); } catch (e) { console.log((e.code ?? 'Error') + ' ' + e.message + ' ' + process.pid); }`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: hostEnv({ VNET_HOST_CUDA_LOG: log, ...extra }), encoding: 'utf8', timeout: 120000 });

@@ -7,7 +7,13 @@ import path from 'node:path';
 import { TINY, cli, dataset, requireBuilt, tmp } from './helpers.js';
 
 /** The child's environment that kills it just before its n-th rename (a test-only preload). */
-const killAt = (n: number) => ({ NODE_OPTIONS: `--require ${path.resolve('test/hostile/fixtures/kill-at-rename.cjs')}`, KILL_AT_RENAME: String(n) });
+const killAt = (n: number) => ({ ...PINNED, NODE_OPTIONS: `--require ${path.resolve('test/hostile/fixtures/kill-at-rename.cjs')}`, KILL_AT_RENAME: String(n) });
+/**
+ * One convolution algorithm for every process: VNET_CONV_ALGO=auto times direct against Winograd
+ * in each process and may pick differently (both correct, rounding apart), which would break the
+ * bit-identity this test checks for reasons that have nothing to do with resuming.
+ */
+const PINNED = { VNET_CONV_ALGO: 'direct' };
 
 requireBuilt();
 
@@ -21,7 +27,7 @@ const weights = (f: string) => {
 test('train killed at every write resumes to the weights of an uninterrupted run', () => {
   const data = dataset();
   const ref = path.join(tmp('resume'), 'ref');
-  expect(cli(['train', '--data_dir', data, '--model_dir', ref, ...TINY, ...RUN], { timeoutMs: 60_000 }).exit).toBe(0);
+  expect(cli(['train', '--data_dir', data, '--model_dir', ref, ...TINY, ...RUN], { env: PINNED, timeoutMs: 60_000 }).exit).toBe(0);
   const want = weights(path.join(ref, 'final.safetensors'));
   let killedAt = 0;
   for (let n = 1; n <= 20; n++) {
@@ -30,7 +36,7 @@ test('train killed at every write resumes to the weights of an uninterrupted run
     if (first.signal === null) { expect(first.exit).toBe(0); break; } // fewer than n writes: every point was tried
     expect(first.signal).toBe('SIGKILL');
     killedAt = n;
-    const again = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, ...RUN, '--resume'], { timeoutMs: 60_000 });
+    const again = cli(['train', '--data_dir', data, '--model_dir', m, ...TINY, ...RUN, '--resume'], { env: PINNED, timeoutMs: 60_000 });
     expect({ n, exit: again.exit, err: again.stderr.slice(-400) }).toEqual({ n, exit: 0, err: expect.any(String) });
     expect({ n, same: weights(path.join(m, 'final.safetensors')) === want }).toEqual({ n, same: true });
   }

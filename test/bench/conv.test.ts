@@ -60,7 +60,7 @@ describe('bench conv on the CPU', () => {
     process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
     try {
       const args = { input: '1,6,6,6,4', filters: 5, kernel: '3', stride: '1', pad: 'same', transposed: false, vnet: false, direction: 'wgrad', dtype: 'f32', device: 'cpu', algo: 'auto', warmup: 0, min_reps: 1, max_reps: 1, min_time: 0, check_limit: 1e9, json: true, csv: false, threads: 2 };
-      await expect(cmdBenchConv(args, { corrupt: (_r, o) => o.fill(0) })).rejects.toThrow(expect.objectContaining({ code: 'VNET_E_BENCH_CHECK', message: expect.stringMatching(/correctness check failed: conv .* wgrad f32\/fp32 direct/) }));
+      await expect(cmdBenchConv(args, { corrupt: (_r, o) => o.fill(0) })).rejects.toThrow(expect.objectContaining({ code: 'VNET_E_BENCH_CHECK', message: expect.stringMatching(/correctness check failed: conv .* wgrad f32\/fp32 (direct|winograd)/) }));
     } finally {
       process.stdout.write = write;
     }

@@ -1,19 +1,12 @@
 // One PNG per case for the report: image | ground truth | prediction on the axial (x-y) slice
 // with the most labelled voxels, each label in its one colour (edges solid, inside see-through),
 // so a missed or extra region shows as a difference between the last two panels.
-import type { Shape3 } from '../data/index.js';
 import { encodePng } from '../eval/png.js';
+import type { ReportOverlay } from '../eval/report.js';
 import { labelRgb } from './html.js';
 
-export interface ReportOverlay {
-  id: string;
-  /** (D, H, W) = NIfTI (x, y, z). */
-  shape: Shape3;
-  image: Float32Array;
-  /** Ground truth, when the case has one. */
-  label?: Int32Array;
-  pred: Int32Array;
-}
+/** One case's slices, as evaluation collects them (the ground truth is absent for predict's cases). */
+export type { ReportOverlay };
 
 const ZOOM = 4;
 const GAP = 3;

@@ -1,12 +1,19 @@
 // One PNG per case for the report: image | ground truth | prediction on the axial (x-y) slice
 // with the most labelled voxels, each label in its one colour (edges solid, inside see-through),
 // so a missed or extra region shows as a difference between the last two panels.
-import { encodePng } from '../eval/png.js';
-import type { ReportOverlay } from '../eval/report.js';
+import type { Shape3 } from '../data/index.js';
+import { encodePng } from './png.js';
 import { labelRgb } from './html.js';
 
-/** One case's slices, as evaluation collects them (the ground truth is absent for predict's cases). */
-export type { ReportOverlay };
+/** One case's volumes, as evaluation collects them (the ground truth is absent for predict's cases). */
+export interface ReportOverlay {
+  id: string;
+  /** (D, H, W) = NIfTI (x, y, z). */
+  shape: Shape3;
+  image: Float32Array;
+  label?: Int32Array;
+  pred: Int32Array;
+}
 
 const ZOOM = 4;
 const GAP = 3;

@@ -5,7 +5,7 @@ import { SPLIT_FILE, readSplit, type CaseRef, type DatasetSpec } from '../data/i
 import { RunError, type ModelConfigFile, type RunOptions } from '../config/options.js';
 import type * as E from '../engine/index.js';
 import { evaluateCases, type EvalResult } from '../eval/evaluate.js';
-import { writeReport } from '../eval/report.js';
+import { writeReport } from '../report/index.js';
 import { loadMembers } from '../infer/ensemble.js';
 import { checkModelLabels, checkStoredConfig, loadModel } from '../infer/model.js';
 import { Segmenter } from '../infer/segmenter.js';
@@ -64,15 +64,14 @@ export async function runEvaluate(c: ModeContext, trained?: TrainResult): Promis
     process.stdout.write(`${res.table}\nsummary: ${res.file}\n`);
     if (opts.report) {
       const file = path.join(opts.modelDir, 'report.html');
-      await writeReport(file, {
+      writeReport(file, {
         title: `vnet-native: ${path.basename(path.resolve(opts.modelDir))}`,
+        labels: spec.labels,
+        summary: res.summary,
+        curves: { losses: trained?.state.history.losses ?? [], evals: trained?.state.history.evals ?? [] },
+        overlays: res.overlays,
         command: process.argv.slice(1).join(' '),
         config: { ...opts },
-        losses: trained?.state.history.losses ?? [],
-        evalHistory: trained?.state.history.evals ?? [],
-        table: res.table,
-        overlays: res.overlays,
-        classNames: spec.labels.map((l) => l.name),
       });
       process.stdout.write(`report: ${file}\n`);
     }

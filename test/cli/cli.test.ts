@@ -57,7 +57,12 @@ describe('CLI modes', () => {
     expect(Object.keys(s.mean)).toEqual(expect.arrayContaining(['1', '2']));
     expect(s.soft_dice_at_input_shape).toHaveProperty('Anterior');
     expect(r.stdout).toMatch(/HD95/);
-    expect(fs.readFileSync(path.join(model, 'report.html'), 'utf8')).toMatch(/<svg/);
+    // The report for people: results first, the configuration folded at the end, nothing undefined.
+    const html = fs.readFileSync(path.join(model, 'report.html'), 'utf8');
+    expect(html.indexOf('<h2>Results</h2>')).toBeGreaterThan(0);
+    expect(html.indexOf('<h2>Results</h2>')).toBeLessThan(html.indexOf('<details>'));
+    expect(html).toMatch(/Anterior<\/td><td>[01]\.\d{4}<\/td>/);
+    expect(html).not.toMatch(/undefined|NaN/);
   });
 
   test('predict writes masks with the input\'s shape and geometry', () => {

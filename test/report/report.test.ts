@@ -15,7 +15,7 @@ afterAll(cleanupTmp);
 
 const LABELS = [{ value: 0, name: 'background' }, { value: 1, name: 'Anterior' }, { value: 2, name: 'Posterior' }];
 
-/** Decodes the PNGs the report embeds (8-bit RGB, filter 0 on every row, as src/eval/png.ts writes). */
+/** Decodes the PNGs the report embeds (8-bit RGB, filter 0 on every row, as src/report/png.ts writes). */
 function decodePng(b: Buffer): { w: number; h: number; px: (x: number, y: number) => string } {
   let at = 8;
   let w = 0, h = 0;

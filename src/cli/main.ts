@@ -17,13 +17,14 @@ import { cmdDemo, cmdDownload, cmdSummary, cmdValidate } from './commands.js';
 import { cmdDoctor } from './doctor.js';
 import { benchCommand } from './bench.js';
 import { cmdServe } from '../serve/command.js';
+import { cmdPredictFiles, isFileForm, predictFileFlags } from './predict.js';
 import { versionText } from './version.js';
 import { exportModelDir, parseBatch, ONNX_OPSETS } from '../export/onnx.js';
 
 const MODE_HELP: Record<Mode, string> = {
   train: 'train a V-Net on the dataset (checkpoints in --model_dir)',
   evaluate: 'evaluate the trained model on the held-out split (soft Dice at the input shape, hard Dice and HD95 at full resolution)',
-  predict: 'write a mask for every test image, at its original shape and geometry',
+  predict: 'write a mask for every test image of --data_dir, at its original shape and geometry (or, with -i, for your own scans: `predict -i scan.nii.gz -o out --model hippocampus`)',
   train_and_evaluate: 'train, then evaluate (needs --train_split < 1)',
   train_and_predict: 'train, then predict',
 };
@@ -63,7 +64,9 @@ const EXAMPLES: [string, string][] = [
   ['$0 validate --data_dir data/Task04_Hippocampus', 'check a dataset before training'],
   ['$0 train_and_evaluate --data_dir data/Task04_Hippocampus --model_dir runs/ref --batch_size 2 --train_epochs 80 --augment --train_split 0.9', 'the reference recipe'],
   ['$0 train_and_evaluate --data_dir data/Task04_Hippocampus --model_dir runs/best --preset best', 'our recommended recipe (about an hour on a 2-core CPU)'],
-  ['$0 predict --data_dir data/Task04_Hippocampus --model_dir runs/ref --batch_size 8', 'masks into runs/ref/predictions'],
+  ['$0 predict -i scan.nii.gz -o out --model hippocampus', 'segment a scan with the shipped hippocampus model (out/scan.nii.gz, out/report.html)'],
+  ['$0 predict -i dicom/series1 -o out --model runs/best', 'a DICOM series in, a DICOM SEG out (out/series1.seg.dcm)'],
+  ['$0 predict --data_dir data/Task04_Hippocampus --model_dir runs/ref --batch_size 8', 'masks for a dataset\'s test images into runs/ref/predictions'],
   ['$0 train --data_dir D --model_dir M --batch_size 8 --benchmark', 'training throughput'],
 ];
 
@@ -83,6 +86,10 @@ export function buildCli(rawArgv: string[]): Argv {
     .option('version', { type: 'boolean', describe: 'print the package version, the addon build (CPU kernels, CUDA architectures, where it loaded from) and the Node version' })
     .wrap(Math.min(110, process.stdout.columns ?? 100));
   for (const mode of MODES) {
+    if (mode === 'predict' && isFileForm(argv)) {
+      cli = cli.command(mode, 'segment your own scans: NIfTI files or DICOM series in, masks (NIfTI or DICOM SEG) out', (y) => y.options(predictFileFlags).example(EXAMPLES.filter((e) => e[0].includes(' -i '))), cmdPredictFiles);
+      continue;
+    }
     cli = cli.command(mode, MODE_HELP[mode], (y) => y.options(flags).example(EXAMPLES.filter((e) => e[0].includes(mode))), async (a) => {
       const o = toRunOptions(a, argv);
       if (o.gpus > 1 && MODE_STEPS[mode].train && !rankFromEnv()) {

@@ -33,6 +33,8 @@ export const DATA_ERROR_CODES = [
   'VNET_E_DUPLICATE_SLICE',
   'VNET_E_MISSING_SLICE',
   'VNET_E_WRITE',
+  // predict -i: an input that is neither a NIfTI file nor a DICOM series.
+  'VNET_E_NOT_IMAGE',
 ] as const;
 export type DataErrorCode = (typeof DATA_ERROR_CODES)[number];
 const dataCodes: ReadonlySet<string> = new Set(DATA_ERROR_CODES);

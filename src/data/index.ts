@@ -18,7 +18,7 @@ export { readNifti, readNiftiBytes, readNiftiHeader, readNiftiLabels, type Nifti
 /** A per-image voxel budget checked from the header alone. */
 export { checkVoxelBudget } from './budget.js';
 /** Mask writing with the input's header and geometry. */
-export { encodeMask, writeMask, type MaskReference } from './nifti-write.js';
+export { encodeMask, encodeProbabilities, writeMask, type MaskReference } from './nifti-write.js';
 /** MSD / nnU-Net v2 dataset.json. */
 export { inspectDataset, loadDataset, type DatasetFormat, type DatasetInspection, type DatasetSpec, type LabelClass } from './dataset.js';
 /** Resampling with the reference's grid, and its inverse for predictions. */

@@ -8,6 +8,7 @@ import { validateVNetConfig, type VNet, type VNetConfig } from '../nn/index.js';
 import type { Optimizer } from '../optim/index.js';
 import { DataError, makeDirs, readJsonFile, writeFileAtomicSync } from '../data/index.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { halfToFloat } from './half.js';
 import { MAX_INPUT_SIZE, RunError, type ModelConfigFile } from '../config/options.js';
 
 export type CheckpointName = 'latest' | 'final' | 'best';
@@ -64,7 +65,8 @@ export async function loadCheckpoint(modelDir: string, name: CheckpointName, net
     if (!e) throw new RunError(`${file} has no tensor ${k}: it was written for a different model (config.json disagrees with the weights?)`, 'VNET_E_CONFIG_MISMATCH');
     if (e.shape.join(',') !== t.shape.join(','))
       throw new RunError(`${file}: ${k} has shape [${e.shape}] but the model expects [${t.shape}] (config.json disagrees with the weights?)`, 'VNET_E_CONFIG_MISMATCH');
-    checkValues(file, k, e);
+    if (e.dtype === 'F16') tensors.set(k, { ...e, dtype: 'F32', data: halfToFloat(e.data as Uint16Array) });
+    checkValues(file, k, tensors.get(k)!);
   }
   const known = new Set(model.map(([k]) => k));
   const extra = [...tensors.keys()].filter((k) => !k.startsWith('optimizer/') && !known.has(k));
@@ -99,9 +101,9 @@ function checkState(st: unknown, file: string): void {
   if (!ok) throw new RunError(`${file}: the training state in its metadata is malformed (epoch, step, optimizer, history, loss scale)`, 'VNET_E_CHECKPOINT');
 }
 
-/** Weights are F32 and finite: NaN weights would predict all-background masks without a word. */
+/** Weights are F32 (F16 files are widened on reading) and finite: NaN weights would predict all-background masks without a word. */
 function checkValues(file: string, name: string, e: { dtype: string; data: ArrayLike<number> }): void {
-  if (e.dtype !== 'F32') throw new RunError(`${file}: ${name} is ${e.dtype}; checkpoints hold F32 tensors`, 'VNET_E_CHECKPOINT');
+  if (e.dtype !== 'F32') throw new RunError(`${file}: ${name} is ${e.dtype}; checkpoints hold F32 or F16 tensors`, 'VNET_E_CHECKPOINT');
   const d = e.data;
   for (let i = 0; i < d.length; i++) {
     const v = d[i];

@@ -38,6 +38,8 @@ export interface SegmenterOptions extends InferOptions {
   caseGrid?: boolean;
   /** Most voxels one image may declare (every volume counted); more is refused from its header, before any work. */
   maxVoxels?: number;
+  /** Return each case's class probabilities on its own grid (Segmentation.probs; implies caseGrid). */
+  keepProbabilities?: boolean;
 }
 
 /** A case's class probabilities (D, H, W, C) and the grid they are on: the model's input shape, or the case's own. */
@@ -48,6 +50,10 @@ export interface ClassStat { value: number; name: string; voxels: number; volume
 export interface Segmentation {
   /** The mask as .nii.gz bytes, with the input's header (shape, spacing, orientation). */
   mask: Uint8Array;
+  /** The same mask as class values in tensor order ((D, H, W) = NIfTI (x, y, z), z fastest). */
+  labelMap: Int32Array;
+  /** With keepProbabilities: the class probabilities (D, H, W, C) on the input's grid. */
+  probs?: Float32Array;
   shape: Shape3;
   spacing: [number, number, number];
   labels: ClassStat[];
@@ -105,6 +111,7 @@ export class Segmenter {
   private readonly nets: VNet[];
   /** Each case alone, with probabilities on its own grid (windowed models, ensembles); else batches at the input shape. */
   private readonly perCase: boolean;
+  private readonly keepProbabilities: boolean;
 
   /** Around an already loaded net; `ownNet` makes dispose() free it. */
   constructor(readonly net: VNet, labels: { value: number; name: string }[], o: Omit<SegmenterOptions, 'modelDir'> & { modelDir?: string; checkpoint?: string; ownNet?: boolean } = {}) {
@@ -121,7 +128,8 @@ export class Segmenter {
     this.maxVoxels = o.maxVoxels;
     this.nets = [net, ...(o.members ?? [])];
     checkMembers(this.nets, this.nets.map((_, i) => `model ${i + 1}`));
-    this.perCase = this.windowed || this.nets.length > 1 || (o.caseGrid ?? false);
+    this.keepProbabilities = o.keepProbabilities ?? false;
+    this.perCase = this.windowed || this.nets.length > 1 || (o.caseGrid ?? false) || this.keepProbabilities;
     this.info = {
       modelDir: o.modelDir, checkpoint: o.checkpoint, device: net.store.device, tta: o.tta ?? false, amp: o.amp ?? false,
       maxBatch, batchWindowMs: o.batchWindowMs ?? 0, workers: this.pool?.size ?? 0, model: net.config, labels,
@@ -314,7 +322,7 @@ export class Segmenter {
     const names = this.info.labels;
     const end = performance.now();
     return {
-      mask: new Uint8Array(mask.buffer, mask.byteOffset, mask.byteLength), shape: p.shape, spacing, batchSize: t.batchSize,
+      mask: new Uint8Array(mask.buffer, mask.byteOffset, mask.byteLength), labelMap: labels, ...(this.keepProbabilities ? { probs } : {}), shape: p.shape, spacing, batchSize: t.batchSize,
       labels: Array.from(counts, (v, c) => ({ value: c, name: names.find((l) => l.value === c)?.name ?? String(c), voxels: v, volumeMm3: v * voxelMm3 })),
       timings: { decodeMs: p.decodeMs, queueMs: t.queueMs, inferMs: t.inferMs, encodeMs: end - t1, totalMs: end - p.t0 },
     };

@@ -21,7 +21,7 @@ const asError = (e: unknown): WorkerError => {
 };
 
 const port = parentPort!;
-const post = (m: FromWorker) => port.postMessage(m);
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 const { options, threads } = workerData as SegmentWorkerData;
 
 let seg: Segmenter | undefined;
@@ -42,7 +42,8 @@ port.on('message', (m: ToWorker) => {
   }
   if (!seg) return post({ kind: 'done', id: m.id, error: { name: 'SegmentError', code: 'VNET_E_NOT_READY', message: 'the model did not load' } });
   seg.segment(m.body, { name: m.name }).then(
-    (result) => post({ kind: 'done', id: m.id, result }),
+    // The label map moves to the server's thread, not copied (it is as large as the image).
+    (result) => post({ kind: 'done', id: m.id, result }, [result.labelMap.buffer as ArrayBuffer]),
     (e: unknown) => post({ kind: 'done', id: m.id, error: asError(e) }),
   );
 });

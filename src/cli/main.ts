@@ -145,8 +145,10 @@ export function buildCli(rawArgv: string[]): Argv {
       const r = await exportModelDir(a.model_dir, { file: a.output, opset: a.opset, batch: parseBatch(a.batch), layout: a.layout, output: a.logits ? 'logits' : 'probabilities' });
       process.stdout.write(`wrote ${r.file} (${(r.bytes / 2 ** 20).toFixed(1)} MiB)\n`);
     })
-    .command('serve', 'a segmentation service over HTTP: POST a .nii / .nii.gz to /predict, get the mask (.nii.gz); /health, /info, /metrics', (y) => y.options({
-      model_dir: { type: 'string', describe: 'the trained model (config.json + checkpoint)', demandOption: true, alias: 'model-dir' },
+    .command('serve', 'a segmentation service over HTTP: a viewer page at /, POST a NIfTI or a DICOM series to /predict, get the mask; /health, /info, /metrics', (y) => y.options({
+      model: { type: 'string', describe: 'a trained model folder, or a shipped model by name (hippocampus)', conflicts: 'model_dir' },
+      model_dir: { type: 'string', describe: 'the trained model (config.json + checkpoint); same as --model with a folder', alias: 'model-dir' },
+      cors: { type: 'string', describe: 'let web pages of this origin (e.g. https://viewer.example.org, or * for any) call the API from a browser' },
       host: { type: 'string', default: '127.0.0.1', describe: 'address to listen on (0.0.0.0: every interface)' },
       port: { type: 'number', default: 8080, describe: 'port (0: any free one, printed at start)' },
       device: runFlags.device, tta: runFlags.tta, amp: runFlags.amp, xla: runFlags.xla, threads: runFlags.threads, overlap: runFlags.overlap,
@@ -159,8 +161,11 @@ export function buildCli(rawArgv: string[]): Argv {
       request_timeout_s: { type: 'number', describe: 'longest a whole request may take to arrive (default 60; 408 beyond)', alias: 'request-timeout-s' },
       idle_timeout_s: { type: 'number', describe: 'longest a request body may pause (default 10; 408 beyond)', alias: 'idle-timeout-s' },
       shutdown_grace_s: { type: 'number', describe: 'on SIGTERM, longest the requests in flight are waited for (default 30; then 503)', alias: 'shutdown-grace-s' },
+    }).check((a) => {
+      if (!a.model && !a.model_dir) throw new UsageError('Missing required argument: model (a model folder, or a shipped model: hippocampus)');
+      return true;
     }), (a) => cmdServe({
-      modelDir: a.model_dir, host: a.host, port: a.port, device: a.device as 'cpu' | 'cuda' | undefined, tta: a.tta as boolean, amp: a.amp as boolean, xla: a.xla as boolean,
+      model: (a.model ?? a.model_dir) as string, modelFlag: a.model ? '--model' : '--model_dir', cors: a.cors, host: a.host, port: a.port, device: a.device as 'cpu' | 'cuda' | undefined, tta: a.tta as boolean, amp: a.amp as boolean, xla: a.xla as boolean,
       threads: a.threads as number | undefined, overlap: a.overlap as number, maxBatch: a.max_batch, batchWindowMs: a.batch_window_ms, maxQueue: a.max_queue, maxBodyMb: a.max_body_mb, workers: a.workers,
       maxVoxels: a.max_voxels, requestTimeoutS: a.request_timeout_s, idleTimeoutS: a.idle_timeout_s, shutdownGraceS: a.shutdown_grace_s,
     }))

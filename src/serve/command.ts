@@ -8,11 +8,17 @@ import { fileURLToPath } from 'node:url';
 import { setupDevice } from '../config/device.js';
 import { RunError } from '../config/options.js';
 import { createSegmenter } from '../infer/segmenter.js';
+import { resolveModel } from '../infer/shipped.js';
 import { RemoteSegmenter } from './remote.js';
 import { startServer, type SegmentService } from './server.js';
 
 export interface ServeArgs {
-  modelDir: string;
+  /** A model folder or a shipped model's name. */
+  model: string;
+  /** The flag that named it, for errors (--model or --model_dir). */
+  modelFlag?: string;
+  /** The origin allowed to call the API from a browser ('*': any). */
+  cors?: string;
   host: string;
   port: number;
   device?: 'cpu' | 'cuda';
@@ -53,21 +59,23 @@ function check(a: ServeArgs): void {
   if (a.workers !== undefined && a.workers > most) bad('workers', `must be at most ${most} (4 per core)`, a.workers);
   if (a.overlap !== undefined && !(a.overlap >= 0 && a.overlap < 1)) bad('overlap', 'must be in [0, 1)', a.overlap);
   if (a.workers !== undefined && !(Number.isInteger(a.workers) && a.workers >= 0)) bad('workers', 'must be a non-negative integer', a.workers);
-  if (!fs.existsSync(path.join(a.modelDir, 'config.json'))) throw new RunError(`no trained model in ${a.modelDir} (no config.json): train first`, 'VNET_E_NO_CHECKPOINT');
+  if (a.cors !== undefined && a.cors !== '*' && !/^https?:\/\/[^/\s]+$/.test(a.cors)) bad('cors', 'must be an origin (scheme://host[:port], no path) or *', a.cors);
 }
 
 export async function cmdServe(a: ServeArgs): Promise<void> {
   check(a);
+  const model = resolveModel(a.model, a.modelFlag);
+  const modelDir = model.dir;
   const device = setupDevice({ device: a.device ?? 'cpu', threads: a.threads, tf32: true, deterministic: false });
   const maxBatch = a.maxBatch ?? (device === 'cuda' ? 8 : 1);
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const opts = { modelDir: a.modelDir, device, tta: a.tta, overlap: a.overlap, amp: a.amp, xla: a.xla, batchSize: maxBatch, batchWindowMs: a.batchWindowMs, workers: a.workers, only3d: true, maxVoxels: a.maxVoxels ?? DEFAULT_MAX_VOXELS };
+  const opts = { modelDir, device, tta: a.tta, overlap: a.overlap, amp: a.amp, xla: a.xla, batchSize: maxBatch, batchWindowMs: a.batchWindowMs, workers: a.workers, only3d: true, maxVoxels: a.maxVoxels ?? DEFAULT_MAX_VOXELS };
   // From the TypeScript sources (tests) there is no compiled worker: the model then runs in this thread.
   const worker = import.meta.url.endsWith('.js') && fs.existsSync(fileURLToPath(new URL('./segment-worker.js', import.meta.url)));
   const loading: Promise<SegmentService> = worker ? RemoteSegmenter.start(opts, a.threads) : createSegmenter(opts);
   loading.catch(() => undefined); // reported through srv.ready below
   const srv = await startServer(loading, {
-    host: a.host, port: a.port, maxBodyMb: a.maxBodyMb, maxQueue: a.maxQueue, log,
+    host: a.host, port: a.port, cors: a.cors, maxBodyMb: a.maxBodyMb, maxQueue: a.maxQueue, log,
     requestTimeoutS: a.requestTimeoutS, idleTimeoutS: a.idleTimeoutS, shutdownGraceS: a.shutdownGraceS,
   });
   process.stdout.write(`listening on ${srv.url}\n`);
@@ -88,7 +96,7 @@ export async function cmdServe(a: ServeArgs): Promise<void> {
     await srv.close();
     throw e;
   }
-  log(`model ${a.modelDir} loaded on ${device} (max batch ${maxBatch}, window ${a.batchWindowMs} ms): POST a .nii / .nii.gz to ${srv.url}/predict`);
+  log(`model ${model.name ?? modelDir} loaded on ${device} (max batch ${maxBatch}, window ${a.batchWindowMs} ms): open ${srv.url}/ in a browser, or POST a .nii / .nii.gz to ${srv.url}/predict`);
   await stopped;
   log('stopped');
 }

@@ -1,11 +1,16 @@
-// The segmentation service on node:http (no framework: five routes do not need one):
-// POST /predict, GET /health, /info, /metrics. Every bad request gets a JSON { error, code }
+// The segmentation service on node:http (no framework: a few routes do not need one):
+// POST /predict, GET /health, /info, /metrics, and the viewer page at / (page/). /predict takes a
+// NIfTI or a DICOM series (raw body or multipart, whatever the content type: the bytes decide). Every bad request gets a JSON { error, code }
 // with a 4xx status and leaves the server serving; shutdown stops accepting and lets what is in
 // flight finish, for at most the shutdown grace. A slow client is cut by the request and idle
 // timeouts, so it holds a queue place for a bounded time.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import { isDataError, packageVersion } from '../data/index.js';
+import { readDicomFiles, volumeToNifti } from '../data/dicom/index.js';
+import { pageHandler } from './page/handler.js';
+import { readUpload } from './page/upload.js';
 import { ServeMetrics } from './metrics.js';
 import { SegmentError, type Segmentation, type Segmenter } from '../infer/segmenter.js';
 
@@ -34,6 +39,10 @@ export interface ServeOptions {
   version?: string;
   /** Startup, shutdown and server-side failures (default: none). */
   log?: (line: string) => void;
+  /** Let pages from this origin (or '*': any) call the API from a browser (CORS); default: same origin only. */
+  cors?: string;
+  /** Serve the viewer page at / (default true). */
+  page?: boolean;
 }
 
 export interface SegmentServer {
@@ -57,8 +66,6 @@ class HttpError extends Error {
 /** The client went away before its body arrived: nobody to answer. */
 const CLIENT_GONE = 'VNET_E_CLIENT_GONE';
 
-/** Body types taken as a NIfTI (gzip or not is decided by the bytes); no type at all is accepted too. */
-const NIFTI_TYPES = new Set(['application/octet-stream', 'application/gzip', 'application/x-gzip', 'application/x-nifti', 'application/nifti', 'application/vnd.nifti']);
 
 function toHttpError(e: unknown): HttpError {
   if (e instanceof HttpError) return e;
@@ -107,7 +114,8 @@ function readBody(req: http.IncomingMessage, limit: number, idleMs: number): Pro
 
 const kv = (s: Segmentation, f: (l: Segmentation['labels'][number]) => string) => s.labels.map((l) => `${encodeURIComponent(l.name)}=${f(l)}`).join(';');
 
-function sendMask(res: http.ServerResponse, s: Segmentation, json: boolean): void {
+/** `image`: the NIfTI the server made from a DICOM upload, returned in JSON so a page can show it. */
+function sendMask(res: http.ServerResponse, s: Segmentation, json: boolean, image?: Uint8Array): void {
   const t = s.timings;
   const timing = `decode=${t.decodeMs.toFixed(1)};queue=${t.queueMs.toFixed(1)};infer=${t.inferMs.toFixed(1)};encode=${t.encodeMs.toFixed(1)};total=${t.totalMs.toFixed(1)}`;
   if (json) {
@@ -116,6 +124,7 @@ function sendMask(res: http.ServerResponse, s: Segmentation, json: boolean): voi
       labels: s.labels.map((l) => ({ value: l.value, name: l.name, voxels: l.voxels, volume_mm3: l.volumeMm3 })),
       timings_ms: { decode: t.decodeMs, queue: t.queueMs, infer: t.inferMs, encode: t.encodeMs, total: t.totalMs },
       mask_base64: Buffer.from(s.mask).toString('base64'),
+      ...(image ? { image_base64: zlib.gzipSync(image, { level: 1 }).toString('base64') } : {}),
     });
   }
   res.writeHead(200, {
@@ -147,6 +156,12 @@ export async function startServer(segmenter: SegmentService | Promise<SegmentSer
   let active = 0;
   let whenIdle: (() => void) | undefined;
   const metrics = new ServeMetrics(() => depth);
+  const page = o.page === false ? () => false : pageHandler();
+  const corsHeaders: Record<string, string> = o.cors ? {
+    'Access-Control-Allow-Origin': o.cors, 'Access-Control-Allow-Methods': 'GET, HEAD, POST, OPTIONS', 'Access-Control-Allow-Headers': 'Content-Type',
+    'Access-Control-Expose-Headers': 'Content-Disposition, X-Vnet-Shape, X-Vnet-Voxels, X-Vnet-Volumes-Mm3, X-Vnet-Batch-Size, X-Vnet-Timings-Ms', 'Access-Control-Max-Age': '600',
+    ...(o.cors === '*' ? {} : { Vary: 'Origin' }),
+  } : {};
 
   const ready = Promise.resolve(segmenter).then((s) => {
     seg = s;
@@ -155,12 +170,10 @@ export async function startServer(segmenter: SegmentService | Promise<SegmentSer
   ready.catch(() => undefined); // the caller awaits it; this keeps an unobserved failure quiet
 
   async function predict(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    if (req.method !== 'POST') throw new HttpError(405, 'VNET_E_METHOD', 'POST the .nii or .nii.gz as the request body', { Allow: 'POST' });
+    if (req.method !== 'POST') throw new HttpError(405, 'VNET_E_METHOD', 'POST the .nii or .nii.gz (or the DICOM files of a series, multipart) as the request body', { Allow: 'POST' });
     if (closing) throw new HttpError(503, 'VNET_E_SHUTTING_DOWN', 'the server is shutting down', { Connection: 'close' });
     if (!seg) throw new HttpError(503, 'VNET_E_NOT_READY', failed ? `the model failed to load: ${failed.message}` : 'the model is still loading', { 'Retry-After': '1' });
     if (depth >= maxQueue) throw new HttpError(503, 'VNET_E_QUEUE_FULL', `${depth} requests are queued (--max_queue ${maxQueue}); retry later`, { 'Retry-After': '1' });
-    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    if (type && !NIFTI_TYPES.has(type)) throw new HttpError(415, 'VNET_E_CONTENT_TYPE', `content type ${type} is not a NIfTI; send the .nii / .nii.gz bytes as application/octet-stream (or application/gzip)`);
     const declared = Number(req.headers['content-length']);
     if (declared > maxBody) throw new HttpError(413, 'VNET_E_BODY_TOO_LARGE', `request body of ${declared} bytes is over the ${maxBody} allowed (--max_body_mb)`);
     const format = url.searchParams.get('format') ?? 'nifti';
@@ -169,8 +182,11 @@ export async function startServer(segmenter: SegmentService | Promise<SegmentSer
     try {
       const body = await readBody(req, maxBody, idleMs);
       if (!body.length) throw new HttpError(400, 'VNET_E_EMPTY_BODY', 'the request body is empty: POST the .nii or .nii.gz bytes');
-      const s = await seg.segment(body, { name: 'request body' });
-      if (!res.destroyed) sendMask(res, s, format === 'json');
+      const up = await readUpload(req.headers['content-type'], body);
+      // A DICOM series becomes the NIfTI predict would read (same voxels and affine as dcm2niix).
+      const image = up.kind === 'dicom' ? volumeToNifti(readDicomFiles(up.files)) : undefined;
+      const s = up.kind === 'nifti' ? await seg.segment(up.bytes, { name: up.name }) : await seg.segment(image!, { name: 'the DICOM upload' });
+      if (!res.destroyed) sendMask(res, s, format === 'json', image);
     } finally {
       depth--;
     }
@@ -188,6 +204,13 @@ export async function startServer(segmenter: SegmentService | Promise<SegmentSer
       metrics.error('VNET_E_BAD_URL');
       return sendJson(res, 400, { error: `request target ${JSON.stringify(String(req.url).slice(0, 200))} is not a valid path`, code: 'VNET_E_BAD_URL' }, { Connection: 'close' });
     }
+    for (const [k, v] of Object.entries(corsHeaders)) res.setHeader(k, v);
+    if (req.method === 'OPTIONS' && o.cors) {
+      // A browser's preflight for a cross-origin POST: the headers above answer it.
+      res.writeHead(204, { 'Content-Length': 0 });
+      return void res.end();
+    }
+    if (page(req, res)) return;
     const route = ['/predict', '/health', '/info', '/metrics'].includes(url.pathname) ? url.pathname : 'other';
     active++;
     res.on('close', () => {
@@ -218,7 +241,7 @@ export async function startServer(segmenter: SegmentService | Promise<SegmentSer
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(text) });
         return void res.end(text);
       }
-      throw new HttpError(404, 'VNET_E_NOT_FOUND', `no route ${url.pathname}: POST /predict, GET /health, /info, /metrics`);
+      throw new HttpError(404, 'VNET_E_NOT_FOUND', `no route ${url.pathname}: GET / (the viewer), POST /predict, GET /health, /info, /metrics`);
     };
     answer().catch((e: unknown) => {
       const h = toHttpError(e);

@@ -76,7 +76,13 @@ test('a folder without a trained model, and a bad flag, are clear errors with ex
   const empty = path.join(tmpDir('serve'), 'none');
   const r = runCli(['serve', '--model_dir', empty, '--port', '0']);
   expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/VNET_E_NO_CHECKPOINT.*no trained model in .*none/);
+  expect(r.stderr).toMatch(/VNET_E_NO_MODEL.*--model_dir .*none is neither a model folder nor a shipped model; shipped models: /);
+  const c = runCli(['serve', '--model', tiny.model, '--cors', 'https://viewer.example/path']);
+  expect(c.code).toBe(1);
+  expect(c.stderr).toMatch(/--cors https:\/\/viewer\.example\/path: must be an origin/);
+  const none = runCli(['serve', '--port', '0']);
+  expect(none.code).toBe(2);
+  expect(none.stderr).toMatch(/Missing required argument: model/);
   const b = runCli(['serve', '--model_dir', tiny.model, '--max_batch', '0']);
   expect(b.code).toBe(1);
   expect(b.stderr).toMatch(/--max_batch 0: must be a positive integer/);

@@ -83,11 +83,13 @@ test('bad input gets a JSON error with a 4xx status and the next request is serv
   fourD.writeInt16LE(4, 40); // dim[0]
   fourD.writeInt16LE(2, 48); // dim[4]
   const cases: [string, () => ReturnType<typeof request>, number, string][] = [
-    ['random bytes', () => predict(url, Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 37) % 251))), 400, 'VNET_E_CORRUPT_FILE'],
+    ['random bytes', () => predict(url, Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 37) % 251))), 400, 'VNET_E_NOT_IMAGE'],
+    ['a gzip that is not a NIfTI', () => predict(url, zlib.gzipSync(Buffer.alloc(4000, 3))), 400, 'VNET_E_CORRUPT_FILE'],
     ['a truncated .nii.gz', () => predict(url, gz.subarray(0, gz.length >> 1)), 400, 'VNET_E_CORRUPT_FILE'],
     ['a truncated .nii', () => predict(url, four.subarray(0, 5000)), 400, 'VNET_E_CORRUPT_FILE'],
     ['an empty body', () => predict(url, Buffer.alloc(0)), 400, 'VNET_E_EMPTY_BODY'],
-    ['a wrong content type', () => request(`${url}/predict`, { body: gz, headers: { 'Content-Type': 'text/plain' } }), 415, 'VNET_E_CONTENT_TYPE'],
+    ['bytes that are neither NIfTI nor DICOM, whatever the type says', () => request(`${url}/predict`, { body: Buffer.from('x'.repeat(400)), headers: { 'Content-Type': 'application/gzip' } }), 400, 'VNET_E_NOT_IMAGE'],
+    ['a multipart body with a NIfTI and a text file', () => multipart([['a.nii.gz', gz], ['notes.txt', Buffer.from('hello')]]), 400, 'VNET_E_NOT_DICOM'],
     ['a 4-D volume', () => predict(url, fourD), 422, 'VNET_E_NOT_3D'],
     ['an oversized body', () => predict(url, Buffer.alloc(1.5 * 2 ** 20, 7)), 413, 'VNET_E_BODY_TOO_LARGE'],
     ['an oversized chunked body', () => request(`${url}/predict`, { body: Buffer.alloc(1.5 * 2 ** 20, 7), headers: NIFTI, chunked: true }), 413, 'VNET_E_BODY_TOO_LARGE'],
@@ -103,6 +105,37 @@ test('bad input gets a JSON error with a 4xx status and the next request is serv
     const ok = await predict(url, gz);
     expect([what, ok.status]).toEqual([what, 200]);
   }
+});
+
+/** POST the files as multipart/form-data, as a browser's FormData or `curl -F` sends them. */
+async function multipart(files: [string, Buffer][], query = ''): Promise<Awaited<ReturnType<typeof request>>> {
+  const form = new FormData();
+  for (const [name, b] of files) form.append('file', new Blob([new Uint8Array(b)]), name);
+  const req = new Request('http://x.invalid/', { method: 'POST', body: form });
+  return request(`${url}/predict${query}`, { body: new Uint8Array(await req.arrayBuffer()), headers: { 'Content-Type': req.headers.get('content-type')! } });
+}
+
+test('any content type whose bytes are NIfTI, and a multipart upload, give predict\'s mask', async () => {
+  const gz = fs.readFileSync(tiny.cases[0].image);
+  // curl --data-binary's default type, a browser's guess for .gz, and none at all.
+  for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'application/x-gzip', undefined]) {
+    const r = await request(`${url}/predict`, { body: gz, headers: type ? { 'Content-Type': type } : {} });
+    expect([type, r.status]).toEqual([type, 200]);
+    expect(r.body.equals(tiny.cases[0].mask)).toBe(true);
+  }
+  const m = await multipart([['case.nii.gz', gz]]);
+  expect(m.status).toBe(200);
+  expect(m.body.equals(tiny.cases[0].mask)).toBe(true);
+});
+
+test('GET / is the viewer page; other routes are unchanged', async () => {
+  const r = await request(`${url}/`);
+  expect(r.status).toBe(200);
+  expect(r.headers['content-type']).toMatch(/text\/html/);
+  expect(r.body.toString()).toMatch(/assets\/niivue\.js/);
+  expect((await request(`${url}/health`)).json()).toEqual({ status: 'ok' });
+  // Same origin only by default: no CORS headers.
+  expect(r.headers['access-control-allow-origin']).toBeUndefined();
 });
 
 test('a client that disconnects mid-upload does not wedge the server', async () => {

@@ -39,7 +39,7 @@ describe('readUpload', () => {
   });
 
   it('refuses what is neither, a NIfTI among DICOM parts, an empty or broken multipart body', async () => {
-    expect(await refused('application/octet-stream', new TextEncoder().encode('hello'))).toMatchObject({ code: 'VNET_E_UNSUPPORTED', file: 'request body' });
+    expect(await refused('application/octet-stream', new TextEncoder().encode('hello'))).toMatchObject({ code: 'VNET_E_NOT_IMAGE', file: 'request body' });
     expect(await refused(...(await multipart([['a.dcm', dicom()], ['notes.txt', new TextEncoder().encode('x')]])))).toMatchObject({ code: 'VNET_E_NOT_DICOM', file: 'notes.txt' });
     expect(await refused(...(await multipart([])))).toMatchObject({ code: 'VNET_E_EMPTY_FOLDER' });
     expect(await refused('multipart/form-data; boundary=zzz', new TextEncoder().encode('--yyy\r\nnot it'))).toMatchObject({ code: 'VNET_E_BAD_ARGUMENT' });

@@ -34,7 +34,7 @@ export async function readUpload(contentType: string | undefined, body: Uint8Arr
   }
   if (parts.length === 0) throw new DataError('VNET_E_EMPTY_FOLDER', 'the upload holds no files', 'the upload');
   if (parts.length === 1 && !isDicom(parts[0].bytes)) {
-    if (!looksLikeNifti(parts[0].bytes)) throw new DataError('VNET_E_UNSUPPORTED', 'neither NIfTI (.nii / .nii.gz) nor DICOM', parts[0].name);
+    if (!looksLikeNifti(parts[0].bytes)) throw new DataError('VNET_E_NOT_IMAGE', 'neither NIfTI (.nii / .nii.gz) nor DICOM', parts[0].name);
     return { kind: 'nifti', name: parts[0].name, bytes: parts[0].bytes };
   }
   const other = parts.find((p) => !isDicom(p.bytes));

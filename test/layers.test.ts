@@ -1,7 +1,7 @@
-// The layering rules of the README's Layout table, checked on the import statements: each layer
+// The layering rules of the Layout table in docs/engineering.md, checked on the import statements: each layer
 // imports only from layers below it (never a sibling or a layer above), so folders form no
 // cycle; every VNET_* variable is read through src/env.ts (TypeScript) or native/env.cc (C++),
-// and the README's table of environment variables lists each one.
+// and that document's table of environment variables lists each one.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ENV_VARS } from '../src/env.js';
@@ -18,7 +18,7 @@ const LAYERS: [string, number][] = [
 
 function layerOf(file: string): { name: string; rank: number } {
   const hit = LAYERS.find(([p]) => file === p || file.startsWith(p));
-  if (!hit) throw new Error(`${file} is in no layer of the table: add its folder to LAYERS and to the README`);
+  if (!hit) throw new Error(`${file} is in no layer of the table: add its folder to LAYERS and to docs/engineering.md`);
   return { name: hit[0], rank: hit[1] };
 }
 
@@ -53,10 +53,10 @@ test('VNET_* variables are read only through src/env.ts and native/env.cc', () =
   expect(cc).toEqual([]);
 });
 
-test("the README's table lists every environment variable the package reads", () => {
+test("docs/engineering.md's table lists every environment variable the package reads", () => {
   const native = [...fs.readFileSync(path.join(ROOT, 'native', 'env.cc'), 'utf8').matchAll(/\{"(VNET_[A-Z0-9_]+)",/g)].map((m) => m[1]);
   expect(native.length).toBeGreaterThan(5);
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const readme = fs.readFileSync(path.join(ROOT, 'docs', 'engineering.md'), 'utf8');
   const start = readme.indexOf('### Environment variables');
   expect(start).toBeGreaterThan(0);
   const table = readme.slice(start, readme.indexOf('\n## ', start));

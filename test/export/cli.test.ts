@@ -77,13 +77,13 @@ test('bad flags are refused by name and leave an existing output intact', () => 
   expect(fs.readdirSync(path.dirname(file))).toEqual(['model.onnx']);
 });
 
-test("the README's onnxruntime-node example segments a volume as predict does", () => {
+test("docs/usage.md's onnxruntime-node example segments a volume as predict does", () => {
   expect(runCli(['export', '--model_dir', model]).code).toBe(0);
   const r = runCli(['predict', '--data_dir', dataDir, '--model_dir', model, '--batch_size', '1']);
   expect(r.code).toBe(0);
   const image = loadDataset(dataDir).test[0].image;
   const id = path.basename(image).replace(/\.nii(\.gz)?$/, '');
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const readme = fs.readFileSync(path.join(ROOT, 'docs', 'usage.md'), 'utf8');
   const block = /```js\n(import ort from 'onnxruntime-node';[^`]*)```/.exec(readme)?.[1];
   expect(block).toBeDefined();
   const app = tmpDir('onnx-app');

@@ -7,6 +7,8 @@ import { downloadDataset, formatProblems, makeDirs, validateDataset } from '../d
 import { modelConfig, runMode, withDefaults, RunError } from '../runner/index.js';
 import type { ModelOptions } from '../config/options.js';
 import { writeSyntheticDataset } from '../data/synthetic.js';
+import { resolveModel } from '../infer/shipped.js';
+import { predictFiles } from '../runner/predict-files.js';
 
 export function cmdValidate(dataDir: string, values: boolean): void {
   const t0 = Date.now();
@@ -42,7 +44,21 @@ const DEMO_MARK = '.vnet-demo-run';
 const isLink = (d: string) => { try { return fs.lstatSync(d).isSymbolicLink(); } catch { return false; } };
 const isDemoRun = (d: string) => !isLink(d) && fs.statSync(d).isDirectory() && fs.existsSync(path.join(d, DEMO_MARK));
 
-export async function cmdDemo(a: { data_dir?: string; model_dir?: string; train_epochs?: number; threads?: number }): Promise<void> {
+/**
+ * `demo --model <dir | name>`: no training; the model segments its example scans (a shipped
+ * model's example/ folder) or --data_dir's test images into <model_dir>/predictions.
+ */
+async function demoWithModel(a: { data_dir?: string; model_dir?: string; model: string; threads?: number }): Promise<void> {
+  const model = resolveModel(a.model);
+  const input = a.data_dir ? path.join(a.data_dir, 'imagesTs') : path.join(model.dir, 'example');
+  if (!fs.existsSync(input)) throw new RunError(`${a.model} has no example scans (${input}); give --data_dir with an imagesTs folder`, 'VNET_E_BAD_FLAG');
+  const out = path.resolve(a.model_dir ?? 'vnet-demo', 'predictions');
+  const r = await predictFiles({ input, output: out, model: a.model, threads: a.threads });
+  process.stdout.write(`\ndemo finished: ${r.written.length} mask(s) in ${out}\n  report: ${path.join(out, 'report.html')}\n  look at them: vnet-native serve --model ${a.model}\n`);
+}
+
+export async function cmdDemo(a: { data_dir?: string; model_dir?: string; train_epochs?: number; threads?: number; model?: string }): Promise<void> {
+  if (a.model) return demoWithModel({ ...a, model: a.model });
   const modelDir = path.resolve(a.model_dir ?? 'vnet-demo');
   const run = path.join(modelDir, 'run');
   // The demo's own previous run is kept as run.prev (replacing the one before); a folder the

@@ -5,7 +5,8 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot } from '../../src/data/paths.js';
+import { defaultDataDir, repoRoot } from '../../src/data/paths.js';
+import { readNiftiLabels } from '../../src/data/nifti.js';
 
 const ROOT = repoRoot();
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -47,11 +48,12 @@ test('the tarball holds the compiled JS, the prebuilt addon and the native sourc
   const files = packed.files.map((f) => f.path);
   console.log(`tarball: ${(packed.size / 1e6).toFixed(2)} MB, ${packed.entryCount} files`);
   for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/bindings/native.js',
-    `prebuilds/${prebuiltKey}/vnet_native.node`, `prebuilds/${prebuiltKey}/manifest.json`, 'CMakeLists.txt', 'bindings/addon.cc', 'bindings/napi_util.h', 'native/ops.h', 'scripts/install.js', 'src/serve/page/assets/index.html'])
+    `prebuilds/${prebuiltKey}/vnet_native.node`, `prebuilds/${prebuiltKey}/manifest.json`, 'CMakeLists.txt', 'bindings/addon.cc', 'bindings/napi_util.h', 'native/ops.h', 'scripts/install.js', 'src/serve/page/assets/index.html',
+    'models/hippocampus/config.json', 'models/hippocampus/final.safetensors', 'models/hippocampus/MODEL_CARD.md', 'models/hippocampus/SHA256SUMS'])
     expect(files).toContain(f);
   // src/bench/peers/: the PyTorch peer script that `vnet-native bench conv` runs;
-  // src/serve/page/assets/: the viewer page `serve` answers at /.
-  const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|bindings\/[^/]*\.(cc|h)|dist\/src\/.*\.(js|d\.ts)|dist\/bindings\/[^/]*\.(js|d\.ts)|prebuilds\/.*|native\/.*|kernels\/.*|scripts\/.*|src\/bench\/peers\/[^/]*\.py|src\/serve\/page\/assets\/[^/]*\.(html|js|css))$/;
+  // src/serve/page/assets/: the viewer page `serve` answers at /; models/: the shipped models.
+  const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|bindings\/[^/]*\.(cc|h)|dist\/src\/.*\.(js|d\.ts)|dist\/bindings\/[^/]*\.(js|d\.ts)|prebuilds\/.*|native\/.*|kernels\/.*|scripts\/.*|src\/bench\/peers\/[^/]*\.py|src\/serve\/page\/assets\/[^/]*\.(html|js|css)|models\/[a-z0-9_-]+\/([^/]+|example\/[^/]+\.nii\.gz))$/;
   expect(files.filter((f) => !allowed.test(f) || f.endsWith('.map'))).toEqual([]);
 });
 
@@ -90,6 +92,34 @@ test('npx vnet-native summary and --version run from the installed package', () 
   expect(v).toMatch(/CPU kernels: .*portable/);
   expect(v).toMatch(/CUDA: (compiled for \S+|not compiled)/);
   expect(v).toContain(`node ${process.version}`);
+});
+
+test('npx vnet-native predict -i case.nii.gz -o out --model hippocampus works offline in the user project', () => {
+  const example = path.join(pkgDir, 'models', 'hippocampus', 'example');
+  const scan = path.join(example, fs.readdirSync(example).find((f) => f.endsWith('.nii.gz'))!);
+  fs.copyFileSync(scan, path.join(proj, 'case.nii.gz'));
+  // No network at all where the kernel lets us drop it (a new network namespace has only a
+  // loopback that is down); the command must not need one.
+  const isolate = spawnSync('unshare', ['-n', 'true']).status === 0;
+  if (!isolate) console.log('unshare -n is not permitted here: predict runs with the network present (it opens no connection either way)');
+  const [cmd, args] = isolate ? ['unshare', ['-n', 'npx', '--no-install', 'vnet-native']] : ['npx', ['--no-install', 'vnet-native']];
+  const r = run(cmd, [...args, 'predict', '-i', 'case.nii.gz', '-o', 'out', '--model', 'hippocampus'], proj);
+  expect(r.stderr).toMatch(/the shipped model "hippocampus"/);
+  expect(r.status).toBe(0);
+  expect(fs.readdirSync(path.join(proj, 'out')).sort()).toEqual(['case.nii.gz', 'report.html', 'volumes.json']);
+  const vols = JSON.parse(fs.readFileSync(path.join(proj, 'out', 'volumes.json'), 'utf8')) as { cases: { labels: { value: number; voxels: number }[] }[] };
+  // Both hippocampus parts found, each a plausible size (hundreds to a few thousand voxels of 1 mm³).
+  for (const v of [1, 2]) expect(vols.cases[0].labels.find((l) => l.value === v)!.voxels).toBeGreaterThan(200);
+  // The example is a case the model never trained on: its mask against the expert label.
+  const label = path.join(defaultDataDir(), 'labelsTr', path.basename(scan));
+  if (!fs.existsSync(label)) return void console.log(`no ${label}: the mask is not compared with its label`);
+  const truth = readNiftiLabels(label).data;
+  const mask = readNiftiLabels(path.join(proj, 'out', 'case.nii.gz')).data;
+  for (const v of [1, 2]) {
+    let both = 0, a = 0, b = 0;
+    for (let i = 0; i < truth.length; i++) { a += +(truth[i] === v); b += +(mask[i] === v); both += +(truth[i] === v && mask[i] === v); }
+    expect(2 * both / (a + b)).toBeGreaterThan(0.8);
+  }
 });
 
 test('CommonJS: await import() always, require() where Node allows require of ES modules', () => {

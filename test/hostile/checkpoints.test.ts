@@ -26,12 +26,18 @@ function editWeights(m: string, edit: string): void {
 
 const load = (m: string) => lib(`const R = await import(D + '/runner/index.js'); const r = await R.loadModel(${JSON.stringify(m)}); r.net.dispose(); return r.file;`);
 
-test('a weight stored as F16 is refused by name', () => {
+test('a weight stored as I32 is refused by name (F16 is widened, I32 is no weight type)', () => {
   const m = model();
-  editWeights(m, `st.tensors.set(k, { dtype: 'F16', shape: t.shape, data: new Uint16Array(t.data.length) });`);
+  editWeights(m, `st.tensors.set(k, { dtype: 'I32', shape: t.shape, data: new Int32Array(t.data.length) });`);
   const before = fingerprint(m);
-  expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: ['final.safetensors', 'F16'] });
+  expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: ['final.safetensors', 'I32'] });
   expectIntact(before);
+}, CASE_LIMIT_MS);
+
+test('an F16 weight holding a NaN is refused once widened', () => {
+  const m = model();
+  editWeights(m, `const h = new Uint16Array(t.data.length); h[2] = 0x7e00; st.tensors.set(k, { dtype: 'F16', shape: t.shape, data: h });`);
+  expectRefused(load(m), { exit: 0, code: 'VNET_E_CHECKPOINT', names: ['final.safetensors', 'non-finite'] });
 }, CASE_LIMIT_MS);
 
 test('a NaN weight is refused (it would predict all-background masks)', () => {

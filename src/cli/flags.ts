@@ -26,7 +26,7 @@ export const runFlags: Record<string, Flag> = {
   data_normalization: { group: 'Data:', type: 'string', choices: ['zscore'], default: 'zscore', describe: 'per-volume z-score after resampling' },
   resize_interpolator: { group: 'Data:', type: 'string', choices: ['linear'], default: 'linear', describe: 'image resampling (labels: nearest)' },
   augment: { group: 'Data:', type: 'boolean', default: d.augment, describe: 'augment training samples (what: --augment_mode)' },
-  augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only' },
+  augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips', 'nnunet'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only; nnunet: full\'s flips and spatial changes with nnU-Net\'s intensity changes (noise, blur, brightness, contrast, low resolution, gamma)' },
   resize: { group: 'Data:', type: 'string', choices: ['input_shape', 'none'], default: 'input_shape', describe: 'input_shape: resize every volume to --input_shape (the reference); none: keep each volume\'s resolution, train on --input_shape patches, predict by sliding window' },
   foreground_oversample: { group: 'Data:', type: 'number', default: d.foregroundOversample, describe: '--resize none: fraction of training patches centred on a labelled voxel' },
   overlap: { group: 'Output:', type: 'number', default: d.overlap, describe: '--resize none models: overlap of the sliding windows in evaluate / predict, in [0, 1)' },

@@ -14,7 +14,7 @@ export function checkOptions(o: RunOptions): void {
   if (!(o.trainSplit > 0 && o.trainSplit <= 1)) bad('train_split', 'must be in (0, 1]', o.trainSplit);
   if (!(o.baseLr > 0)) bad('base_lr', 'must be positive', o.baseLr);
   if (o.lrSchedule !== undefined && !['constant', 'poly', 'cosine'].includes(o.lrSchedule)) bad('lr_schedule', 'must be constant, poly or cosine', o.lrSchedule);
-  if (o.augmentMode !== undefined && !['flips', 'full'].includes(o.augmentMode)) bad('augment_mode', 'must be flips or full', o.augmentMode);
+  if (o.augmentMode !== undefined && !['flips', 'full', 'nnunet'].includes(o.augmentMode)) bad('augment_mode', 'must be flips, full or nnunet', o.augmentMode);
   if (!(o.momentum >= 0 && o.momentum < 1)) bad('momentum', 'must be in [0, 1)', o.momentum);
   if (o.bnMomentum !== undefined && !(o.bnMomentum >= 0 && o.bnMomentum < 1)) bad('bn_momentum', 'must be in [0, 1)', o.bnMomentum);
   if (!Number.isInteger(o.logEvery) || o.logEvery < 1) bad('log_every', 'must be a positive integer', o.logEvery);

@@ -38,8 +38,8 @@ export interface RunOptions {
   optimizer: 'rmsprop' | 'adam' | 'sgd';
   loss: 'dice' | 'dice_ce';
   augment: boolean;
-  /** What --augment applies: 'full' (default: flips + spatial + intensity) or 'flips' (the reference's). */
-  augmentMode?: 'flips' | 'full';
+  /** What --augment applies: 'full' (default: flips + spatial + intensity), 'flips' (the reference's), or 'nnunet' (full's spatial changes with nnU-Net's intensity changes). */
+  augmentMode?: 'flips' | 'full' | 'nnunet';
   trainSplit: number;
   splitSeed?: number;
   /** 'none': z-score at the volume's own resolution, train on patches, infer by sliding window; default: resize to the input shape (the reference). */

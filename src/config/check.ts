@@ -16,6 +16,9 @@ export function checkOptions(o: RunOptions): void {
   if (o.lrSchedule !== undefined && !['constant', 'poly', 'cosine'].includes(o.lrSchedule)) bad('lr_schedule', 'must be constant, poly or cosine', o.lrSchedule);
   if (o.augmentMode !== undefined && !['flips', 'full', 'nnunet'].includes(o.augmentMode)) bad('augment_mode', 'must be flips, full or nnunet', o.augmentMode);
   if (!(o.momentum >= 0 && o.momentum < 1)) bad('momentum', 'must be in [0, 1)', o.momentum);
+  if (o.nesterov && (o.optimizer !== 'sgd' || !(o.momentum > 0))) bad('nesterov', 'needs --optimizer sgd and --momentum > 0', o.nesterov);
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && o.weightDecay < 1)) bad('weight_decay', 'must be in [0, 1)', o.weightDecay);
+  if (o.weightDecay && o.optimizer !== 'sgd') bad('weight_decay', 'needs --optimizer sgd', o.weightDecay);
   if (o.bnMomentum !== undefined && !(o.bnMomentum >= 0 && o.bnMomentum < 1)) bad('bn_momentum', 'must be in [0, 1)', o.bnMomentum);
   if (!Number.isInteger(o.logEvery) || o.logEvery < 1) bad('log_every', 'must be a positive integer', o.logEvery);
   if (!Number.isInteger(o.warmupSteps) || o.warmupSteps < 0) bad('warmup_steps', 'must be a non-negative integer', o.warmupSteps);

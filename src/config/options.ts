@@ -36,6 +36,10 @@ export interface RunOptions {
   lrSchedule?: 'constant' | 'poly' | 'cosine';
   momentum: number;
   optimizer: 'rmsprop' | 'adam' | 'sgd';
+  /** --optimizer sgd: Nesterov momentum (nnU-Net's). */
+  nesterov?: boolean;
+  /** --optimizer sgd: L2 weight decay added to the gradient (nnU-Net: 3e-5). */
+  weightDecay?: number;
   loss: 'dice' | 'dice_ce';
   augment: boolean;
   /** What --augment applies: 'full' (default: flips + spatial + intensity), 'flips' (the reference's), or 'nnunet' (full's spatial changes with nnU-Net's intensity changes). */

@@ -84,7 +84,7 @@ export function addNoise(out: Float32Array | Float64Array, offset: number, n: nu
  */
 export function applyIntensity(dst: Float32Array, offset: number, shape: Shape3, d: IntensityDraws): void {
   const n = shape[0] * shape[1] * shape[2];
-  let v = Float64Array.from(dst.subarray(offset, offset + n));
+  let v: Float64Array = Float64Array.from(dst.subarray(offset, offset + n));
   if (d.noise) addNoise(v, 0, n, d.noise.sd, d.noise.seed);
   if (d.blur) for (let axis = 0; axis < 3; axis++) blurAxis(v, shape, axis, d.blur[axis]);
   if (d.brightness !== undefined) for (let i = 0; i < n; i++) v[i] *= d.brightness;

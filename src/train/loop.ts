@@ -65,7 +65,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   // A resumed model is the stored one (refused when the flags define another).
   const model = o.resume && fs.existsSync(configFile(o.modelDir)) ? checkStoredConfig(o.modelDir, cfg).model : cfg.model;
   const net = buildModel(model, { device, seed: o.seed, amp: o.amp, xla: o.xla });
-  const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
+  const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum, { nesterov: o.nesterov, weightDecay: o.weightDecay });
   let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };
   if (o.resume && !fromScratch) {
     if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: ${o.modelDir} holds final.safetensors but no latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');

@@ -20,7 +20,7 @@ export const runFlags: Record<string, Flag> = {
   convolution_size: { group: 'Model:', type: 'number', choices: [3, 5], default: d.convolutionSize, describe: 'kernel size of the stride-1 convolutions' },
   bn_momentum: { group: 'Model:', type: 'number', default: d.bnMomentum, describe: 'batch-norm moving-average momentum (lower it for very short trainings)' },
   activation: { group: 'Model:', type: 'string', choices: ['relu'], default: 'relu', describe: 'activation (the reference has one)' },
-  normalization_layer: { group: 'Model:', type: 'string', choices: ['batchnorm', 'none'], default: 'batchnorm', describe: 'normalisation layer (none: conv → bias → ReLU)' },
+  normalization_layer: { group: 'Model:', type: 'string', choices: ['batchnorm', 'none', 'instancenorm'], default: 'batchnorm', describe: 'normalisation layer (none: conv → bias → ReLU; instancenorm: per sample and channel, as nnU-Net, CPU only for now)' },
   pooling: { group: 'Model:', type: 'string', choices: ['conv_pool'], default: 'conv_pool', describe: 'downsampling: 2³ stride-2 convolution' },
   upsampling: { group: 'Model:', type: 'string', choices: ['transposed_conv'], default: 'transposed_conv', describe: 'upsampling: 2³ stride-2 transposed convolution' },
   data_normalization: { group: 'Data:', type: 'string', choices: ['zscore'], default: 'zscore', describe: 'per-volume z-score after resampling' },

@@ -26,7 +26,7 @@ export interface RunOptions {
   upscaleBlocks: number[];
   downscaleBlocks: number[];
   convolutionSize: 3 | 5;
-  normalizationLayer?: 'batchnorm' | 'none';
+  normalizationLayer?: 'batchnorm' | 'none' | 'instancenorm';
   /** Batch-norm moving-average momentum (the reference: 0.99). */
   bnMomentum?: number;
   // training
@@ -147,7 +147,7 @@ export type ModelOptions = Pick<RunOptions, (typeof MODEL_OPTIONS)[number]>;
 
 export function modelConfig(o: ModelOptions, nClasses: number): VNetConfig {
   return {
-    ...(o.normalizationLayer === 'none' ? { normalization: 'none' as const } : {}),
+    ...(o.normalizationLayer === 'none' || o.normalizationLayer === 'instancenorm' ? { normalization: o.normalizationLayer } : {}),
     inputShape: o.inputShape,
     nClasses,
     downscaleBlocks: o.downscaleBlocks,

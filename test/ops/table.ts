@@ -251,6 +251,8 @@ export interface GradCase {
   labels?: number[];
   /** keep inputs this far from 0 (ReLU's kink, where the derivative does not exist) */
   awayFromZero?: number;
+  /** the case runs on the CPU only, for this reason (printed where it is skipped) */
+  cpuOnly?: string;
 }
 
 export const bnState = (C: number, dev: E.DeviceName): E.BatchNormState => ({
@@ -276,6 +278,11 @@ export const GRAD_CASES: GradCase[] = [
   {
     name: 'batchNorm (training)', inputs: [{ shape: [2, 3, 2, 3], lo: -2, hi: 2 }],
     f: ([x], dev) => E.batchNorm(x, bnState(3, dev), { training: true }), h: 1e-2, rtol: 2e-2,
+  },
+  {
+    name: 'instance norm (batchNorm perSample)', inputs: [{ shape: [3, 2, 3, 2, 3], lo: -2, hi: 2 }],
+    f: ([x], dev) => E.batchNorm(x, bnState(3, dev), { training: true, perSample: true }), h: 1e-2, rtol: 2e-2,
+    cpuOnly: 'per-sample statistics have CPU kernels only',
   },
   {
     name: 'diceLoss', inputs: [{ shape: [2, 3, 2, 2, 3], lo: -2, hi: 2 }], labels: [2, 3, 2, 2],

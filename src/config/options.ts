@@ -85,8 +85,10 @@ export interface RunOptions {
   logDir?: string;
   outputDir?: string;
   report: boolean;
-  /** The checkpoint evaluate / predict load (default: final, else latest). */
-  checkpoint?: 'final' | 'best' | 'latest';
+  /** The checkpoint evaluate / predict load (default: final, else latest); minute_<m> from --save_at_minutes. */
+  checkpoint?: 'final' | 'best' | 'latest' | `minute_${string}`;
+  /** Keep the weights after these minutes of training (evaluation excluded) as minute_<m>.safetensors. */
+  saveAtMinutes?: number[];
   /** Print a progress bar (default: when stderr is a terminal). */
   progress?: boolean;
 }
@@ -167,6 +169,12 @@ export const MAX_INPUT_SIZE = 1024;
 
 /** The most CPU threads a run may ask for (--threads, VNET_NUM_THREADS); the engine's own cap too. */
 export const MAX_THREADS = 256;
+
+/** A checkpoint name evaluate / predict accept: final, best, latest or minute_<m>. */
+export const CHECKPOINT_NAME = /^(final|best|latest|minute_[0-9]+(\.[0-9]+)?)$/;
+
+/** The checkpoint kept after `m` minutes of training. */
+export const minuteCheckpoint = (m: number): `minute_${string}` => `minute_${m}`;
 
 export class RunError extends Error {
   constructor(message: string, readonly code = 'VNET_E_RUN') {

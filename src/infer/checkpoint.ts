@@ -11,7 +11,8 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { halfToFloat } from './half.js';
 import { MAX_INPUT_SIZE, RunError, type ModelConfigFile } from '../config/options.js';
 
-export type CheckpointName = 'latest' | 'final' | 'best';
+/** minute_<m>: the weights after m minutes of training (--save_at_minutes). */
+export type CheckpointName = 'latest' | 'final' | 'best' | `minute_${string}`;
 
 /** What training needs to continue exactly where it stopped. */
 export interface TrainState {
@@ -22,6 +23,8 @@ export interface TrainState {
   lossScale?: number;
   goodSteps?: number;
   bestDice?: number;
+  /** Seconds spent training (steps and their data), evaluation and checkpoint writes excluded. */
+  trainSeconds?: number;
   history: { losses: { step: number; loss: number }[]; evals: { epoch: number; dice: Record<string, number> }[] };
 }
 

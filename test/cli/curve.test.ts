@@ -1,5 +1,5 @@
 // The Dice-vs-time curve from one run (--save_at_minutes, evaluate --checkpoint minute_<m>,
-// `vnet-native curve`) and the nnunet_cpu preset, end to end through the CLI on real cases.
+// `vnet-native curve`), the nnunet_cpu preset and an exact resume with its levers, end to end through the CLI.
 import fs from 'node:fs';
 import path from 'node:path';
 import { readSafetensors } from '../../src/infer/safetensors.js';
@@ -91,4 +91,24 @@ test('--preset nnunet_cpu trains with every lever (SGD Nesterov, instance norm, 
   const st = readSafetensors(path.join(m, 'final.safetensors'));
   expect([...st.tensors.keys()].some((k) => k.endsWith('instance_normalization/gamma'))).toBe(true);
   expect([...st.tensors.keys()].some((k) => k.startsWith('optimizer/') && k.endsWith('/momentum'))).toBe(true);
+});
+
+test('the nnU-Net levers resume exactly: 1 epoch + --resume 1 epoch gives the weights of 2 epochs straight', () => {
+  // One convolution algorithm in every process (auto may time them differently, rounding apart).
+  // A constant rate: poly's depends on --train_epochs, which differs between the two halves here.
+  const env = { VNET_CONV_ALGO: 'direct' };
+  const levers = ['--optimizer', 'sgd', '--nesterov', '--momentum', '0.99', '--weight_decay', '3e-5', '--base_lr', '1e-2',
+    '--normalization_layer', 'instancenorm', '--augment', '--augment_mode', 'nnunet', '--seed', '3'];
+  const weights = (f: string) => {
+    const b = fs.readFileSync(f);
+    return b.subarray(8 + Number(b.readBigUInt64LE(0))).toString('base64');
+  };
+  const straight = path.join(tmpDir('levers'), 'a');
+  expect(runCli(['train', ...common, ...levers, '--model_dir', straight, '--train_epochs', '2'], { env }).code).toBe(0);
+  const split = path.join(tmpDir('levers'), 'b');
+  expect(runCli(['train', ...common, ...levers, '--model_dir', split, '--train_epochs', '1'], { env }).code).toBe(0);
+  const r = runCli(['train', ...common, ...levers, '--model_dir', split, '--train_epochs', '2', '--resume'], { env });
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(/resuming/);
+  expect(weights(path.join(split, 'final.safetensors')) === weights(path.join(straight, 'final.safetensors'))).toBe(true);
 });

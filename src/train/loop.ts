@@ -68,7 +68,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   const model = o.resume && fs.existsSync(configFile(o.modelDir)) ? checkStoredConfig(o.modelDir, cfg).model : cfg.model;
   const net = buildModel(model, { device, seed: o.seed, amp: o.amp, xla: o.xla });
   const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum, { nesterov: o.nesterov, weightDecay: o.weightDecay });
-  let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };
+  let state: TrainState = { epoch: 0, step: 0, optimizer: optimizerLabel(o), history: { losses: [], evals: [] } };
   if (o.resume && !fromScratch) {
     if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: ${o.modelDir} holds final.safetensors but no latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
     state = (await loadCheckpoint(o.modelDir, 'latest', net, opt)).state;
@@ -177,11 +177,16 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   }
 }
 
+/** The optimizer as a checkpoint records it: its name, then SGD's options when given (sgd --nesterov --weight_decay 3e-05). */
+function optimizerLabel(o: RunOptions): string {
+  return [o.optimizer, o.nesterov ? '--nesterov' : '', o.weightDecay ? `--weight_decay ${o.weightDecay}` : ''].filter(Boolean).join(' ');
+}
+
 /** --resume continues the same optimisation: another optimizer or loss would silently start over. */
 function checkResumable(o: RunOptions, state: TrainState): void {
   const stored = fs.existsSync(configFile(o.modelDir)) ? readModelConfig(o.modelDir).loss : undefined;
   const clash = [
-    state.optimizer !== o.optimizer ? `--optimizer ${state.optimizer} (given ${o.optimizer})` : '',
+    state.optimizer !== optimizerLabel(o) ? `--optimizer ${state.optimizer} (given ${optimizerLabel(o)})` : '',
     stored !== undefined && stored !== o.loss ? `--loss ${stored} (given ${o.loss})` : '',
   ].filter(Boolean);
   if (clash.length)

@@ -111,4 +111,10 @@ test('the nnU-Net levers resume exactly: 1 epoch + --resume 1 epoch gives the we
   expect(r.code).toBe(0);
   expect(r.stderr).toMatch(/resuming/);
   expect(weights(path.join(split, 'final.safetensors')) === weights(path.join(straight, 'final.safetensors'))).toBe(true);
+  // Resuming with another SGD rule would silently change the optimisation: refused by name.
+  const before = snapshot(split);
+  const other = runCli(['train', ...common, ...levers.filter((f) => f !== '--nesterov'), '--model_dir', split, '--train_epochs', '3', '--resume'], { env });
+  expect(other.code).toBe(1);
+  expect(other.stderr).toMatch(/trained with --optimizer sgd --nesterov --weight_decay 0.00003 \(given sgd --weight_decay 0.00003\)/);
+  expect(snapshot(split)).toEqual(before);
 });

@@ -42,7 +42,7 @@ namespace vnet {
   X(sum_all, 1, 1)           /* f32 (1) */                                                 \
   X(rmsprop_step, 5, 0)      /* w*, g, ms*, mg*, mom*: TF1 centered RMSProp */             \
   X(adam_step, 4, 0)         /* w*, g, m*, v*; attr step */                                \
-  X(sgd_step, 3, 0)          /* w*, g, mom* */                                             \
+  X(sgd_step, 3, 0)          /* w*, g, mom*; attrs momentum, weight_decay, nesterov */                                             \
   X(amp_unscale, 1, 1)       /* g* *= inv_scale; -> found_inf f32 (1) */
 
 enum class Op : int {

@@ -115,9 +115,15 @@ void infer_outputs(OpCall& c) {
       is_channel_vec(in[3], C, "running_mean"); is_channel_vec(in[4], C, "running_var");
       out = {alloc_like(in[0]->shape, in[0]->dtype, c)};
       if (c.op == Op::batchnorm_train) {
-        VNET_CHECK(in[0]->numel() / C > 1, VNET_E_SHAPE, "batchnorm training needs more than one value per channel");
-        out.push_back(alloc_like({C}, DType::F32, c));
-        out.push_back(alloc_like({C}, DType::F32, c));
+        // per_sample (instance normalisation): statistics per sample and channel, shape (N, C).
+        bool per_sample = c.attrs->f("per_sample", 0.0) != 0.0;
+        int64_t G = per_sample ? in[0]->dim(0) : 1;
+        VNET_CHECK(in[0]->numel() / C / std::max<int64_t>(G, 1) > 1, VNET_E_SHAPE,
+                   per_sample ? "instance normalisation needs more than one value per sample and channel"
+                              : "batchnorm training needs more than one value per channel");
+        std::vector<int64_t> stat = per_sample ? std::vector<int64_t>{G, C} : std::vector<int64_t>{C};
+        out.push_back(alloc_like(stat, DType::F32, c));
+        out.push_back(alloc_like(stat, DType::F32, c));
       }
       return;
     }
@@ -126,7 +132,15 @@ void infer_outputs(OpCall& c) {
       need_channels(in[0], 2, "dy");
       same_shape(in[0], in[1], "dy and x");
       int64_t C = in[0]->dim(-1);
-      is_channel_vec(in[2], C, "gamma"); is_channel_vec(in[3], C, "mean"); is_channel_vec(in[4], C, "invstd");
+      is_channel_vec(in[2], C, "gamma");
+      if (c.attrs->f("per_sample", 0.0) != 0.0) {
+        std::vector<int64_t> stat{in[0]->dim(0), C};
+        VNET_CHECK(in[3]->shape == stat && in[4]->shape == stat, VNET_E_SHAPE,
+                   "per-sample mean and invstd must have shape " + shape_str(stat) + ", got " + shape_str(in[3]->shape) + " and " + shape_str(in[4]->shape));
+        need_dtype(in[3], {DType::F32}, "mean"); need_dtype(in[4], {DType::F32}, "invstd");
+      } else {
+        is_channel_vec(in[3], C, "mean"); is_channel_vec(in[4], C, "invstd");
+      }
       out = {alloc_like(in[0]->shape, in[0]->dtype, c), alloc_like({C}, DType::F32, c),
              alloc_like({C}, DType::F32, c)};
       return;

@@ -1,5 +1,7 @@
 // Batch normalisation over all axes but the channel axis (N·D·H·W values per channel):
-// training statistics with the running-average update, inference, and backward.
+// training statistics with the running-average update, inference, and backward. With the
+// attr per_sample the statistics are per sample and channel (instance normalisation, D·H·W
+// values each): mean and invstd are (N, C) and the running averages are left alone.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -149,25 +151,33 @@ void normalize(const float* x, const float* scale, const float* shift, int64_t R
   });
 }
 
+// Groups of rows normalised on their own: one (the whole batch), or one per sample.
+int64_t stat_groups(const OpCall& c) {
+  return c.attrs->f("per_sample", 0.0) != 0.0 ? c.in[0]->dim(0) : 1;
+}
+
 void bn_train(const OpCall& c) {
   const float *x = c.in[0]->data<float>(), *gamma = c.in[1]->data<float>(), *beta = c.in[2]->data<float>();
   float *rmean = c.in[3]->data<float>(), *rvar = c.in[4]->data<float>();
   float *y = c.out[0]->data<float>(), *mean_out = c.out[1]->data<float>(), *invstd_out = c.out[2]->data<float>();
-  int64_t C = c.in[0]->dim(-1), R = c.in[0]->numel() / C;
+  int64_t C = c.in[0]->dim(-1), G = stat_groups(c), R = c.in[0]->numel() / C / G;
   double eps = c.attrs->f("eps", 1e-3), mom = c.attrs->f("momentum", 0.99);
-  std::vector<double> mean, var;
-  channel_moments(x, R, C, mean, var);
-  std::vector<float> scale(C), shift(C);
-  for (int64_t k = 0; k < C; k++) {
-    double inv = 1.0 / std::sqrt(var[k] + eps);
-    mean_out[k] = float(mean[k]);
-    invstd_out[k] = float(inv);
-    scale[k] = float(gamma[k] * inv);
-    shift[k] = float(beta[k] - mean[k] * gamma[k] * inv);
-    rmean[k] = float(mom * rmean[k] + (1 - mom) * mean[k]);
-    rvar[k] = float(mom * rvar[k] + (1 - mom) * var[k]);
+  for (int64_t n = 0; n < G; n++) {
+    std::vector<double> mean, var;
+    channel_moments(x + n * R * C, R, C, mean, var);
+    std::vector<float> scale(C), shift(C);
+    for (int64_t k = 0; k < C; k++) {
+      double inv = 1.0 / std::sqrt(var[k] + eps);
+      mean_out[n * C + k] = float(mean[k]);
+      invstd_out[n * C + k] = float(inv);
+      scale[k] = float(gamma[k] * inv);
+      shift[k] = float(beta[k] - mean[k] * gamma[k] * inv);
+      if (G > 1) continue;
+      rmean[k] = float(mom * rmean[k] + (1 - mom) * mean[k]);
+      rvar[k] = float(mom * rvar[k] + (1 - mom) * var[k]);
+    }
+    normalize(x + n * R * C, scale.data(), shift.data(), R, C, y + n * R * C);
   }
-  normalize(x, scale.data(), shift.data(), R, C, y);
 }
 
 void bn_infer(const OpCall& c) {
@@ -185,9 +195,21 @@ void bn_infer(const OpCall& c) {
 }
 
 void bn_bwd(const OpCall& c) {
-  int64_t C = c.in[0]->dim(-1), R = c.in[0]->numel() / C;
-  bn_backward(c.in[0]->data<float>(), nullptr, c.in[1]->data<float>(), c.in[3]->data<float>(), c.in[2]->data<float>(),
-              c.in[4]->data<float>(), R, C, c.out[0]->data<float>(), c.out[1]->data<float>(), c.out[2]->data<float>());
+  int64_t C = c.in[0]->dim(-1), G = stat_groups(c), R = c.in[0]->numel() / C / G;
+  float *dgamma = c.out[1]->data<float>(), *dbeta = c.out[2]->data<float>();
+  std::vector<float> dg(C), db(C);
+  for (int64_t n = 0; n < G; n++) {
+    int64_t o = n * R * C;
+    bn_backward(c.in[0]->data<float>() + o, nullptr, c.in[1]->data<float>() + o, c.in[3]->data<float>() + n * C,
+                c.in[2]->data<float>(), c.in[4]->data<float>() + n * C, R, C, c.out[0]->data<float>() + o,
+                G > 1 ? dg.data() : dgamma, G > 1 ? db.data() : dbeta);
+    if (G == 1) break;
+    // gamma and beta are shared by the samples: their gradients add up.
+    for (int64_t k = 0; k < C; k++) {
+      dgamma[k] = n ? dgamma[k] + dg[k] : dg[k];
+      dbeta[k] = n ? dbeta[k] + db[k] : db[k];
+    }
+  }
 }
 
 }  // namespace

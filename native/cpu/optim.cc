@@ -48,14 +48,18 @@ void adam(const OpCall& c) {
   });
 }
 
+// PyTorch's SGD: g' = g + wd*w, mom = momentum*mom + g', w -= lr*(nesterov ? g' + momentum*mom : mom).
 void sgd(const OpCall& c) {
   float *w = c.in[0]->data<float>(), *mom = c.in[2]->data<float>();
   const float* g = c.in[1]->data<float>();
-  float lr = float(c.attrs->f("lr")), momentum = float(c.attrs->f("momentum", 0.0));
+  float lr = float(c.attrs->f("lr")), momentum = float(c.attrs->f("momentum", 0.0)),
+        wd = float(c.attrs->f("weight_decay", 0.0));
+  bool nesterov = c.attrs->f("nesterov", 0.0) != 0.0;
   parallel_for(c.in[0]->numel(), kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i++) {
-      mom[i] = momentum * mom[i] + g[i];
-      w[i] -= lr * mom[i];
+      float gi = wd != 0.f ? g[i] + wd * w[i] : g[i];
+      mom[i] = momentum * mom[i] + gi;
+      w[i] -= lr * (nesterov ? gi + momentum * mom[i] : mom[i]);
     }
   });
 }

@@ -20,13 +20,13 @@ export const runFlags: Record<string, Flag> = {
   convolution_size: { group: 'Model:', type: 'number', choices: [3, 5], default: d.convolutionSize, describe: 'kernel size of the stride-1 convolutions' },
   bn_momentum: { group: 'Model:', type: 'number', default: d.bnMomentum, describe: 'batch-norm moving-average momentum (lower it for very short trainings)' },
   activation: { group: 'Model:', type: 'string', choices: ['relu'], default: 'relu', describe: 'activation (the reference has one)' },
-  normalization_layer: { group: 'Model:', type: 'string', choices: ['batchnorm', 'none'], default: 'batchnorm', describe: 'normalisation layer (none: conv → bias → ReLU)' },
+  normalization_layer: { group: 'Model:', type: 'string', choices: ['batchnorm', 'none', 'instancenorm'], default: 'batchnorm', describe: 'normalisation layer (none: conv → bias → ReLU; instancenorm: per sample and channel, as nnU-Net, CPU only for now)' },
   pooling: { group: 'Model:', type: 'string', choices: ['conv_pool'], default: 'conv_pool', describe: 'downsampling: 2³ stride-2 convolution' },
   upsampling: { group: 'Model:', type: 'string', choices: ['transposed_conv'], default: 'transposed_conv', describe: 'upsampling: 2³ stride-2 transposed convolution' },
   data_normalization: { group: 'Data:', type: 'string', choices: ['zscore'], default: 'zscore', describe: 'per-volume z-score after resampling' },
   resize_interpolator: { group: 'Data:', type: 'string', choices: ['linear'], default: 'linear', describe: 'image resampling (labels: nearest)' },
   augment: { group: 'Data:', type: 'boolean', default: d.augment, describe: 'augment training samples (what: --augment_mode)' },
-  augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only' },
+  augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips', 'nnunet'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only; nnunet: full\'s flips and spatial changes with nnU-Net\'s intensity changes (noise, blur, brightness, contrast, low resolution, gamma)' },
   resize: { group: 'Data:', type: 'string', choices: ['input_shape', 'none'], default: 'input_shape', describe: 'input_shape: resize every volume to --input_shape (the reference); none: keep each volume\'s resolution, train on --input_shape patches, predict by sliding window' },
   foreground_oversample: { group: 'Data:', type: 'number', default: d.foregroundOversample, describe: '--resize none: fraction of training patches centred on a labelled voxel' },
   overlap: { group: 'Output:', type: 'number', default: d.overlap, describe: '--resize none models: overlap of the sliding windows in evaluate / predict, in [0, 1)' },
@@ -42,9 +42,11 @@ export const runFlags: Record<string, Flag> = {
   lr_schedule: { group: 'Training:', type: 'string', choices: ['constant', 'poly', 'cosine'], default: 'constant', describe: 'constant (the reference); poly: base_lr * (1 - t/T)^0.9; cosine: to 0 over the run' },
   momentum: { group: 'Training:', type: 'number', default: d.momentum, describe: 'optimizer momentum' },
   optimizer: { group: 'Training:', type: 'string', choices: ['rmsprop', 'adam', 'sgd'], default: d.optimizer, describe: 'rmsprop: centered, TF1 semantics (the reference)' },
+  nesterov: { group: 'Training:', type: 'boolean', default: false, describe: '--optimizer sgd: Nesterov momentum (nnU-Net: --momentum 0.99 --base_lr 1e-2 --lr_schedule poly --weight_decay 3e-5)' },
+  weight_decay: { group: 'Training:', type: 'number', default: 0, describe: '--optimizer sgd: L2 weight decay added to the gradient' },
   loss: { group: 'Training:', type: 'string', choices: ['dice', 'dice_ce'], default: d.loss, describe: 'dice: the reference\'s soft dice; dice_ce: plus cross-entropy' },
   gradient_clipping: { group: 'Training:', type: 'string', choices: ['global_norm'], default: 'global_norm', describe: 'accepted for compatibility; like the reference in effect, no clipping is applied' },
-  preset: { group: 'Training:', type: 'string', choices: ['reference', 'best'], describe: 'a named recipe that fills the flags not given: reference (the published recipe) or best (our recommendation)' },
+  preset: { group: 'Training:', type: 'string', choices: ['reference', 'best', 'nnunet_cpu'], describe: 'a named recipe that fills the flags not given: reference (the published recipe), best (our recommendation) or nnunet_cpu (a candidate with nnU-Net\'s optimiser, normalisation and augmentations, not yet measured)' },
   resume: { group: 'Training:', type: 'boolean', default: false, describe: 'continue from <model_dir>/latest.safetensors (weights, optimizer, step, RNG, split)' },
   eval_every: { group: 'Training:', type: 'number', default: d.evalEvery, describe: 'evaluate soft Dice on the held-out split every N epochs (0: only at the end)' },
   log_every: { group: 'Output:', type: 'number', default: d.logEvery, describe: 'log the loss every N steps' },
@@ -52,7 +54,8 @@ export const runFlags: Record<string, Flag> = {
   output_dir: { group: 'Output:', type: 'string', describe: 'where predict writes masks (default <model_dir>/predictions)' },
   tta: { group: 'Output:', type: 'boolean', default: false, describe: 'evaluate / predict with test-time augmentation: the mean of the x/y-flipped predictions (4x the passes; --resize none models: all 8 mirrorings of x, y, z)' },
   report: { group: 'Output:', type: 'boolean', default: true, describe: 'write report.html after evaluation' },
-  checkpoint: { group: 'Output:', type: 'string', choices: ['final', 'best', 'latest'], describe: 'the checkpoint evaluate / predict load (default: final, else latest); best: the epoch of the best eval soft Dice' },
+  checkpoint: { group: 'Output:', type: 'string', describe: 'the checkpoint evaluate / predict load: final, best, latest or minute_<m> (default: final, else latest); best: the epoch of the best eval soft Dice; minute_<m>: from --save_at_minutes' },
+  save_at_minutes: { group: 'Output:', type: 'string', describe: 'keep the weights after these minutes of training (evaluation excluded), e.g. 5,10,20,40,60, as minute_<m>.safetensors (`vnet-native curve` evaluates them all)' },
   benchmark: { group: 'Execution:', type: 'boolean', default: false, describe: 'time steps instead of training / predicting' },
   warmup_steps: { group: 'Execution:', type: 'number', default: d.warmupSteps, describe: 'untimed steps before timing (--benchmark)' },
   benchmark_steps: { group: 'Execution:', type: 'number', describe: 'timed steps (default: as many as --warmup_steps)' },
@@ -89,6 +92,14 @@ export const PRESETS: Record<string, { describe: string; flags: Record<string, s
     flags: {
       batch_size: '2', input_shape: ['40', '56', '40'], resize: 'none', deep_supervision: true, loss: 'dice_ce', optimizer: 'adam',
       base_lr: '5e-4', lr_schedule: 'poly', train_epochs: '80', augment: true, augment_mode: 'full', train_split: '0.9', tta: true,
+    },
+  },
+  nnunet_cpu: {
+    describe: 'a candidate, not yet measured for accuracy: best with nnU-Net\'s levers (SGD with Nesterov momentum 0.99, lr 1e-2 poly, weight decay 3e-5, instance normalisation, its intensity augmentations)',
+    flags: {
+      batch_size: '2', input_shape: ['40', '56', '40'], resize: 'none', deep_supervision: true, loss: 'dice_ce', optimizer: 'sgd', nesterov: true, momentum: '0.99',
+      weight_decay: '3e-5', base_lr: '1e-2', lr_schedule: 'poly', train_epochs: '80', augment: true, augment_mode: 'nnunet', normalization_layer: 'instancenorm',
+      train_split: '0.9', tta: true,
     },
   },
 };
@@ -207,6 +218,13 @@ export const MODEL_FLAGS = MODEL_OPTIONS.map((k) => k.replace(/[A-Z]/g, (c) => `
 /** Whether the command line `argv` sets a model flag (then it must match a stored model). */
 export const modelFlagsGiven = (argv: string[]) => argv.some((a) => MODEL_FLAGS.some((f) => a.startsWith(`--${f}`) || a.startsWith(`--${f.replace(/_/g, '-')}`)));
 
+/** --save_at_minutes 5,10,20: the numbers, or a usage error naming the flag. */
+function minutesList(s: string): number[] {
+  const v = s.split(',').map((x) => x.trim());
+  if (v.some((x) => !/^[0-9]+(\.[0-9]+)?$/.test(x))) throw new UsageError(`--save_at_minutes needs minutes separated by commas (e.g. 5,10,20,40,60), got ${JSON.stringify(s)}`);
+  return v.map(Number);
+}
+
 /** yargs argv `a` (parsed from the command line `argv`) -> RunOptions. */
 export function toRunOptions(a: Record<string, unknown>, argv: readonly string[] = []): RunOptions {
   checkNumericFlags(a);
@@ -230,6 +248,8 @@ export function toRunOptions(a: Record<string, unknown>, argv: readonly string[]
     lrSchedule: a.lr_schedule as RunOptions['lrSchedule'],
     momentum: a.momentum as number,
     optimizer: a.optimizer as RunOptions['optimizer'],
+    nesterov: a.nesterov as boolean,
+    weightDecay: a.weight_decay as number,
     loss: a.loss as RunOptions['loss'],
     augment: a.augment as boolean,
     augmentMode: a.augment_mode as RunOptions['augmentMode'],
@@ -262,6 +282,7 @@ export function toRunOptions(a: Record<string, unknown>, argv: readonly string[]
     outputDir: a.output_dir as string | undefined,
     report: a.report as boolean,
     checkpoint: a.checkpoint as RunOptions['checkpoint'],
+    saveAtMinutes: typeof a.save_at_minutes === 'string' ? minutesList(a.save_at_minutes) : undefined,
     progress: a.progress as boolean | undefined,
   };
 }

@@ -6,7 +6,7 @@ import { hideBin } from 'yargs/helpers';
 import { envValue } from '../env.js';
 import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, modelFlagsGiven, lastFlagWins, UsageError } from './flags.js';
 import { errorLine } from './error-line.js';
-import { MODES, MODE_STEPS, defaultRunOptions, runCv, runMode, RunError, type Mode } from '../runner/index.js';
+import { MODES, MODE_STEPS, defaultRunOptions, runCurve, runCv, runMode, RunError, type Mode } from '../runner/index.js';
 import type { Triple } from '../engine/index.js';
 import { checkOptions } from '../config/check.js';
 import { checkParallel } from '../config/device.js';
@@ -80,7 +80,7 @@ export function buildCli(rawArgv: string[]): Argv {
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false })
     .strict()
     .recommendCommands()
-    .demandCommand(1, `Give a command: ${[...MODES, 'cv', 'validate', 'summary', 'doctor', 'demo', 'download', 'bench', 'export', 'serve'].join(', ')}; e.g. \`vnet-native demo\`.`)
+    .demandCommand(1, `Give a command: ${[...MODES, 'cv', 'curve', 'validate', 'summary', 'doctor', 'demo', 'download', 'bench', 'export', 'serve'].join(', ')}; e.g. \`vnet-native demo\`.`)
     .help()
     .alias('h', 'help')
     .version(false)
@@ -116,6 +116,10 @@ export function buildCli(rawArgv: string[]): Argv {
   cli = cli.command('cv', 'cross-validation: train_and_evaluate each of --folds F into <model_dir>/fold_k (--resume continues each), then <model_dir>/summary.json (per fold and mean)', (y) => y.options(flags), async (a) => {
     const r = await runCv(toRunOptions(a, argv), { modelFlagsGiven: modelFlagsGiven(argv) });
     process.stdout.write(`cross-validation over ${r.summary.folds} folds: foreground Dice ${r.summary.foreground_mean.Dice.toFixed(4)}, HD95 ${r.summary.foreground_mean.HD95.toFixed(2)} mm\nsummary: ${r.file}\n`);
+  });
+  cli = cli.command('curve', 'hard Dice against training minutes from one run: evaluate every minute_<m> checkpoint of --save_at_minutes (and final) into <model_dir>/eval/minute_<m>, print the table, write <model_dir>/curve.json', (y) => y.options(flags), async (a) => {
+    const r = await runCurve(toRunOptions(a, argv), { modelFlagsGiven: modelFlagsGiven(argv) });
+    process.stdout.write(`\nDice against training time (evaluation excluded):\n${r.table}\ncurve: ${r.file}\n`);
   });
   const dataDir = { data_dir: { type: 'string' as const, describe: 'folder holding dataset.json', demandOption: true, alias: 'data-dir' } };
   cli = cli

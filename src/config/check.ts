@@ -1,7 +1,7 @@
 // The run options' checks, before anything starts: each flag's range, and the model the flags
 // define (refused by name, never built wrong).
 import { ConfigError, validateVNetConfig } from '../nn/index.js';
-import { MAX_INPUT_SIZE, MAX_THREADS, modelConfig, RunError, type RunOptions } from './options.js';
+import { CHECKPOINT_NAME, MAX_INPUT_SIZE, MAX_THREADS, modelConfig, RunError, type RunOptions } from './options.js';
 
 export function checkOptions(o: RunOptions): void {
   const bad = (flag: string, what: string, v: unknown) => {
@@ -14,8 +14,11 @@ export function checkOptions(o: RunOptions): void {
   if (!(o.trainSplit > 0 && o.trainSplit <= 1)) bad('train_split', 'must be in (0, 1]', o.trainSplit);
   if (!(o.baseLr > 0)) bad('base_lr', 'must be positive', o.baseLr);
   if (o.lrSchedule !== undefined && !['constant', 'poly', 'cosine'].includes(o.lrSchedule)) bad('lr_schedule', 'must be constant, poly or cosine', o.lrSchedule);
-  if (o.augmentMode !== undefined && !['flips', 'full'].includes(o.augmentMode)) bad('augment_mode', 'must be flips or full', o.augmentMode);
+  if (o.augmentMode !== undefined && !['flips', 'full', 'nnunet'].includes(o.augmentMode)) bad('augment_mode', 'must be flips, full or nnunet', o.augmentMode);
   if (!(o.momentum >= 0 && o.momentum < 1)) bad('momentum', 'must be in [0, 1)', o.momentum);
+  if (o.nesterov && (o.optimizer !== 'sgd' || !(o.momentum > 0))) bad('nesterov', 'needs --optimizer sgd and --momentum > 0', o.nesterov);
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0 && o.weightDecay < 1)) bad('weight_decay', 'must be in [0, 1)', o.weightDecay);
+  if (o.weightDecay && o.optimizer !== 'sgd') bad('weight_decay', 'needs --optimizer sgd', o.weightDecay);
   if (o.bnMomentum !== undefined && !(o.bnMomentum >= 0 && o.bnMomentum < 1)) bad('bn_momentum', 'must be in [0, 1)', o.bnMomentum);
   if (!Number.isInteger(o.logEvery) || o.logEvery < 1) bad('log_every', 'must be a positive integer', o.logEvery);
   if (!Number.isInteger(o.warmupSteps) || o.warmupSteps < 0) bad('warmup_steps', 'must be a non-negative integer', o.warmupSteps);
@@ -32,6 +35,9 @@ export function checkOptions(o: RunOptions): void {
   if (o.folds !== undefined && o.fold === undefined) bad('folds', 'needs --fold k (or run `vnet-native cv`)', o.folds);
   if (o.models !== undefined && (!Array.isArray(o.models) || o.models.length < 1 || o.models.some((m) => typeof m !== 'string' || !m))) bad('models', 'must list model folders, comma-separated', o.models);
   if (o.benchmarkSteps !== undefined && (!Number.isInteger(o.benchmarkSteps) || o.benchmarkSteps < 1)) bad('benchmark_steps', 'must be a positive integer', o.benchmarkSteps);
+  if (o.checkpoint !== undefined && !CHECKPOINT_NAME.test(o.checkpoint)) bad('checkpoint', 'must be final, best, latest or minute_<m> (from --save_at_minutes)', o.checkpoint);
+  if (o.saveAtMinutes !== undefined && (!Array.isArray(o.saveAtMinutes) || !o.saveAtMinutes.length || o.saveAtMinutes.some((m, i) => !(m > 0 && Number.isFinite(m)) || (i > 0 && !(m > o.saveAtMinutes![i - 1])))))
+    bad('save_at_minutes', 'must be increasing positive minutes, comma-separated (e.g. 5,10,20,40,60)', o.saveAtMinutes);
   if (o.profile && !o.benchmark) bad('profile', 'needs --benchmark (it profiles the timed steps)', o.profile);
   // Past this the first allocation (a resampled volume) would fail with a bare RangeError.
   if (!Array.isArray(o.inputShape) || o.inputShape.some((d) => !(d <= MAX_INPUT_SIZE))) bad('input_shape', `sizes must be at most ${MAX_INPUT_SIZE}`, o.inputShape);

@@ -26,7 +26,7 @@ export interface RunOptions {
   upscaleBlocks: number[];
   downscaleBlocks: number[];
   convolutionSize: 3 | 5;
-  normalizationLayer?: 'batchnorm' | 'none';
+  normalizationLayer?: 'batchnorm' | 'none' | 'instancenorm';
   /** Batch-norm moving-average momentum (the reference: 0.99). */
   bnMomentum?: number;
   // training
@@ -36,10 +36,14 @@ export interface RunOptions {
   lrSchedule?: 'constant' | 'poly' | 'cosine';
   momentum: number;
   optimizer: 'rmsprop' | 'adam' | 'sgd';
+  /** --optimizer sgd: Nesterov momentum (nnU-Net's). */
+  nesterov?: boolean;
+  /** --optimizer sgd: L2 weight decay added to the gradient (nnU-Net: 3e-5). */
+  weightDecay?: number;
   loss: 'dice' | 'dice_ce';
   augment: boolean;
-  /** What --augment applies: 'full' (default: flips + spatial + intensity) or 'flips' (the reference's). */
-  augmentMode?: 'flips' | 'full';
+  /** What --augment applies: 'full' (default: flips + spatial + intensity), 'flips' (the reference's), or 'nnunet' (full's spatial changes with nnU-Net's intensity changes). */
+  augmentMode?: 'flips' | 'full' | 'nnunet';
   trainSplit: number;
   splitSeed?: number;
   /** 'none': z-score at the volume's own resolution, train on patches, infer by sliding window; default: resize to the input shape (the reference). */
@@ -81,8 +85,10 @@ export interface RunOptions {
   logDir?: string;
   outputDir?: string;
   report: boolean;
-  /** The checkpoint evaluate / predict load (default: final, else latest). */
-  checkpoint?: 'final' | 'best' | 'latest';
+  /** The checkpoint evaluate / predict load (default: final, else latest); minute_<m> from --save_at_minutes. */
+  checkpoint?: 'final' | 'best' | 'latest' | `minute_${string}`;
+  /** Keep the weights after these minutes of training (evaluation excluded) as minute_<m>.safetensors. */
+  saveAtMinutes?: number[];
   /** Print a progress bar (default: when stderr is a terminal). */
   progress?: boolean;
 }
@@ -143,7 +149,7 @@ export type ModelOptions = Pick<RunOptions, (typeof MODEL_OPTIONS)[number]>;
 
 export function modelConfig(o: ModelOptions, nClasses: number): VNetConfig {
   return {
-    ...(o.normalizationLayer === 'none' ? { normalization: 'none' as const } : {}),
+    ...(o.normalizationLayer === 'none' || o.normalizationLayer === 'instancenorm' ? { normalization: o.normalizationLayer } : {}),
     inputShape: o.inputShape,
     nClasses,
     downscaleBlocks: o.downscaleBlocks,
@@ -163,6 +169,12 @@ export const MAX_INPUT_SIZE = 1024;
 
 /** The most CPU threads a run may ask for (--threads, VNET_NUM_THREADS); the engine's own cap too. */
 export const MAX_THREADS = 256;
+
+/** A checkpoint name evaluate / predict accept: final, best, latest or minute_<m>. */
+export const CHECKPOINT_NAME = /^(final|best|latest|minute_[0-9]+(\.[0-9]+)?)$/;
+
+/** The checkpoint kept after `m` minutes of training. */
+export const minuteCheckpoint = (m: number): `minute_${string}` => `minute_${m}`;
 
 export class RunError extends Error {
   constructor(message: string, readonly code = 'VNET_E_RUN') {

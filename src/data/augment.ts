@@ -4,9 +4,12 @@
 // isotropic scaling about the volume centre (image trilinear, label nearest, edges clamped) and
 // intensity changes of the image (gain, offset, Gaussian noise). Every draw happens in the main
 // thread from the one seeded Rng, so results never depend on which worker assembled a batch;
-// workers only apply the drawn parameters (the noise from a drawn seed).
-import { Rng } from './rng.js';
+// workers only apply the drawn parameters (the noise from a drawn seed). 'nnunet' keeps the
+// flips and spatial draws of 'full' and replaces its intensity changes by nnU-Net's
+// (augment-intensity.ts).
+import type { Rng } from './rng.js';
 import type { Shape3 } from './nifti.js';
+import { addNoise, applyIntensity, drawIntensity, type IntensityDraws } from './augment-intensity.js';
 
 /** The flips drawn for one sample. */
 export interface Flips {
@@ -18,9 +21,12 @@ export interface Flips {
 
 export const NO_FLIPS: Flips = Object.freeze({ flipX: false, flipY: false });
 
-/** What `--augment` applies: the reference's flips, or flips plus spatial and intensity changes. */
-export type AugmentMode = 'flips' | 'full';
-export const AUGMENT_MODES: readonly AugmentMode[] = ['flips', 'full'];
+/**
+ * What `--augment` applies: the reference's flips; flips plus spatial and intensity changes;
+ * or the same flips and spatial changes with nnU-Net's intensity changes.
+ */
+export type AugmentMode = 'flips' | 'full' | 'nnunet';
+export const AUGMENT_MODES: readonly AugmentMode[] = ['flips', 'full', 'nnunet'];
 
 /** One sample's drawn augmentation: its flips, and for mode 'full' the optional extras. */
 export interface SampleAugment extends Flips {
@@ -34,6 +40,8 @@ export interface SampleAugment extends Flips {
   offset?: number;
   noise?: number;
   noiseSeed?: number;
+  /** Mode 'nnunet': nnU-Net's intensity changes (then gain, offset and noise stay absent). */
+  intensity?: IntensityDraws;
 }
 
 /** Probabilities and ranges of the 'full' mode (nnU-Net-like, milder spatially for 32³ inputs). */
@@ -54,7 +62,8 @@ export function drawFlips(rng: Rng): Flips {
 
 /**
  * Draw one sample's augmentation. The flips come first and exactly as drawFlips does, so mode
- * 'flips' gives the same stream as before; 'full' then draws its extras.
+ * 'flips' gives the same stream as before; 'full' then draws its extras, 'nnunet' the same
+ * spatial draws as 'full' and then nnU-Net's intensity draws.
  */
 export function drawAugment(rng: Rng, mode: AugmentMode): SampleAugment {
   const a: SampleAugment = drawFlips(rng);
@@ -72,6 +81,10 @@ export function drawAugment(rng: Rng, mode: AugmentMode): SampleAugment {
     m = (m ?? [1, 0, 0, 0, 1, 0, 0, 0, 1]).map((v) => v * inv);
   }
   if (m) a.affine = m;
+  if (mode === 'nnunet') {
+    a.intensity = drawIntensity(rng);
+    return a;
+  }
   if (rng.float() < f.pGain) a.gain = u(f.minGain, f.maxGain);
   if (rng.float() < f.pOffset) a.offset = u(-f.maxOffset, f.maxOffset);
   if (rng.float() < f.pNoise) {
@@ -104,24 +117,14 @@ function mul3(x: number[], y: number[]): number[] {
 export function applyAugment<T extends Float32Array | Int32Array>(src: T, shape: Shape3, aug: SampleAugment, dst: T, offset: number, isLabel: boolean): void {
   if (aug.affine) warp(src, shape, aug, dst, offset, isLabel);
   else copyFlipped(src, shape, aug, dst, offset);
+  if (!isLabel && aug.intensity) applyIntensity(dst as Float32Array, offset, shape, aug.intensity);
   if (isLabel || (aug.gain === undefined && aug.offset === undefined && aug.noise === undefined)) return;
   const n = shape[0] * shape[1] * shape[2];
   const g = aug.gain ?? 1;
   const b = aug.offset ?? 0;
   const out = dst as Float32Array;
   for (let i = offset; i < offset + n; i++) out[i] = out[i] * g + b;
-  if (aug.noise) {
-    const sd = aug.noise;
-    // The pipeline's one generator, seeded by the draw, so every thread makes the same noise.
-    const rng = new Rng(aug.noiseSeed ?? 1);
-    const next = () => (rng.nextU32() + 0.5) / 4294967296;
-    for (let i = offset; i < offset + n; i += 2) {
-      const r = Math.sqrt(-2 * Math.log(next()));
-      const t = 2 * Math.PI * next();
-      out[i] += sd * r * Math.cos(t);
-      if (i + 1 < offset + n) out[i + 1] += sd * r * Math.sin(t);
-    }
-  }
+  if (aug.noise) addNoise(out, offset, n, aug.noise, aug.noiseSeed ?? 1);
 }
 
 function warp<T extends Float32Array | Int32Array>(src: T, shape: Shape3, aug: SampleAugment, dst: T, offset: number, isLabel: boolean): void {

@@ -14,9 +14,14 @@ export interface ConvUnitOpts {
   momentum: number;
   /** Use the native fused bias+BN+ReLU kernels (--xla) rather than separate ops. */
   fused?: boolean;
+  /**
+   * Instance normalisation: statistics per sample and channel, in training and inference alike
+   * (the running averages are neither read nor updated; the state's may be absent).
+   */
+  perSample?: boolean;
 }
 
-export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, o: ConvUnitOpts): Tensor {
+export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState | NormAffine, o: ConvUnitOpts): Tensor {
   const ks = w.shape.slice(0, 3);
   const inSpatial = x.shape.slice(1, 4);
   const outSpatial = (o.transposed ? inSpatial.map((d, i) => d * o.stride[i]) : inSpatial.map((d, i) => Math.ceil(d / o.stride[i]))) as Triple;
@@ -26,10 +31,12 @@ export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, 
   const conv = o.transposed
     ? runOp('conv3d_dgrad', [x, w], { stride: o.stride, pad, in_shape: outSpatial })[0]
     : runOp('conv3d_fprop', [x, w], { stride: o.stride, pad, pad_back: padBack })[0];
-  if (o.fused) return fusedTail(x, w, b, bn, o, conv, { pad, padBack, ks, inSpatial });
+  if (o.fused && !o.perSample) return fusedTail(x, w, b, bn as BatchNormState, o, conv, { pad, padBack, ks, inSpatial });
   const pre = runOp('bias_add', [conv, b])[0];
   conv.dispose();
-  const ins = [pre, bn.gamma, bn.beta, bn.runningMean, bn.runningVar];
+  if (o.perSample) return instanceNormTail(x, w, b, bn, o, pre, { pad, padBack, ks, inSpatial });
+  const s = bn as BatchNormState;
+  const ins = [pre, s.gamma, s.beta, s.runningMean, s.runningVar];
   if (!o.training) {
     const y = runOp('batchnorm_infer', ins, { eps: o.eps })[0];
     const out = runOp('relu', [y])[0];
@@ -38,15 +45,43 @@ export function convBnRelu(x: Tensor, w: Tensor, b: Tensor, bn: BatchNormState, 
     return out;
   }
   const [y, mean, invstd] = runOp('batchnorm_train', ins, { eps: o.eps, momentum: o.momentum });
+  return reluTail(x, w, b, bn, o, pre, y, mean, invstd, {}, { pad, padBack, ks, inSpatial });
+}
+
+/** The per-channel scale and shift of a normalisation (batch norm's also has running averages). */
+export interface NormAffine {
+  gamma: Tensor;
+  beta: Tensor;
+}
+
+// Instance normalisation (batchnorm_train's per-sample statistics), the same in inference.
+function instanceNormTail(x: Tensor, w: Tensor, b: Tensor, bn: NormAffine, o: ConvUnitOpts, pre: Tensor, g: Geometry): Tensor {
+  // The kernel's running-average inputs, unused with per_sample.
+  const unused = [0, 1].map(() => zeros([bn.gamma.size], { device: pre.device }));
+  const attrs = { eps: o.eps, per_sample: 1 };
+  const [y, mean, invstd] = runOp('batchnorm_train', [pre, bn.gamma, bn.beta, ...unused], attrs);
+  for (const t of unused) t.dispose();
+  if (o.training) return reluTail(x, w, b, bn, o, pre, y, mean, invstd, attrs, g);
+  const out = runOp('relu', [y])[0];
+  for (const t of [y, pre, mean, invstd]) t.dispose();
+  return out;
+}
+
+interface Geometry { pad: Triple; padBack: Triple; ks: number[]; inSpatial: number[] }
+
+// ReLU after a normalisation, and the unit's backward through both and the convolution.
+function reluTail(x: Tensor, w: Tensor, b: Tensor, bn: NormAffine, o: ConvUnitOpts, pre: Tensor, y: Tensor, mean: Tensor, invstd: Tensor,
+  bwdAttrs: Record<string, number>, { pad, padBack, ks, inSpatial }: Geometry): Tensor {
   const out = runOp('relu', [y])[0];
   y.dispose();
   return record(out, 'convBnRelu', [x, w, b, bn.gamma, bn.beta], (dout) => {
     const dy = runOp('relu_bwd', [dout, out])[0];
-    const [dpre, dgamma, dbeta] = runOp('batchnorm_bwd', [dy, pre, bn.gamma, mean, invstd]);
+    const [dpre, dgamma, dbeta] = runOp('batchnorm_bwd', [dy, pre, bn.gamma, mean, invstd], bwdAttrs);
     dy.dispose();
     // The bias before batch norm cancels in its output (the batch mean moves with it, and so
     // does the running mean it is normalised by at inference), so its gradient, the sum of
     // dpre over all rows, is zero up to rounding: no pass over dpre to sum rounding noise.
+    // So it does before instance normalisation (each sample's mean moves with it).
     const db = zeros(b.shape, { dtype: b.dtype, device: b.device });
     let dx: Tensor | null = null;
     if (x.requiresGrad)

@@ -3,7 +3,7 @@ export { Tensor, VnetError, tensor, zeros, memory, fromNative, type DType, type 
 export { tidy, tidyAsync, keep } from './scope.js';
 export { noGrad, isGradEnabled } from './tape.js';
 export * from './ops.js';
-export { convBnRelu, type ConvUnitOpts } from './fused.js';
+export { convBnRelu, type ConvUnitOpts, type NormAffine } from './fused.js';
 export { randomUniform, glorotUniform, fill } from './init.js';
 export { useDevice, sync, info, doctor, doctorInChild, convAlgos, captureGraph, writeInto, type DeviceOptions, type EngineInfo, type CapturedGraph } from './device.js';
 export * as collective from './collective.js';

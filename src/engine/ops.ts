@@ -203,14 +203,19 @@ export interface BatchNormState {
   runningVar: Tensor;
 }
 
-/** Batch norm over all axes but the last; in training it updates the running averages. */
-export function batchNorm(x: Tensor, s: BatchNormState, opts: { training: boolean; eps?: number; momentum?: number }): Tensor {
+/**
+ * Batch norm over all axes but the last; in training it updates the running averages. With
+ * perSample (instance normalisation) the statistics are each sample's, in training and
+ * inference alike, and the running averages are untouched.
+ */
+export function batchNorm(x: Tensor, s: BatchNormState, opts: { training: boolean; eps?: number; momentum?: number; perSample?: boolean }): Tensor {
   const eps = opts.eps ?? 1e-3;
   const ins = [x, s.gamma, s.beta, s.runningMean, s.runningVar];
-  if (!opts.training) return one('batchnorm_infer', ins, { eps });
-  const [y, mean, invstd] = runOp('batchnorm_train', ins, { eps, momentum: opts.momentum ?? DEFAULT_BN_MOMENTUM });
+  if (!opts.training && !opts.perSample) return one('batchnorm_infer', ins, { eps });
+  const bwdAttrs: Record<string, number> = opts.perSample ? { per_sample: 1 } : {};
+  const [y, mean, invstd] = runOp('batchnorm_train', ins, { eps, momentum: opts.momentum ?? DEFAULT_BN_MOMENTUM, ...bwdAttrs });
   return record(y, 'batchNorm', [x, s.gamma, s.beta], (dy) => {
-    const [dx, dgamma, dbeta] = runOp('batchnorm_bwd', [dy, x, s.gamma, mean, invstd]);
+    const [dx, dgamma, dbeta] = runOp('batchnorm_bwd', [dy, x, s.gamma, mean, invstd], bwdAttrs);
     return [dx, dgamma, dbeta];
   });
 }

@@ -96,6 +96,7 @@ export function exportOnnx(model: ExportableModel, o: ExportOptions = {}): Uint8
       grid = grid.map((d) => Math.ceil(d / stride)) as Triple;
     }
     if (u.bn) y = batchNorm(g, name, u, y, c.bnEps);
+    if (u.instanceNorm) y = instanceNorm(g, name, u.instanceNorm, y, c.bnEps);
     return u.relu ? g.node('Relu', [y]) : y;
   };
   const residual = (prefix: string, depth: number, r: string): string => {
@@ -144,6 +145,11 @@ function batchNorm(g: GraphBuilder, name: string, u: UnitWeights, x: string, eps
   return g.node('BatchNormalization', [x, ...ins], { epsilon: { float: eps } });
 }
 
+function instanceNorm(g: GraphBuilder, name: string, s: NonNullable<UnitWeights['instanceNorm']>, x: string, eps: number): string {
+  const n = s.gamma.length;
+  return g.node('InstanceNormalization', [x, g.constant(`${name}.in.scale`, [n], s.gamma), g.constant(`${name}.in.bias`, [n], s.beta)], { epsilon: { float: eps } });
+}
+
 function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file'>>, inDims: Dims, outDims: Dims): Record<string, string> {
   const [x, y, z] = config.model.inputShape;
   // Models trained with --resize none (full resolution) are run by sliding window.
@@ -160,7 +166,8 @@ function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file
     output_layout: o.layout.toUpperCase(),
     output_shape: JSON.stringify(outDims),
     output: o.output === 'probabilities' ? 'softmax probabilities over the classes (channel axis)' : 'logits (apply softmax over the channel axis for probabilities)',
-    batch_norm: o.batchNorm === 'fold' ? 'folded into the convolutions (moving statistics)' : 'BatchNormalization nodes with the moving statistics',
+    batch_norm: config.model.normalization === 'instancenorm' ? 'none: InstanceNormalization nodes (statistics per sample and channel)'
+      : o.batchNorm === 'fold' ? 'folded into the convolutions (moving statistics)' : 'BatchNormalization nodes with the moving statistics',
     resize: native
       ? `none: the model was trained at the volumes' own resolution (--resize none); z-score the whole volume, then slide ${x}x${y}x${z} windows over it (vnet-native predict: overlap 0.5, each window's probabilities weighted by a Gaussian centred on it and averaged per voxel), then argmax`
       : `resample the NIfTI volume (x, y, z) = (D, H, W) linearly to ${x}x${y}x${z} (output voxel i samples input index i*old/new on each axis, anchored at voxel 0, 0 beyond the last half voxel); for the mask, resample the probabilities back to the original shape on the same anchored grid (linear, edges clamped), then argmax`,

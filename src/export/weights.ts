@@ -1,6 +1,7 @@
 // The V-Net's trained tensors per layer, in ONNX's layouts: kernels from TF's (kd,kh,kw,a,b)
 // to (b,a,kd,kh,kw), and batch norm either folded into the kernel and bias (with the engine's
-// own inference formula, scale = γ/√(var+ε) and shift = β − mean·scale, in float64) or kept.
+// own inference formula, scale = γ/√(var+ε) and shift = β − mean·scale, in float64) or kept;
+// instance normalisation's γ and β always stay with their own node (its statistics are the input's).
 import type { VNet } from '../nn/index.js';
 
 export interface BnStats {
@@ -20,6 +21,8 @@ export interface UnitWeights {
   bias: Float32Array;
   /** present when batch norm is kept as its own node. */
   bn?: BnStats;
+  /** present for instance normalisation (ONNX InstanceNormalization: scale, bias). */
+  instanceNorm?: Pick<BnStats, 'gamma' | 'beta'>;
   relu: boolean;
 }
 
@@ -64,6 +67,7 @@ export function unitWeights(net: VNet, bn: 'fold' | 'nodes'): UnitWeights[] {
     if (l.kind === 'out' || !withBn) return u;
     const prefix = next('gamma').slice(0, -'gamma'.length);
     next('beta');
+    if (net.config.normalization === 'instancenorm') return { ...u, instanceNorm: { gamma: f32(net, `${prefix}gamma`), beta: f32(net, `${prefix}beta`) } };
     const s: BnStats = { gamma: f32(net, `${prefix}gamma`), beta: f32(net, `${prefix}beta`), mean: f32(net, `${prefix}moving_mean`, true), variance: f32(net, `${prefix}moving_variance`, true) };
     if (bn === 'nodes') return { ...u, bn: s };
     fold(u, s, net.config.bnEps, l.kind === 'tconv');

@@ -11,7 +11,8 @@ import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { halfToFloat } from './half.js';
 import { MAX_INPUT_SIZE, RunError, type ModelConfigFile } from '../config/options.js';
 
-export type CheckpointName = 'latest' | 'final' | 'best';
+/** minute_<m>: the weights after m minutes of training (--save_at_minutes). */
+export type CheckpointName = 'latest' | 'final' | 'best' | `minute_${string}`;
 
 /** What training needs to continue exactly where it stopped. */
 export interface TrainState {
@@ -22,6 +23,8 @@ export interface TrainState {
   lossScale?: number;
   goodSteps?: number;
   bestDice?: number;
+  /** Seconds spent training (steps and their data), evaluation and checkpoint writes excluded. */
+  trainSeconds?: number;
   history: { losses: { step: number; loss: number }[]; evals: { epoch: number; dice: Record<string, number> }[] };
 }
 
@@ -149,7 +152,7 @@ export function checkModelConfig(v: unknown, file: string): ModelConfigFile {
   if (!intIn(m.nClasses, 2, 1024)) bad(`model.nClasses ${JSON.stringify(m.nClasses)} is not in 2..1024`);
   if (!(typeof m.bnMomentum === 'number' && m.bnMomentum >= 0 && m.bnMomentum < 1)) bad('model.bnMomentum must be in [0, 1)');
   if (!(typeof m.bnEps === 'number' && m.bnEps > 0 && Number.isFinite(m.bnEps))) bad('model.bnEps must be a positive number');
-  if (m.normalization !== undefined && m.normalization !== 'batchnorm' && m.normalization !== 'none') bad('model.normalization must be batchnorm or none');
+  if (m.normalization !== undefined && !['batchnorm', 'none', 'instancenorm'].includes(m.normalization as string)) bad('model.normalization must be batchnorm, none or instancenorm');
   if (m.resize !== undefined && m.resize !== 'none') bad('model.resize must be "none" when present (full resolution)');
   if (m.deepSupervision !== undefined && typeof m.deepSupervision !== 'boolean') bad('model.deepSupervision must be true or false');
   try {

@@ -14,8 +14,12 @@ export interface VNetConfig {
   baseFilters: number;
   bnMomentum: number;
   bnEps: number;
-  /** 'none' drops batch norm from every unit (conv → bias → ReLU), e.g. for exact data-parallel checks. */
-  normalization?: 'batchnorm' | 'none';
+  /**
+   * 'none' drops batch norm from every unit (conv → bias → ReLU), e.g. for exact data-parallel
+   * checks; 'instancenorm' normalises each sample and channel on its own (nnU-Net's choice), the
+   * same in training and inference, with a learnt scale and shift per channel.
+   */
+  normalization?: 'batchnorm' | 'none' | 'instancenorm';
   /**
    * 'none': trained on patches at the volume's own resolution (--resize none), so inference
    * slides windows of inputShape over the whole volume; absent: the reference's resize.
@@ -70,7 +74,7 @@ interface Layer {
 interface ConvUnit {
   kernel: Tensor;
   bias: Tensor;
-  bn?: E.BatchNormState;
+  bn?: E.BatchNormState | E.NormAffine;
   relu: boolean;
   stride: number;
   transposed: boolean;
@@ -89,7 +93,7 @@ export class VNet {
    * passes, and keeps 8 MB less live), on CUDA with --xla.
    */
   fused: boolean;
-  private counters = { conv3d: 0, conv3d_transpose: 0, batch_normalization: 0 };
+  private counters = { conv3d: 0, conv3d_transpose: 0, batch_normalization: 0, instance_normalization: 0 };
   private units = new Map<string, ConvUnit>();
 
   constructor(config: Partial<VNetConfig> = {}, opts: { seed?: number; device?: DeviceName } = {}) {
@@ -97,6 +101,8 @@ export class VNet {
     validateVNetConfig(this.config);
     const seed = opts.seed ?? 0;
     const device = opts.device ?? 'cpu';
+    if (this.config.normalization === 'instancenorm' && device !== 'cpu')
+      throw new ConfigError('--normalization_layer instancenorm runs on the CPU only for now (its per-sample kernels have no CUDA version)');
     this.fused = device === 'cpu';
     // Build in the reference's creation order so TF-style names line up with its variables.
     E.tidy(() => this.build(seed, device));
@@ -116,8 +122,11 @@ export class VNet {
     const shape = transposed ? [k, k, k, layer.cout, layer.cin] : [k, k, k, layer.cin, layer.cout];
     const kernel = this.store.addParam(`${name}/kernel`, E.glorotUniform(shape, seed * 1000 + idx, device));
     const bias = this.store.addParam(`${name}/bias`, E.zeros([layer.cout], { device }));
-    let bn: E.BatchNormState | undefined;
-    if (withBn) {
+    let bn: E.BatchNormState | E.NormAffine | undefined;
+    if (withBn && this.config.normalization === 'instancenorm') {
+      const b = this.tfName('instance_normalization');
+      bn = { gamma: this.store.addParam(`${b}/gamma`, E.fill([layer.cout], 1, device)), beta: this.store.addParam(`${b}/beta`, E.zeros([layer.cout], { device })) };
+    } else if (withBn) {
       const b = this.tfName('batch_normalization');
       bn = {
         gamma: this.store.addParam(`${b}/gamma`, E.fill([layer.cout], 1, device)),
@@ -168,7 +177,10 @@ export class VNet {
     // Under AMP the kernel is cast to fp16 on the tape, so its gradient lands in the fp32 master.
     const kernel = this.precision === 'f16' ? E.cast(u.kernel, 'f16') : u.kernel;
     if (u.bn)
-      return E.convBnRelu(x, kernel, u.bias, u.bn, { stride: s, transposed: u.transposed, training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum, fused: this.fused });
+      return E.convBnRelu(x, kernel, u.bias, u.bn, {
+        stride: s, transposed: u.transposed, training: this.training, eps: this.config.bnEps, momentum: this.config.bnMomentum, fused: this.fused,
+        perSample: this.config.normalization === 'instancenorm',
+      });
     const y = u.transposed ? E.conv3dTranspose(x, kernel, { stride: s }) : E.conv3d(x, kernel, { stride: s });
     const z = E.biasAdd(y, u.bias);
     return u.relu ? E.relu(z) : z;

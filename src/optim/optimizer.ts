@@ -84,22 +84,36 @@ export class Adam extends SlotOptimizer {
   }
 }
 
+/**
+ * PyTorch's SGD: g' = g + weightDecay·w, mom = momentum·mom + g', w −= lr·mom, or with Nesterov
+ * momentum w −= lr·(g' + momentum·mom) (nnU-Net's optimiser: momentum 0.99, weight decay 3e-5).
+ */
 export class SGD extends SlotOptimizer {
   readonly name = 'sgd';
   protected readonly slotInit = { momentum: 0 };
-  constructor(lr = 1e-2, private opts: { momentum?: number } = {}) {
+  constructor(lr = 1e-2, private opts: SgdOptions = {}) {
     super(lr);
   }
   protected run(w: Tensor, g: Tensor, s: Tensor[], lr: number): void {
-    E.runOp('sgd_step', [w, g, s[0]], { lr, momentum: this.opts.momentum ?? 0.9 });
+    const attrs: Record<string, number> = { lr, momentum: this.opts.momentum ?? 0.9 };
+    // Only when asked, so plain SGD's op call stays as it was.
+    if (this.opts.nesterov) attrs.nesterov = 1;
+    if (this.opts.weightDecay) attrs.weight_decay = this.opts.weightDecay;
+    E.runOp('sgd_step', [w, g, s[0]], attrs);
   }
 }
 
-export function makeOptimizer(name: string, lr: number, momentum: number): Optimizer {
+export interface SgdOptions {
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+export function makeOptimizer(name: string, lr: number, momentum: number, sgd: Omit<SgdOptions, 'momentum'> = {}): Optimizer {
   switch (name) {
     case 'rmsprop': return new RMSProp(lr, { momentum });
     case 'adam': return new Adam(lr);
-    case 'sgd': return new SGD(lr, { momentum });
+    case 'sgd': return new SGD(lr, { ...sgd, momentum });
     default: throw new Error(`--optimizer must be rmsprop, adam or sgd, got ${name}`);
   }
 }

@@ -58,12 +58,14 @@ export async function runEvaluate(c: ModeContext, trained?: TrainResult): Promis
     const cases = opts.models ? heldOutByAll(opts.models, spec) : evalCases(opts, spec);
     if (!cases.length) throw new RunError('there are no evaluation cases: train with --train_split < 1.0 so that a split is held out', 'VNET_E_BAD_FLAG');
     log.info(`evaluating ${cases.length} cases${opts.models ? ` with an ensemble of ${nets.length} models` : ''}`);
-    const res = await evaluateCases(seg, cases, spec.labels, path.join(opts.modelDir, 'eval'), opts.models ? { models: nets.length } : {});
+    // A minute_<m> checkpoint (a point of the Dice-vs-time curve) is evaluated into eval/minute_<m>.
+    const outDir = path.join(opts.modelDir, 'eval', ...(opts.checkpoint?.startsWith('minute_') ? [opts.checkpoint] : []));
+    const res = await evaluateCases(seg, cases, spec.labels, outDir, opts.models ? { models: nets.length } : {});
     const soft = res.summary.soft_dice_at_input_shape;
     log.log([], Object.fromEntries(Object.entries(soft).map(([k, v]) => [`${k.toLowerCase()}_dice`, v])));
     process.stdout.write(`${res.table}\nsummary: ${res.file}\n`);
     if (opts.report) {
-      const file = path.join(opts.modelDir, 'report.html');
+      const file = path.join(opts.checkpoint?.startsWith('minute_') ? outDir : opts.modelDir, 'report.html');
       writeReport(file, {
         title: `vnet-native: ${path.basename(path.resolve(opts.modelDir))}`,
         labels: spec.labels,

@@ -8,6 +8,7 @@ export { evaluateCases, softDice, type EvalResult } from '../eval/evaluate.js';
 export { predictProbs, type Feed, type InferOptions } from '../infer/probs.js';
 export { predictCases } from '../infer/predict.js';
 export { runCv, cvSummary, type CvSummary, type FoldResult } from './cv.js';
+export { runCurve, type CurvePoint } from './curve.js';
 export { saveCheckpoint, loadCheckpoint, readModelConfig, type TrainState } from '../infer/checkpoint.js';
 export { benchStats, type BenchStats } from '../bench/stats.js';
 export { RunLogger, type LogSink } from '../train/log.js';

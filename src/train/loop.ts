@@ -1,5 +1,6 @@
 // Training: the loop over epochs and batches, logging, per-epoch checkpoints (latest, best by
-// validation Dice) and the final one; --benchmark times steps instead.
+// validation Dice), the final one and those at given minutes of training time (--save_at_minutes);
+// --benchmark times steps instead.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
@@ -11,10 +12,11 @@ import { connectRanks } from './communicator.js';
 import { softDiceOnCases } from '../eval/evaluate.js';
 import { feedOf } from '../infer/probs.js';
 import { buildModel, checkStoredConfig } from '../infer/model.js';
-import { RunError, learningRate, modelConfigFile, type ModelConfigFile, type RunOptions } from '../config/options.js';
+import { RunError, learningRate, minuteCheckpoint, modelConfigFile, type ModelConfigFile, type RunOptions } from '../config/options.js';
 import { runSplit, savedCases } from './split.js';
 import { shardOf } from './ranks.js';
 import { TrainingStep } from './step.js';
+import { TrainClock } from './clock.js';
 import type { LogSink } from './log.js';
 
 export interface StepInfo {
@@ -65,8 +67,8 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   // A resumed model is the stored one (refused when the flags define another).
   const model = o.resume && fs.existsSync(configFile(o.modelDir)) ? checkStoredConfig(o.modelDir, cfg).model : cfg.model;
   const net = buildModel(model, { device, seed: o.seed, amp: o.amp, xla: o.xla });
-  const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
-  let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };
+  const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum, { nesterov: o.nesterov, weightDecay: o.weightDecay });
+  let state: TrainState = { epoch: 0, step: 0, optimizer: optimizerLabel(o), history: { losses: [], evals: [] } };
   if (o.resume && !fromScratch) {
     if (!fs.existsSync(path.join(o.modelDir, 'latest.safetensors'))) throw new RunError(`--resume: ${o.modelDir} holds final.safetensors but no latest.safetensors to resume from`, 'VNET_E_NO_CHECKPOINT');
     state = (await loadCheckpoint(o.modelDir, 'latest', net, opt)).state;
@@ -109,8 +111,10 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
     const tStart = Date.now();
     let latestIsFinal = false;
     let imagesDone = 0;
+    const clock = new TrainClock(state.trainSeconds ?? 0, o.saveAtMinutes ?? []);
     for (let epoch = state.epoch; epoch < o.trainEpochs; epoch++) {
       let sum = 0, count = 0, step = 0;
+      clock.resume();
       for await (const batch of loader.epoch(epoch)) {
         const mine = shard(batch);
         const lr = learningRate(o, state.step, o.trainEpochs * perEpoch);
@@ -125,10 +129,19 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
           state.history.losses.push({ step: state.step, loss });
         }
         state.step++;
+        const due = clock.due();
+        for (const m of due) {
+          state.trainSeconds = clock.seconds;
+          if (writer) await saveCheckpoint(o.modelDir, minuteCheckpoint(m), net, undefined, state);
+          log.info(`${minuteCheckpoint(m)}.safetensors: step ${state.step}, ${clock.seconds.toFixed(1)} s of training (evaluation excluded)`);
+        }
+        if (due.length) clock.resume();
         const remaining = (o.trainEpochs - epoch - 1) * perEpoch + (perEpoch - step);
         log.progress({ epoch: epoch + 1, epochs: o.trainEpochs, step, steps: perEpoch, loss, imagesPerSec: rate, etaSec: (remaining * o.batchSize) / rate });
         cb.onStep?.({ epoch, step: state.step, loss, imagesPerSec: rate });
       }
+      clock.pause();
+      state.trainSeconds = clock.seconds;
       state.epoch = epoch + 1;
       state.loader = loader.state();
       if (scaler) Object.assign(state, { lossScale: scaler.scale, goodSteps: scaler.goodSteps });
@@ -149,6 +162,8 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
       latestIsFinal = true;
       cb.onEpoch?.({ epoch: state.epoch, meanLoss: sum / Math.max(1, count), evalDice });
     }
+    const missed = clock.pending();
+    if (missed.length) log.info(`--save_at_minutes: training ended after ${(clock.seconds / 60).toFixed(2)} min, before ${missed.join(', ')} min`);
     // final holds what latest now holds: the same file (a hard link), not a second copy.
     if (writer && latestIsFinal) linkFileAtomicSync(checkpointFile(o.modelDir, 'latest'), checkpointFile(o.modelDir, 'final'));
     else if (writer) await saveCheckpoint(o.modelDir, 'final', net, opt, state);
@@ -162,11 +177,16 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   }
 }
 
+/** The optimizer as a checkpoint records it: its name, then SGD's options when given (sgd --nesterov --weight_decay 3e-05). */
+function optimizerLabel(o: RunOptions): string {
+  return [o.optimizer, o.nesterov ? '--nesterov' : '', o.weightDecay ? `--weight_decay ${o.weightDecay}` : ''].filter(Boolean).join(' ');
+}
+
 /** --resume continues the same optimisation: another optimizer or loss would silently start over. */
 function checkResumable(o: RunOptions, state: TrainState): void {
   const stored = fs.existsSync(configFile(o.modelDir)) ? readModelConfig(o.modelDir).loss : undefined;
   const clash = [
-    state.optimizer !== o.optimizer ? `--optimizer ${state.optimizer} (given ${o.optimizer})` : '',
+    state.optimizer !== optimizerLabel(o) ? `--optimizer ${state.optimizer} (given ${optimizerLabel(o)})` : '',
     stored !== undefined && stored !== o.loss ? `--loss ${stored} (given ${o.loss})` : '',
   ].filter(Boolean);
   if (clash.length)

@@ -206,6 +206,12 @@ describe('CLI bad input: clear message, non-zero exit, earlier outputs intact', 
     const r2 = runCli(['train', '--data_dir', data, '--model_dir', 'x', '--batch_size', '0']);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/--batch_size/);
+    const r3 = runCli(['train', '--data_dir', data, '--model_dir', 'x', '--batch_size', '2', '--optimizer', 'adam', '--nesterov']);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toMatch(/--nesterov needs --optimizer sgd/);
+    const r4 = runCli(['train', '--data_dir', data, '--model_dir', 'x', '--batch_size', '2', '--optimizer', 'sgd', '--weight_decay', '-1']);
+    expect(r4.code).toBe(1);
+    expect(r4.stderr).toMatch(/--weight_decay/);
   });
 
   test('--device cuda without a GPU is a clear error, never a silent CPU fall back', () => {

@@ -78,6 +78,16 @@ describe('Loader with worker threads (compiled JS in a child process)', () => {
     expect(want).toHaveLength(8);
   });
 
+  itW('nnU-Net augmentation (--augment_mode nnunet): workers apply the drawn transforms bit for bit as in-thread', async () => {
+    const loader = { cases: cases.slice(0, 8), batchSize: 4, augment: true, augmentMode: 'nnunet', seed: 5, workers: 2 };
+    const child = runChild({ loader, epochs: 2, close: true });
+    expect(child.status).toBe(0);
+    const l = new Loader({ ...loader, augmentMode: 'nnunet', workers: 0 });
+    const want = [];
+    for (let e = 0; e < 2; e++) for await (const b of l.epoch(e)) want.push(digest(b));
+    expect(child.out.batches).toEqual(want);
+  });
+
   itW('preloads through the workers and exits without close() (no open handles)', () => {
     const child = runChild({ loader: { cases, batchSize: 4, mode: 'eval', workers: 2 }, epochs: 1, preload: true, close: false });
     expect(child.signal).toBeNull();

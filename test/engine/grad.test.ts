@@ -25,6 +25,10 @@ function traced<T>(dev: E.DeviceName, fn: () => T): T {
 
 describe.each(devices)(`gradients on %s (seed ${testSeed})`, (dev) => {
   test.each(GRAD_CASES)('$name', (c) => traced(dev, () => {
+    if (c.cpuOnly && dev !== 'cpu') {
+      console.log(`skipped on ${dev}: ${c.cpuOnly}`);
+      return;
+    }
     const rng = makeRng(testSeed + c.name.length);
     const labels = Int32Array.from({ length: c.labels ? c.labels.reduce((a, b) => a * b, 1) : 0 }, () => Math.floor(rng() * 3));
     E.tidy(() => {
@@ -94,6 +98,30 @@ describe.each(devices)(`fused conv-BN-ReLU on %s (seed ${testSeed})`, (dev) => {
       a.forEach((v, j) => expect(Math.abs(v - c[j])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(c[j]))));
     });
   }));
+});
+
+test('instance norm unit (perSample): outputs and gradients equal the composed ops, inference equals training, running statistics untouched', () => {
+  const rng = makeRng(testSeed + 3);
+  E.tidy(() => {
+    const xs = [2, 4, 3, 4, 2], ws = [3, 3, 3, 2, 3], C = 3, stride: E.Triple = [1, 1, 1];
+    const xd = randArray(xs.reduce((a, b) => a * b), rng), wd = randArray(ws.reduce((a, b) => a * b), rng), bd = randArray(C, rng);
+    const run = (unit: boolean, training: boolean) => {
+      const x = E.tensor(xd, xs, { requiresGrad: true }), w = E.tensor(wd, ws, { requiresGrad: true }), b = E.tensor(bd, [C], { requiresGrad: true });
+      const bn = bnState(C, 'cpu');
+      const y = unit
+        ? E.convBnRelu(x, w, b, bn, { stride, transposed: false, training, eps: 1e-3, momentum: 0.99, fused: true, perSample: true })
+        : E.relu(E.batchNorm(E.biasAdd(E.conv3d(x, w), b), bn, { training, perSample: true }));
+      if (!training) return [Array.from(y.toArray())];
+      tapeBackward(y, E.tensor(randArray(y.size, makeRng(7)), y.shape), (p, q) => E.add(p, q));
+      return [y, x.grad!, w.grad!, b.grad!, bn.gamma.grad!, bn.beta.grad!, bn.runningMean, bn.runningVar].map((t) => Array.from(t.toArray()));
+    };
+    const f = run(true, true), u = run(false, true);
+    f.forEach((arr, i) => arr.forEach((v, j) => expect(Math.abs(v - u[i][j])).toBeLessThanOrEqual((i === 3 ? 1e-4 : 1e-5) * (1 + Math.abs(u[i][j])))));
+    expect(f[6]).toEqual([0, 0, 0]);
+    expect(f[7]).toEqual([1, 1, 1]);
+    expect(run(true, false)[0]).toEqual(f[0]);
+    expect(run(false, false)[0]).toEqual(u[0]);
+  });
 });
 
 test('coverage: every native op is run by a gradient check above or marked non-differentiable in the op table', () => {

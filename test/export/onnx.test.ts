@@ -23,6 +23,7 @@ beforeAll(async () => {
     ['bn', {}],
     ['none', { normalizationLayer: 'none' }],
     ['k5', { convolutionSize: 5 }],
+    ['in', { normalizationLayer: 'instancenorm' }],
     ['noncubic', { inputShape: [16, 24, 16], downscaleBlocks: [1, 1, 1], upscaleBlocks: [1, 1] }],
   ];
   for (const [name, o] of variants) models.set(name, await loadModel(await trainTiny(dataDir, name, o)));
@@ -75,6 +76,17 @@ test('--normalization_layer none, 5³ kernels and a non-cubic 16x24x16 input mat
   await checkProbs('none');
   await checkProbs('k5');
   await checkProbs('noncubic');
+});
+
+test('--normalization_layer instancenorm exports InstanceNormalization nodes that match the engine', async () => {
+  const m = models.get('in')!;
+  const gammas = [...m.net.parameters].filter(([n]) => n.includes('instance_normalization') && n.endsWith('/gamma'));
+  expect(Math.max(...gammas.flatMap(([, t]) => Array.from(t.toArray(), (v) => Math.abs(v - 1))))).toBeGreaterThan(1e-4);
+  const bytes = exportOnnx(m);
+  expect(Buffer.from(bytes).includes('InstanceNormalization')).toBe(true);
+  expect(Buffer.from(bytes).includes('BatchNormalization')).toBe(false);
+  // Per-sample statistics: at batch 4 each sample is normalised on its own in both.
+  await checkProbs('in');
 });
 
 test('NCDHW layout, opsets 13 and 21 match', async () => {

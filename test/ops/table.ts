@@ -153,6 +153,10 @@ export const OP_CASES: OpCase[] = [
     name: 'sgd_step', op: 'sgd_step', inputs: [vec(1000), vec(1000), vec(1000)], attrs: { lr: 0.1, momentum: 0.9 },
     precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [0, 2],
   },
+  {
+    name: 'sgd_step_nesterov', op: 'sgd_step', inputs: [vec(1000), vec(1000), vec(1000)], attrs: { lr: 0.01, momentum: 0.99, nesterov: 1, weight_decay: 3e-5 },
+    precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [0, 2],
+  },
   { name: 'amp_unscale', op: 'amp_unscale', inputs: [vec(1000)], attrs: { inv_scale: 1 / 1024 }, precisions: ['f32'], tol: { f32: 0 }, inPlace: [0] },
   {
     name: 'amp_unscale_inf', op: 'amp_unscale', inputs: [{ shape: [1000], kind: 'f32', inject: Infinity }],
@@ -231,6 +235,7 @@ export const TAIL_CASES: OpCase[] = [
     attrs: { lr: 0.001, step: 7 }, precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [0, 2, 3],
   },
   { name: 'tail_sgd_step', op: 'sgd_step', inputs: [vec(4099), vec(4099), vec(4099)], attrs: { lr: 0.1, momentum: 0.9 }, precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [0, 2] },
+  { name: 'tail_sgd_step_nesterov', op: 'sgd_step', inputs: [vec(4099), vec(4099), vec(4099)], attrs: { lr: 0.01, momentum: 0.99, nesterov: 1, weight_decay: 3e-5 }, precisions: ['f32'], tol: { f32: 1e-5 }, inPlace: [0, 2] },
   { name: 'tail_amp_unscale_inf', op: 'amp_unscale', inputs: [{ shape: [4099], kind: 'f32', inject: -Infinity }], attrs: { inv_scale: 1 / 256 }, precisions: ['f32'], tol: { f32: 0 }, inPlace: [0] },
 ];
 
@@ -246,6 +251,8 @@ export interface GradCase {
   labels?: number[];
   /** keep inputs this far from 0 (ReLU's kink, where the derivative does not exist) */
   awayFromZero?: number;
+  /** the case runs on the CPU only, for this reason (printed where it is skipped) */
+  cpuOnly?: string;
 }
 
 export const bnState = (C: number, dev: E.DeviceName): E.BatchNormState => ({
@@ -271,6 +278,11 @@ export const GRAD_CASES: GradCase[] = [
   {
     name: 'batchNorm (training)', inputs: [{ shape: [2, 3, 2, 3], lo: -2, hi: 2 }],
     f: ([x], dev) => E.batchNorm(x, bnState(3, dev), { training: true }), h: 1e-2, rtol: 2e-2,
+  },
+  {
+    name: 'instance norm (batchNorm perSample)', inputs: [{ shape: [3, 2, 3, 2, 3], lo: -2, hi: 2 }],
+    f: ([x], dev) => E.batchNorm(x, bnState(3, dev), { training: true, perSample: true }), h: 1e-2, rtol: 2e-2,
+    cpuOnly: 'per-sample statistics have CPU kernels only',
   },
   {
     name: 'diceLoss', inputs: [{ shape: [2, 3, 2, 2, 3], lo: -2, hi: 2 }], labels: [2, 3, 2, 2],

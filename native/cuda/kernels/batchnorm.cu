@@ -265,10 +265,15 @@ void launch_bias_bn_relu_infer(const void* x, const float* bias, const float* ga
   });
 }
 
+// Per-sample statistics (instance normalisation) have CPU kernels only, for now.
+bool whole_batch(const OpCall& c) {
+  return floats_only(c) && c.attrs->f("per_sample", 0.0) == 0.0;
+}
+
 void register_batchnorm_kernels() {
-  register_kernel(Op::batchnorm_train, Device::CUDA, {floats_only, bn_train});
+  register_kernel(Op::batchnorm_train, Device::CUDA, {whole_batch, bn_train});
   register_kernel(Op::batchnorm_infer, Device::CUDA, {floats_only, bn_infer});
-  register_kernel(Op::batchnorm_bwd, Device::CUDA, {floats_only, bn_bwd});
+  register_kernel(Op::batchnorm_bwd, Device::CUDA, {whole_batch, bn_bwd});
   register_kernel(Op::bias_bn_relu_train, Device::CUDA, {floats_only, fused_train});
   register_kernel(Op::bias_bn_relu_infer, Device::CUDA, {floats_only, fused_infer});
   register_kernel(Op::bias_bn_relu_bwd, Device::CUDA, {floats_only, fused_bwd});

@@ -41,11 +41,14 @@ __global__ void adam_kernel(float* w, const float* g, float* m, float* v, int64_
   }
 }
 
-__global__ void sgd_kernel(float* w, const float* g, float* mom, int64_t n, float lr, float momentum) {
+// The CPU backend's rule (PyTorch's SGD with weight decay and optional Nesterov momentum).
+__global__ void sgd_kernel(float* w, const float* g, float* mom, int64_t n, float lr, float momentum, float wd,
+                           bool nesterov) {
   VNET_GRID_LOOP(i, n) {
-    float m = momentum * mom[i] + g[i];
+    float gi = wd != 0.f ? g[i] + wd * w[i] : g[i];
+    float m = momentum * mom[i] + gi;
     mom[i] = m;
-    w[i] -= lr * m;
+    w[i] -= lr * (nesterov ? gi + momentum * m : m);
   }
 }
 
@@ -88,7 +91,9 @@ void sgd(const OpCall& c) {
   int64_t n = c.in[0]->numel();
   if (!n) return;
   VNET_LAUNCH(grid_for(n), kThreads, 0, sgd_kernel)(ptr<float>(c.in[0]), ptr<float>(c.in[1]), ptr<float>(c.in[2]), n,
-                                                     float(c.attrs->f("lr")), float(c.attrs->f("momentum", 0.0)));
+                                                     float(c.attrs->f("lr")), float(c.attrs->f("momentum", 0.0)),
+                                                     float(c.attrs->f("weight_decay", 0.0)),
+                                                     c.attrs->f("nesterov", 0.0) != 0.0);
   VNET_CUDA_LAUNCH_CHECK("sgd_kernel");
 }
 

@@ -121,7 +121,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
       });
     }
   }
-  log(`${written.length} file(s) written, ${skipped.length} case(s) skipped, in ${((performance.now() - t0) / 1000).toFixed(1)} s${!isFileName(o.output) ? `; summary: ${path.join(outDir, 'volumes.json')}` : ''}`);
+  log(`${volumes.length} case(s) segmented (${written.length} file(s) written), ${skipped.length} skipped, in ${((performance.now() - t0) / 1000).toFixed(1)} s${!isFileName(o.output) ? `; summary: ${path.join(outDir, 'volumes.json')}` : ''}`);
   if (failed.length === 1 && plans.length === 1) throw failed[0].error;
   if (failed.length) {
     const list = failed.map((f) => `${f.id} (${f.error.message})`).join('; ');

@@ -4,6 +4,7 @@ import type { Options } from 'yargs';
 import { EnvError, numThreadsFromEnv } from '../env.js';
 import { convAlgos } from '../engine/index.js';
 import { MAX_THREADS, MODEL_OPTIONS, defaultRunOptions, type RunOptions } from '../config/options.js';
+import { NORMALIZATION_CHOICES } from '../data/index.js';
 
 type Group = 'Data:' | 'Model:' | 'Training:' | 'Execution:' | 'Output:';
 type Flag = Options & { group: Group };
@@ -23,7 +24,7 @@ export const runFlags: Record<string, Flag> = {
   normalization_layer: { group: 'Model:', type: 'string', choices: ['batchnorm', 'none'], default: 'batchnorm', describe: 'normalisation layer (none: conv → bias → ReLU)' },
   pooling: { group: 'Model:', type: 'string', choices: ['conv_pool'], default: 'conv_pool', describe: 'downsampling: 2³ stride-2 convolution' },
   upsampling: { group: 'Model:', type: 'string', choices: ['transposed_conv'], default: 'transposed_conv', describe: 'upsampling: 2³ stride-2 transposed convolution' },
-  data_normalization: { group: 'Data:', type: 'string', choices: ['zscore'], default: 'zscore', describe: 'per-volume z-score after resampling' },
+  data_normalization: { group: 'Data:', type: 'string', choices: [...NORMALIZATION_CHOICES], default: 'auto', describe: 'intensity normalisation per input channel: auto (CT channels: clipped to the training foreground\'s 0.5-99.5 percentiles and z-scored with its mean and std; others: z-score per volume, the reference\'s), zscore, ct or none' },
   resize_interpolator: { group: 'Data:', type: 'string', choices: ['linear'], default: 'linear', describe: 'image resampling (labels: nearest)' },
   augment: { group: 'Data:', type: 'boolean', default: d.augment, describe: 'augment training samples (what: --augment_mode)' },
   augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only' },
@@ -235,6 +236,7 @@ export function toRunOptions(a: Record<string, unknown>, argv: readonly string[]
     augmentMode: a.augment_mode as RunOptions['augmentMode'],
     tta: a.tta as boolean,
     trainSplit: a.train_split as number,
+    dataNormalization: a.data_normalization as RunOptions['dataNormalization'],
     resize: a.resize as RunOptions['resize'],
     foregroundOversample: a.foreground_oversample as number,
     overlap: a.overlap as number,

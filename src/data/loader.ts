@@ -12,7 +12,7 @@ import { runJob, type Job, type JobResult, type SampleSpec } from './jobs.js';
 import type { Shape3 } from './nifti.js';
 import { WorkerPool } from './pool.js';
 import { drawPatch, type PatchDraw } from './patches.js';
-import { DEFAULT_INPUT_SHAPE, prepareCase, type CaseRef, type PreparedCase } from './preprocess.js';
+import { DEFAULT_INPUT_SHAPE, prepareCase, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
 import { Rng, type RngState } from './rng.js';
 
 /** train: shuffle, optional flips, drop the last partial batch. eval / predict: none of these. */
@@ -46,9 +46,11 @@ export interface LoaderOptions {
   fullResolution?: boolean;
   /** With `fullResolution`: the fraction of patches centred on a labelled voxel (default DEFAULT_FOREGROUND_OVERSAMPLE). */
   foregroundOversample?: number;
+  /** The network's input channels and their normalisation (default: one channel, z-scored per volume). */
+  input?: InputSpec;
 }
 
-/** A batch of plain typed arrays, NDHWC with C = 1 for images. */
+/** A batch of plain typed arrays, NDHWC for images (C: the input channels). */
 export interface Batch {
   epoch: number;
   index: number;
@@ -56,7 +58,7 @@ export interface Batch {
   /** Number of samples (the batch size, except a last partial batch outside training). */
   size: number;
   shape: Shape3;
-  /** (size, D, H, W, 1) */
+  /** (size, D, H, W, C) */
   images: Float32Array;
   /** (size, D, H, W); absent in predict mode. */
   labels?: Int32Array;
@@ -94,6 +96,7 @@ export class Loader {
   readonly withLabels: boolean;
   readonly fullResolution: boolean;
   readonly foregroundOversample: number;
+  readonly input: InputSpec;
   /** Worker threads actually used (0 = in-thread). */
   readonly workerCount: number;
   /** Why workers are not used, when `workerCount` is 0 though workers were asked for. */
@@ -115,6 +118,7 @@ export class Loader {
     this.withLabels = this.mode !== 'predict';
     this.fullResolution = opts.fullResolution ?? false;
     this.foregroundOversample = opts.foregroundOversample ?? DEFAULT_FOREGROUND_OVERSAMPLE;
+    this.input = opts.input ?? {};
     if (this.fullResolution && this.mode !== 'train') throw new DataError('VNET_E_BAD_ARGUMENT', `full-resolution batches are training patches; ${this.mode} runs by sliding window`);
     if (!(this.foregroundOversample >= 0 && this.foregroundOversample <= 1)) throw new DataError('VNET_E_BAD_ARGUMENT', `foreground oversampling must be in [0, 1], got ${this.foregroundOversample}`);
     this.cases = [...opts.cases];
@@ -190,7 +194,7 @@ export class Loader {
     let next = 0;
     const launch = () => {
       const samples: SampleSpec[] = plan[next++].map((s) => ({ ...s, cached: this.cache.get(s.ref.id) }));
-      const p = this.run({ kind: 'batch', shape: this.inputShape, withLabels: this.withLabels, samples, ...(this.fullResolution ? { fullResolution: true } : {}) });
+      const p = this.run({ kind: 'batch', shape: this.inputShape, withLabels: this.withLabels, samples, input: this.input, ...(this.fullResolution ? { fullResolution: true } : {}) });
       p.catch(() => undefined); // awaited below; this only keeps an abandoned epoch from an unhandled rejection
       inflight.push(p);
     };
@@ -218,8 +222,8 @@ export class Loader {
   preloadSync(): void {
     for (const ref of this.cases) {
       if (this.cache.has(ref.id)) continue;
-      const r = this.withLabels ? ref : { id: ref.id, image: ref.image };
-      this.cache.set(ref.id, prepareCase(r, this.inputShape, { shared: !!this.pool, fullResolution: this.fullResolution }));
+      const r = this.withLabels ? ref : { id: ref.id, image: ref.image, channels: ref.channels };
+      this.cache.set(ref.id, prepareCase(r, this.inputShape, { shared: !!this.pool, fullResolution: this.fullResolution, input: this.input }));
     }
   }
 
@@ -230,7 +234,7 @@ export class Loader {
     const chunk = Math.max(1, Math.ceil(todo.length / (this.workerCount * 4)));
     const jobs: Promise<JobResult>[] = [];
     for (let i = 0; i < todo.length; i += chunk) {
-      jobs.push(this.run({ kind: 'load', shape: this.inputShape, withLabels: this.withLabels, refs: todo.slice(i, i + chunk), fullResolution: this.fullResolution }));
+      jobs.push(this.run({ kind: 'load', shape: this.inputShape, withLabels: this.withLabels, refs: todo.slice(i, i + chunk), fullResolution: this.fullResolution, input: this.input }));
     }
     await Promise.all(jobs);
   }

@@ -1,6 +1,9 @@
 // Per-case preprocessing with the reference's semantics: read, resample to the network input
-// shape (linear for images, nearest for labels), then z-score the image over that one volume.
-import { readNifti, readNiftiLabels, type Shape3 } from './nifti.js';
+// shape (linear for images, nearest for labels), then normalise each image channel (intensity.ts:
+// by default a z-score over that one volume).
+import { readNiftiLabels, type Shape3 } from './nifti.js';
+import { imageSource, readImageChannels } from './channels.js';
+import { normalizeChannels, type ChannelNorm } from './intensity.js';
 import { DataError } from './errors.js';
 import { resampleLinear, resampleNearest } from './resample.js';
 
@@ -10,15 +13,26 @@ export const DEFAULT_INPUT_SHAPE: Shape3 = [32, 32, 32];
 /** One case as listed in a dataset: an id, an image path and (for training) a label path. */
 export interface CaseRef {
   id: string;
+  /** The image file (with several channels in one file, all of them; else channel 0's). */
   image: string;
+  /** One file per input channel (nnU-Net's case_0000, case_0001, ...), when the channels are in separate files. */
+  channels?: string[];
   label?: string;
+}
+
+/** What the network reads: its input channels and how each is normalised (default: 1, z-scored). */
+export interface InputSpec {
+  channels?: number;
+  intensity?: readonly ChannelNorm[];
 }
 
 /** A preprocessed case at the input shape (or, `fullResolution`, at its own shape), plus what is needed to map predictions back. */
 export interface PreparedCase {
   id: string;
-  /** (D, H, W) z-scored image at the input shape. */
+  /** (C, D, H, W) normalised image at the input shape, channel-first. */
   image: Float32Array;
+  /** Input channels C. */
+  channels: number;
   /** (D, H, W) labels at the input shape, when the case has a label. */
   label?: Int32Array;
   /** The image's own (nx, ny, nz) before resampling. */
@@ -26,33 +40,26 @@ export interface PreparedCase {
 }
 
 /**
- * z-score in place over the whole volume: (v - mean) / std with the population std (ddof 0), as
- * scipy.stats.zscore(axis=None). Sums run in float64; a constant volume becomes all zeros.
+ * A (C, D, H, W) image at `from` made ready for the network: each channel resampled linearly to
+ * `shape` (none: kept at its own shape), then normalised as `input` says (default: z-scored).
  */
-export function zscoreInPlace(v: Float32Array): Float32Array {
-  const n = v.length;
-  if (n === 0) return v;
-  let sum = 0;
-  for (let i = 0; i < n; i++) sum += v[i];
-  const mean = sum / n;
-  let sq = 0;
-  for (let i = 0; i < n; i++) {
-    const d = v[i] - mean;
-    sq += d * d;
+export function prepareImage(data: Float32Array, from: Shape3, shape: Shape3 | undefined, input: InputSpec = {}): Float32Array {
+  const C = input.channels ?? 1;
+  let out = data;
+  if (shape) {
+    const vin = from[0] * from[1] * from[2], vout = shape[0] * shape[1] * shape[2];
+    if (C === 1) out = resampleLinear(data, from, shape);
+    else {
+      out = new Float32Array(C * vout);
+      for (let c = 0; c < C; c++) out.set(resampleLinear(data.subarray(c * vin, (c + 1) * vin), from, shape), c * vout);
+    }
   }
-  const std = Math.sqrt(sq / n);
-  if (!(std > 0)) {
-    v.fill(0);
-    return v;
-  }
-  const inv = 1 / std;
-  for (let i = 0; i < n; i++) v[i] = (v[i] - mean) * inv;
-  return v;
+  return normalizeChannels(out, C, input.intensity);
 }
 
 /** Resample an image (D, H, W) to `shape` linearly, then z-score it. */
 export function preprocessImage(data: Float32Array, from: Shape3, shape: Shape3 = DEFAULT_INPUT_SHAPE): Float32Array {
-  return zscoreInPlace(resampleLinear(data, from, shape));
+  return prepareImage(data, from, shape);
 }
 
 /** Resample a label volume (D, H, W) to `shape` with nearest neighbour. */
@@ -70,12 +77,13 @@ function toShared<T extends Float32Array | Int32Array>(a: T): T {
 /**
  * Read and preprocess one case. With `shared`, the arrays live in SharedArrayBuffers so worker
  * threads and the main thread can use the cached case without copying it. With `fullResolution`
- * (--resize none) nothing is resampled: the image is z-scored at its own shape, the labels
+ * (--resize none) nothing is resampled: the image is normalised at its own shape, the labels
  * kept as they are.
  */
-export function prepareCase(ref: CaseRef, shape: Shape3 = DEFAULT_INPUT_SHAPE, opts: { shared?: boolean; fullResolution?: boolean } = {}): PreparedCase {
-  const img = readNifti(ref.image);
-  let image = opts.fullResolution ? zscoreInPlace(img.data) : preprocessImage(img.data, img.shape, shape);
+export function prepareCase(ref: CaseRef, shape: Shape3 = DEFAULT_INPUT_SHAPE, opts: { shared?: boolean; fullResolution?: boolean; input?: InputSpec } = {}): PreparedCase {
+  const C = opts.input?.channels ?? 1;
+  const img = readImageChannels(imageSource(ref), C);
+  let image = prepareImage(img.data, img.shape, opts.fullResolution ? undefined : shape, opts.input);
   let label: Int32Array | undefined;
   if (ref.label) {
     const lab = readNiftiLabels(ref.label);
@@ -84,5 +92,5 @@ export function prepareCase(ref: CaseRef, shape: Shape3 = DEFAULT_INPUT_SHAPE, o
     if (opts.shared) label = toShared(label);
   }
   if (opts.shared) image = toShared(image);
-  return { id: ref.id, image, label, originalShape: img.shape };
+  return { id: ref.id, image, channels: C, label, originalShape: img.shape };
 }

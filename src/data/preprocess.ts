@@ -31,8 +31,8 @@ export interface PreparedCase {
   id: string;
   /** (C, D, H, W) normalised image at the input shape, channel-first. */
   image: Float32Array;
-  /** Input channels C. */
-  channels: number;
+  /** Input channels C (absent: 1). */
+  channels?: number;
   /** (D, H, W) labels at the input shape, when the case has a label. */
   label?: Int32Array;
   /** The image's own (nx, ny, nz) before resampling. */

@@ -65,8 +65,8 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   // A resumed model is the stored one (refused when the flags define another); a new one has
   // its CT channels' statistics fitted on the training cases first.
   const resumed = o.resume && fs.existsSync(configFile(o.modelDir));
-  if (!resumed) cfg = fitInput(cfg, spec, log);
-  const model = resumed ? checkStoredConfig(o.modelDir, cfg).model : cfg.model;
+  cfg = resumed ? { ...cfg, model: checkStoredConfig(o.modelDir, cfg).model } : fitInput(cfg, spec, log);
+  const model = cfg.model;
   const net = buildModel(model, { device, seed: o.seed, amp: o.amp, xla: o.xla });
   const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
   let state: TrainState = { epoch: 0, step: 0, optimizer: o.optimizer, history: { losses: [], evals: [] } };

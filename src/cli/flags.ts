@@ -29,6 +29,7 @@ export const runFlags: Record<string, Flag> = {
   augment: { group: 'Data:', type: 'boolean', default: d.augment, describe: 'augment training samples (what: --augment_mode)' },
   augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only' },
   resize: { group: 'Data:', type: 'string', choices: ['input_shape', 'none'], default: 'input_shape', describe: 'input_shape: resize every volume to --input_shape (the reference); none: keep each volume\'s resolution, train on --input_shape patches, predict by sliding window' },
+  target_spacing: { group: 'Data:', type: 'string', array: true, describe: '--resize none: resample every volume to this spacing first: auto (default: the median spacing, nnU-Net\'s rule for anisotropic data), x y z in mm, or none (each keeps its own); predictions go back to each input\'s grid' },
   foreground_oversample: { group: 'Data:', type: 'number', default: d.foregroundOversample, describe: '--resize none: fraction of training patches centred on a labelled voxel' },
   overlap: { group: 'Output:', type: 'number', default: d.overlap, describe: '--resize none models: overlap of the sliding windows in evaluate / predict, in [0, 1)' },
   deep_supervision: { group: 'Model:', type: 'boolean', default: false, describe: 'auxiliary losses at the decoder levels (nnU-Net\'s weights); inference uses the full-resolution output only' },
@@ -237,6 +238,7 @@ export function toRunOptions(a: Record<string, unknown>, argv: readonly string[]
     tta: a.tta as boolean,
     trainSplit: a.train_split as number,
     dataNormalization: a.data_normalization as RunOptions['dataNormalization'],
+    targetSpacing: targetSpacingFlag(a.target_spacing),
     resize: a.resize as RunOptions['resize'],
     foregroundOversample: a.foreground_oversample as number,
     overlap: a.overlap as number,
@@ -266,4 +268,14 @@ export function toRunOptions(a: Record<string, unknown>, argv: readonly string[]
     checkpoint: a.checkpoint as RunOptions['checkpoint'],
     progress: a.progress as boolean | undefined,
   };
+}
+
+/** --target_spacing: auto, none, or three sizes in mm (each finite and positive). */
+export function targetSpacingFlag(v: unknown): RunOptions['targetSpacing'] {
+  if (v === undefined) return undefined;
+  const words = (Array.isArray(v) ? v : [v]).map(String);
+  if (words.length === 1 && (words[0] === 'auto' || words[0] === 'none')) return words[0];
+  const n = words.map(Number);
+  if (n.length !== 3 || n.some((x) => !(Number.isFinite(x) && x > 0))) throw new UsageError(`--target_spacing needs auto, none, or three positive sizes in mm (x y z), got ${words.join(' ')}`);
+  return n as [number, number, number];
 }

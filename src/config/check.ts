@@ -1,6 +1,7 @@
 // The run options' checks, before anything starts: each flag's range, and the model the flags
 // define (refused by name, never built wrong).
 import { ConfigError, validateVNetConfig } from '../nn/index.js';
+import { NORMALIZATION_CHOICES } from '../data/index.js';
 import { MAX_INPUT_SIZE, MAX_THREADS, modelConfig, RunError, type RunOptions } from './options.js';
 
 export function checkOptions(o: RunOptions): void {
@@ -33,6 +34,8 @@ export function checkOptions(o: RunOptions): void {
   if (o.models !== undefined && (!Array.isArray(o.models) || o.models.length < 1 || o.models.some((m) => typeof m !== 'string' || !m))) bad('models', 'must list model folders, comma-separated', o.models);
   if (o.benchmarkSteps !== undefined && (!Number.isInteger(o.benchmarkSteps) || o.benchmarkSteps < 1)) bad('benchmark_steps', 'must be a positive integer', o.benchmarkSteps);
   if (o.profile && !o.benchmark) bad('profile', 'needs --benchmark (it profiles the timed steps)', o.profile);
+  if (o.dataNormalization !== undefined && !NORMALIZATION_CHOICES.includes(o.dataNormalization)) bad('data_normalization', `must be one of ${NORMALIZATION_CHOICES.join(', ')}`, o.dataNormalization);
+  if (o.targetSpacing === 'auto' && o.resize !== 'none') bad('target_spacing', 'is for --resize none models (resized models read every volume at --input_shape)', o.targetSpacing);
   // Past this the first allocation (a resampled volume) would fail with a bare RangeError.
   if (!Array.isArray(o.inputShape) || o.inputShape.some((d) => !(d <= MAX_INPUT_SIZE))) bad('input_shape', `sizes must be at most ${MAX_INPUT_SIZE}`, o.inputShape);
   try {

@@ -42,6 +42,8 @@ export interface RunOptions {
   augmentMode?: 'flips' | 'full';
   trainSplit: number;
   splitSeed?: number;
+  /** --resize none: resample every volume to this spacing (mm) first; auto: nnU-Net's choice from the data; none / absent: keep each volume's own. */
+  targetSpacing?: 'auto' | 'none' | Triple;
   /** Intensity normalisation of the input channels: by modality (auto: CT for CT channels, else z-score), or one scheme for all. */
   dataNormalization?: NormalizationChoice;
   /** 'none': z-score at the volume's own resolution, train on patches, infer by sliding window; default: resize to the input shape (the reference). */
@@ -140,7 +142,7 @@ export interface ModelConfigFile {
 }
 
 /** The options that define the model (config.json); the CLI's model flags are these, snake_case. */
-export const MODEL_OPTIONS = ['inputShape', 'upscaleBlocks', 'downscaleBlocks', 'convolutionSize', 'normalizationLayer', 'bnMomentum', 'resize', 'deepSupervision', 'dataNormalization'] as const;
+export const MODEL_OPTIONS = ['inputShape', 'upscaleBlocks', 'downscaleBlocks', 'convolutionSize', 'normalizationLayer', 'bnMomentum', 'resize', 'deepSupervision', 'dataNormalization', 'targetSpacing'] as const;
 export type ModelOptions = Pick<RunOptions, (typeof MODEL_OPTIONS)[number]>;
 
 /** The dataset's side of the model: its input channels and their modalities. */
@@ -167,6 +169,7 @@ export function modelConfig(o: ModelOptions, nClasses: number, input: InputOf = 
     ...(o.resize === 'none' ? { resize: 'none' as const } : {}),
     ...(o.deepSupervision ? { deepSupervision: true } : {}),
     ...(C > 1 ? { inChannels: C } : {}),
+    ...(Array.isArray(o.targetSpacing) ? { targetSpacing: o.targetSpacing } : {}),
     ...(schemes.some((x) => x !== 'zscore') ? { intensity: schemes.map((scheme) => ({ scheme })) } : {}),
   };
 }

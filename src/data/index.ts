@@ -28,7 +28,7 @@ export { inspectDataset, loadDataset, type DatasetFormat, type DatasetInspection
 /** Resampling with the reference's grid, and its inverse for predictions. */
 export { argmaxChannels, resampleLinear, resampleNearest, restoreLabels, type Outside } from './resample.js';
 /** Per-case preprocessing: resample + z-score. */
-export { DEFAULT_INPUT_SHAPE, prepareCase, prepareImage, preprocessImage, preprocessLabel, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
+export { DEFAULT_INPUT_SHAPE, prepareCase, prepareImage, preparedGrid, preprocessImage, preprocessLabel, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
 /** The seeded generator behind every random draw. */
 export { Rng, type RngState } from './rng.js';
 /** Augmentation: the reference's flips of x and y, and the full mode's extras. */
@@ -46,3 +46,5 @@ export { DEFAULT_DATASET_URL, downloadDataset, type DownloadOptions, type Downlo
 export { extractTar, type TarSummary } from './tar.js';
 /** The dataset fingerprint (shapes, spacings, foreground intensities, class fractions) and the CT fit. */
 export { fingerprintCases, fitIntensity, type CaseFingerprint, type Fingerprint } from './fingerprint.js';
+/** Resampling to a common spacing: grids, nnU-Net's automatic target. */
+export { ANISOTROPY_THRESHOLD, autoTargetSpacing, gridAt, readGrids, spacingOf, type Spacing } from './spacing.js';

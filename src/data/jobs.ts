@@ -6,7 +6,7 @@ import { imageSource, readImageChannels, type ImageSource } from './channels.js'
 import type { Shape3 } from './nifti.js';
 import type { NiftiHeader } from './nifti-header.js';
 import { extractPatch, flipZInPlace, patchStart, type PatchDraw } from './patches.js';
-import { prepareCase, prepareImage, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
+import { prepareCase, prepareImage, preparedGrid, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
 
 /** One batch slot: the case, its cached arrays when the main thread has them, its augmentation. */
 export interface SampleSpec {
@@ -59,8 +59,8 @@ export interface JobResult {
   labels?: Int32Array;
   originalShapes?: Shape3[];
   loaded: PreparedCase[];
-  /** decode: the image's header (a mask reuses it), its number of volumes and the time taken. */
-  decoded?: { header: NiftiHeader; headerBytes: Uint8Array; volumes: number; ms: number };
+  /** decode: the image's header (a mask reuses it), its number of volumes, the grid `images` is on and the time taken. */
+  decoded?: { header: NiftiHeader; headerBytes: Uint8Array; volumes: number; grid: Shape3; ms: number };
 }
 
 /** Error fields that survive postMessage. */
@@ -95,8 +95,9 @@ export function runJob(job: Job, shared: boolean): JobResult {
   if (job.kind === 'decode') {
     const t0 = performance.now();
     const img = readImageChannels(job.src, job.input?.channels ?? 1, job.name);
-    const images = prepareImage(img.data, img.shape, job.fullResolution ? undefined : job.shape, job.input);
-    return { images, originalShapes: [img.shape], loaded: [], decoded: { header: img.header, headerBytes: img.headerBytes, volumes: img.volumes, ms: performance.now() - t0 } };
+    const grid = preparedGrid(img.shape, img.header, job.fullResolution ? undefined : job.shape, job.input, job.name);
+    const images = prepareImage(img.data, img.shape, grid, job.input, job.fullResolution ? 'clamp' : 'zero');
+    return { images, originalShapes: [img.shape], loaded: [], decoded: { header: img.header, headerBytes: img.headerBytes, volumes: img.volumes, grid, ms: performance.now() - t0 } };
   }
   if (job.kind === 'load') return { loaded: job.refs.map((r) => load(r, job.shape, job.withLabels, shared, job.fullResolution, job.input)) };
   const vox = job.shape[0] * job.shape[1] * job.shape[2];
@@ -117,12 +118,13 @@ export function runJob(job: Job, shared: boolean): JobResult {
       c = load(s.ref, job.shape, job.withLabels, shared, job.fullResolution, job.input);
       loaded.push(c);
     }
-    const start = imgPatch ? patchStart(c.originalShape, job.shape, drawOf(s, c.id), c.label) : undefined;
+    const grid = c.shape ?? c.originalShape;
+    const start = imgPatch ? patchStart(grid, job.shape, drawOf(s, c.id), c.label) : undefined;
     const vol = c.image.length / C;
     for (let ch = 0; ch < C; ch++) {
       let img = c.image.subarray(ch * vol, (ch + 1) * vol);
       if (imgPatch && start) {
-        extractPatch(img, c.originalShape, start, job.shape, imgPatch);
+        extractPatch(img, grid, start, job.shape, imgPatch);
         if (s.patch?.flipZ) flipZInPlace(imgPatch, job.shape);
         img = imgPatch;
       }
@@ -136,7 +138,7 @@ export function runJob(job: Job, shared: boolean): JobResult {
     }
     let lab = c.label;
     if (labPatch && c.label && start) {
-      extractPatch(c.label, c.originalShape, start, job.shape, labPatch);
+      extractPatch(c.label, grid, start, job.shape, labPatch);
       if (s.patch?.flipZ) flipZInPlace(labPatch, job.shape);
       lab = labPatch;
     }

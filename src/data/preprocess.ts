@@ -5,7 +5,9 @@ import { readNiftiLabels, type Shape3 } from './nifti.js';
 import { imageSource, readImageChannels } from './channels.js';
 import { normalizeChannels, type ChannelNorm } from './intensity.js';
 import { DataError } from './errors.js';
-import { resampleLinear, resampleNearest } from './resample.js';
+import { resampleLinear, resampleNearest, type Outside } from './resample.js';
+import { gridAt, spacingOf, type Spacing } from './spacing.js';
+import type { NiftiHeader } from './nifti-header.js';
 
 /** The network input shape of the reference, (x, y, z) = tensor (D, H, W). */
 export const DEFAULT_INPUT_SHAPE: Shape3 = [32, 32, 32];
@@ -24,6 +26,8 @@ export interface CaseRef {
 export interface InputSpec {
   channels?: number;
   intensity?: readonly ChannelNorm[];
+  /** Full-resolution models: the spacing (mm) every case is resampled to first; absent: each keeps its own. */
+  targetSpacing?: Spacing;
 }
 
 /** A preprocessed case at the input shape (or, `fullResolution`, at its own shape), plus what is needed to map predictions back. */
@@ -37,21 +41,35 @@ export interface PreparedCase {
   label?: Int32Array;
   /** The image's own (nx, ny, nz) before resampling. */
   originalShape: Shape3;
+  /** Full resolution at a target spacing: the grid `image` and `label` are on (absent: originalShape). */
+  shape?: Shape3;
 }
 
 /**
- * A (C, D, H, W) image at `from` made ready for the network: each channel resampled linearly to
- * `shape` (none: kept at its own shape), then normalised as `input` says (default: z-scored).
+ * The grid a volume of `shape` is prepared on: `resizeTo` (the reference's resize), or at full
+ * resolution its own grid, resampled to the input's target spacing when it has one.
  */
-export function prepareImage(data: Float32Array, from: Shape3, shape: Shape3 | undefined, input: InputSpec = {}): Float32Array {
+export function preparedGrid(shape: Shape3, header: NiftiHeader, resizeTo: Shape3 | undefined, input: InputSpec = {}, file?: string): Shape3 {
+  if (resizeTo) return resizeTo;
+  return input.targetSpacing ? gridAt(shape, spacingOf(header, file), input.targetSpacing) : shape;
+}
+
+const sameShape = (a: Shape3, b: Shape3) => a.every((v, i) => v === b[i]);
+
+/**
+ * A (C, D, H, W) image at `from` made ready for the network: each channel resampled linearly to
+ * `shape` when that differs, then normalised as `input` says (default: z-scored). `outside`:
+ * the reference's resize zeroes samples past the last half voxel; spacing resampling clamps.
+ */
+export function prepareImage(data: Float32Array, from: Shape3, shape: Shape3 | undefined, input: InputSpec = {}, outside: Outside = 'zero'): Float32Array {
   const C = input.channels ?? 1;
   let out = data;
-  if (shape) {
+  if (shape && (!sameShape(shape, from) || outside === 'zero')) {
     const vin = from[0] * from[1] * from[2], vout = shape[0] * shape[1] * shape[2];
-    if (C === 1) out = resampleLinear(data, from, shape);
+    if (C === 1) out = resampleLinear(data, from, shape, { outside });
     else {
       out = new Float32Array(C * vout);
-      for (let c = 0; c < C; c++) out.set(resampleLinear(data.subarray(c * vin, (c + 1) * vin), from, shape), c * vout);
+      for (let c = 0; c < C; c++) out.set(resampleLinear(data.subarray(c * vin, (c + 1) * vin), from, shape, { outside }), c * vout);
     }
   }
   return normalizeChannels(out, C, input.intensity);
@@ -83,14 +101,17 @@ function toShared<T extends Float32Array | Int32Array>(a: T): T {
 export function prepareCase(ref: CaseRef, shape: Shape3 = DEFAULT_INPUT_SHAPE, opts: { shared?: boolean; fullResolution?: boolean; input?: InputSpec } = {}): PreparedCase {
   const C = opts.input?.channels ?? 1;
   const img = readImageChannels(imageSource(ref), C);
-  let image = prepareImage(img.data, img.shape, opts.fullResolution ? undefined : shape, opts.input);
+  const full = opts.fullResolution ?? false;
+  const grid = preparedGrid(img.shape, img.header, full ? undefined : shape, opts.input, ref.image);
+  let image = prepareImage(img.data, img.shape, grid, opts.input, full ? 'clamp' : 'zero');
   let label: Int32Array | undefined;
   if (ref.label) {
     const lab = readNiftiLabels(ref.label);
-    if (opts.fullResolution && lab.shape.some((v, i) => v !== img.shape[i])) throw new DataError('VNET_E_SHAPE_MISMATCH', `the label's shape ${lab.shape.join('x')} is not the image's ${img.shape.join('x')}`, ref.label);
-    label = opts.fullResolution ? lab.data : preprocessLabel(lab.data, lab.shape, shape);
+    if (full && lab.shape.some((v, i) => v !== img.shape[i])) throw new DataError('VNET_E_SHAPE_MISMATCH', `the label's shape ${lab.shape.join('x')} is not the image's ${img.shape.join('x')}`, ref.label);
+    if (!full) label = preprocessLabel(lab.data, lab.shape, shape);
+    else label = sameShape(grid, lab.shape) ? lab.data : resampleNearest(lab.data, lab.shape, grid, { outside: 'clamp' });
     if (opts.shared) label = toShared(label);
   }
   if (opts.shared) image = toShared(image);
-  return { id: ref.id, image, channels: C, label, originalShape: img.shape };
+  return { id: ref.id, image, channels: C, label, originalShape: img.shape, ...(sameShape(grid, img.shape) ? {} : { shape: grid }) };
 }

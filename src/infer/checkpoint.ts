@@ -151,6 +151,8 @@ export function checkModelConfig(v: unknown, file: string): ModelConfigFile {
   if (m.resize !== undefined && m.resize !== 'none') bad('model.resize must be "none" when present (full resolution)');
   if (m.deepSupervision !== undefined && typeof m.deepSupervision !== 'boolean') bad('model.deepSupervision must be true or false');
   if (m.inChannels !== undefined && !intIn(m.inChannels, 1, 64)) bad(`model.inChannels ${JSON.stringify(m.inChannels)} is not in 1..64`);
+  if (m.targetSpacing !== undefined && !(Array.isArray(m.targetSpacing) && m.targetSpacing.length === 3 && m.targetSpacing.every((s) => typeof s === 'number' && Number.isFinite(s) && s > 0)))
+    bad(`model.targetSpacing ${JSON.stringify(m.targetSpacing)} is not three positive sizes in mm`);
   if (m.intensity !== undefined) checkIntensity(m.intensity, Number(m.inChannels ?? 1), bad);
   try {
     validateVNetConfig(m as unknown as VNetConfig);
@@ -181,13 +183,14 @@ function checkIntensity(v: unknown, channels: number, bad: (m: string) => never)
 
 /**
  * Lists the fields where two model configs differ ("" when they match). Channel normalisations
- * compare by scheme: their statistics come from the data, not from flags.
+ * compare by scheme: their statistics come from the data, not from flags; so does a target
+ * spacing that `b` (the flags' config) leaves to the data (--target_spacing auto).
  */
 export function configDiff(a: ModelConfigFile, b: ModelConfigFile): string {
   const diffs: string[] = [];
   const keys = new Set([...Object.keys(a.model), ...Object.keys(b.model)]) as Set<keyof ModelConfigFile['model']>;
   const show = (m: ModelConfigFile['model'], k: keyof ModelConfigFile['model']) => JSON.stringify(k === 'intensity' ? m.intensity?.map((n) => n.scheme) : m[k]);
-  for (const k of keys) if (show(a.model, k) !== show(b.model, k)) diffs.push(`${k}: ${show(a.model, k)} vs ${show(b.model, k)}`);
+  for (const k of keys) if (!(k === 'targetSpacing' && b.model.targetSpacing === undefined) && show(a.model, k) !== show(b.model, k)) diffs.push(`${k}: ${show(a.model, k)} vs ${show(b.model, k)}`);
   if (JSON.stringify(a.labels) !== JSON.stringify(b.labels)) diffs.push(`labels: ${JSON.stringify(a.labels)} vs ${JSON.stringify(b.labels)}`);
   return diffs.join('; ');
 }

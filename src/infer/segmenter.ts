@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import type * as E from '../engine/index.js';
-import { argmaxChannels, checkVoxelBudget, encodeMask, restoreLabels, type ImageSource, type NiftiHeader, type Shape3 } from '../data/index.js';
+import { argmaxChannels, checkVoxelBudget, encodeMask, resampleLinear, restoreLabels, type ImageSource, type NiftiHeader, type Shape3 } from '../data/index.js';
 import { putChannel, runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
 import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
@@ -77,8 +77,8 @@ export class SegmentError extends Error {
   }
 }
 
-/** A decoded case: its normalised (Cin, D, H, W) image at the feed's grid, and its own shape and header. */
-interface Prepared { name?: string; image: Float32Array; shape: Shape3; header: NiftiHeader; headerBytes: Uint8Array; decodeMs: number; t0: number }
+/** A decoded case: its normalised (Cin, D, H, W) image on `grid` (the feed's), and its own shape and header. */
+interface Prepared { name?: string; image: Float32Array; grid: Shape3; shape: Shape3; header: NiftiHeader; headerBytes: Uint8Array; decodeMs: number; t0: number }
 interface Waiting { prep: Prepared; ready: number; resolve: (s: Segmentation) => void; reject: (e: Error) => void }
 
 /** mm per unit of NIfTI xyzt_units (unknown counts as mm, as most tools do). */
@@ -200,7 +200,11 @@ export class Segmenter {
   private infer(preps: Prepared[]): Float32Array[] {
     if (this.perCase) {
       const o: InferOptions = { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch };
-      return preps.map((p) => averageProbs(this.nets.map((n) => caseProbs(n, p.image, p.shape, o))));
+      // On the case's grid, then (resampled to a target spacing) back to its own shape.
+      return preps.map((p) => {
+        const probs = averageProbs(this.nets.map((n) => caseProbs(n, p.image, p.grid, o)));
+        return p.grid.every((v, i) => v === p.shape[i]) ? probs : resampleLinear(probs, p.grid, p.shape, { channels: this.net.config.nClasses, outside: 'clamp' });
+      });
     }
     const [D, H, W] = this.net.config.inputShape;
     const vox = D * H * W, C = this.net.config.nClasses, Cin = this.net.inChannels;
@@ -248,7 +252,7 @@ export class Segmenter {
     if (this.only3d && (d.header.dim[0] < 3 || (this.net.inChannels === 1 && d.volumes > 1))) {
       throw new SegmentError('VNET_E_NOT_3D', `${name ?? 'the image'} is not a 3-D volume (dim = [${d.header.dim.slice(0, d.header.dim[0] + 1).join(', ')}])`);
     }
-    return { name, image: res.images!, shape, header: d.header, headerBytes: d.headerBytes, decodeMs: d.ms, t0 };
+    return { name, image: res.images!, grid: d.grid, shape, header: d.header, headerBytes: d.headerBytes, decodeMs: d.ms, t0 };
   }
 
   private schedule(): void {

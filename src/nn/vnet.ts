@@ -33,6 +33,8 @@ export interface VNetConfig {
    * with the model so every inference path feeds it alike; absent: z-score per volume.
    */
   intensity?: InputNormalization[];
+  /** Full-resolution models: the voxel spacing (mm, x y z) every volume is resampled to first; absent: each keeps its own. */
+  targetSpacing?: Triple;
 }
 
 /** One channel's normalisation, as data/intensity.ts defines and applies it (the model only records it). */
@@ -73,6 +75,9 @@ export function validateVNetConfig(c: VNetConfig): void {
   const C = c.inChannels ?? 1;
   if (!Number.isInteger(C) || C < 1 || C > 64) throw new ConfigError(`the model needs 1..64 input channels, got ${C}`);
   if (c.intensity !== undefined && c.intensity.length !== C) throw new ConfigError(`${c.intensity.length} channel normalisations for ${C} input channels`);
+  if (c.targetSpacing !== undefined && (c.targetSpacing.length !== 3 || c.targetSpacing.some((s) => !(Number.isFinite(s) && s > 0))))
+    throw new ConfigError(`--target_spacing needs three positive sizes in mm, got ${c.targetSpacing.join(' ')}`);
+  if (c.targetSpacing !== undefined && c.resize !== 'none') throw new ConfigError('--target_spacing is for --resize none models (resized models read every volume at --input_shape)');
   if (c.deepSupervision && L < 3) throw new ConfigError(`--deep_supervision needs at least 3 --downscale_blocks levels (2 decoder levels), got ${L}`);
 }
 

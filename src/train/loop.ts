@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, fitIntensity, linkFileAtomicSync, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
+import { Loader, autoTargetSpacing, fitIntensity, linkFileAtomicSync, readGrids, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
 import { LossScaler, makeOptimizer } from '../optim/index.js';
 import { benchStats, formatBench, formatProfile, peakRssMb, tensorMemoryMb, type BenchStats } from '../bench/stats.js';
 import { checkpointFile, configFile, hasCheckpoint, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from '../infer/checkpoint.js';
@@ -65,7 +65,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   // A resumed model is the stored one (refused when the flags define another); a new one has
   // its CT channels' statistics fitted on the training cases first.
   const resumed = o.resume && fs.existsSync(configFile(o.modelDir));
-  cfg = resumed ? { ...cfg, model: checkStoredConfig(o.modelDir, cfg).model } : fitInput(cfg, spec, log);
+  cfg = resumed ? { ...cfg, model: checkStoredConfig(o.modelDir, cfg).model } : fitInput(cfg, spec, o, log);
   const model = cfg.model;
   const net = buildModel(model, { device, seed: o.seed, amp: o.amp, xla: o.xla });
   const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum);
@@ -211,12 +211,21 @@ async function benchmarkTrain(o: RunOptions, loader: Loader, log: LogSink, step:
 }
 
 /**
- * The model config with its CT channels' normalisation fitted on every training case of the
- * dataset (not only this run's split, so that the folds of a cross-validation share one scale).
+ * The model config with what it takes from the data, over every training case of the dataset
+ * (not only this run's split, so that the folds of a cross-validation agree): its CT channels'
+ * normalisation, and a full-resolution model's target spacing (auto, its default: nnU-Net's rule).
  */
-function fitInput(cfg: ModelConfigFile, spec: DatasetSpec, log: LogSink): ModelConfigFile {
-  const schemes = cfg.model.intensity?.map((n) => n.scheme);
-  if (!schemes?.includes('ct')) return cfg;
-  log.info(`fitting the CT normalisation on the foreground of ${spec.training.length} training cases`);
-  return { ...cfg, model: { ...cfg.model, intensity: fitIntensity(spec.training, schemes) } };
+function fitInput(cfg: ModelConfigFile, spec: DatasetSpec, o: RunOptions, log: LogSink): ModelConfigFile {
+  let model = cfg.model;
+  const schemes = model.intensity?.map((n) => n.scheme);
+  if (schemes?.includes('ct')) {
+    log.info(`fitting the CT normalisation on the foreground of ${spec.training.length} training cases`);
+    model = { ...model, intensity: fitIntensity(spec.training, schemes) };
+  }
+  if (model.resize === 'none' && (o.targetSpacing ?? 'auto') === 'auto') {
+    const targetSpacing = autoTargetSpacing(readGrids(spec.training.map((c) => c.image)));
+    log.info(`target spacing ${targetSpacing.map((s) => +s.toFixed(4)).join(' x ')} mm (auto: from ${spec.training.length} training cases)`);
+    model = { ...model, targetSpacing };
+  }
+  return model === cfg.model ? cfg : { ...cfg, model };
 }

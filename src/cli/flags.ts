@@ -5,6 +5,7 @@ import { EnvError, numThreadsFromEnv } from '../env.js';
 import { convAlgos } from '../engine/index.js';
 import { MAX_THREADS, MODEL_OPTIONS, defaultRunOptions, type RunOptions } from '../config/options.js';
 import { NORMALIZATION_CHOICES } from '../data/index.js';
+import { DEFAULT_MEMORY_GB, planDataset, planFlags, readPlan, type Plan } from '../runner/plan.js';
 
 type Group = 'Data:' | 'Model:' | 'Training:' | 'Execution:' | 'Output:';
 type Flag = Options & { group: Group };
@@ -46,6 +47,8 @@ export const runFlags: Record<string, Flag> = {
   optimizer: { group: 'Training:', type: 'string', choices: ['rmsprop', 'adam', 'sgd'], default: d.optimizer, describe: 'rmsprop: centered, TF1 semantics (the reference)' },
   loss: { group: 'Training:', type: 'string', choices: ['dice', 'dice_ce'], default: d.loss, describe: 'dice: the reference\'s soft dice; dice_ce: plus cross-entropy' },
   gradient_clipping: { group: 'Training:', type: 'string', choices: ['global_norm'], default: 'global_norm', describe: 'accepted for compatibility; like the reference in effect, no clipping is applied' },
+  plan: { group: 'Training:', type: 'string', describe: 'auto (plan from the data now, for --memory_gb, default 8) or a file `vnet-native plan` wrote: fills the flags not given (--resize none, --input_shape, --batch_size, --downscale_blocks, --upscale_blocks, --target_spacing)' },
+  memory_gb: { group: 'Training:', type: 'number', describe: 'with --plan auto: the memory the training may use, in GB (default 8)' },
   preset: { group: 'Training:', type: 'string', choices: ['reference', 'best'], describe: 'a named recipe that fills the flags not given: reference (the published recipe) or best (our recommendation)' },
   resume: { group: 'Training:', type: 'boolean', default: false, describe: 'continue from <model_dir>/latest.safetensors (weights, optimizer, step, RNG, split)' },
   eval_every: { group: 'Training:', type: 'number', default: d.evalEvery, describe: 'evaluate soft Dice on the held-out split every N epochs (0: only at the end)' },
@@ -105,18 +108,53 @@ export function expandPreset(argv: string[]): string[] {
   const name = argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
   const preset = name === undefined ? undefined : PRESETS[name];
   if (!preset) throw new UsageError(`--preset ${name ?? ''}: unknown preset; choose one of ${Object.keys(PRESETS).join(', ')}`);
+  return appendMissing(argv, preset.flags);
+}
+
+/** `argv` with each of `flags` the command line lacks appended (given flags win, whatever their spelling). */
+export function appendMissing(argv: string[], flags: Record<string, string | string[] | boolean>): string[] {
   const given = (flag: string) => {
     const names = [flag, flag.replace(/_/g, '-')];
     return argv.some((a) => names.some((n) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `--no-${n}`));
   };
   const extra: string[] = [];
-  for (const [flag, v] of Object.entries(preset.flags)) {
+  for (const [flag, v] of Object.entries(flags)) {
     if (given(flag)) continue;
     if (v === true) extra.push(`--${flag}`);
     else if (v === false) extra.push(`--no-${flag}`);
     else extra.push(`--${flag}`, ...(Array.isArray(v) ? v : [v]));
   }
   return [...argv, ...extra];
+}
+
+/** The value of `--name V` / `--name=V` (the last one given), if any. */
+function flagValue(argv: readonly string[], name: string): string | undefined {
+  const names = [name, name.replace(/_/g, '-')];
+  let v: string | undefined;
+  argv.forEach((a, i) => {
+    for (const n of names) {
+      if (a === `--${n}`) v = argv[i + 1];
+      else if (a.startsWith(`--${n}=`)) v = a.slice(n.length + 3);
+    }
+  });
+  return v;
+}
+
+/**
+ * `--plan auto` (planned from --data_dir now, for --memory_gb) or `--plan FILE`: append the
+ * plan's flags that the command line lacks, as a preset's.
+ */
+export function expandPlan(argv: string[]): string[] {
+  const which = flagValue(argv, 'plan');
+  if (which === undefined) return argv;
+  let plan: Plan;
+  if (which === 'auto') {
+    const dataDir = flagValue(argv, 'data_dir');
+    if (!dataDir) throw new UsageError('--plan auto needs --data_dir (the plan comes from the data)');
+    const gb = flagValue(argv, 'memory_gb');
+    plan = planDataset(dataDir, gb === undefined ? DEFAULT_MEMORY_GB : Number(gb));
+  } else plan = readPlan(which);
+  return appendMissing(argv, planFlags(plan.plan));
 }
 
 /**

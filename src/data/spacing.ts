@@ -53,5 +53,6 @@ export function autoTargetSpacing(grids: readonly { shape: Shape3; spacing: Spac
     const p10 = percentile(grids.map((g) => g.spacing[worst]), 10);
     target[worst] = p10 < maxOther ? maxOther + 1e-5 : p10;
   }
-  return target;
+  // Headers hold float32 spacings (0.800000011920929): 7 significant digits are what they mean.
+  return target.map((v) => +v.toPrecision(7)) as Spacing;
 }

@@ -35,6 +35,7 @@ export function checkOptions(o: RunOptions): void {
   if (o.benchmarkSteps !== undefined && (!Number.isInteger(o.benchmarkSteps) || o.benchmarkSteps < 1)) bad('benchmark_steps', 'must be a positive integer', o.benchmarkSteps);
   if (o.profile && !o.benchmark) bad('profile', 'needs --benchmark (it profiles the timed steps)', o.profile);
   if (o.dataNormalization !== undefined && !NORMALIZATION_CHOICES.includes(o.dataNormalization)) bad('data_normalization', `must be one of ${NORMALIZATION_CHOICES.join(', ')}`, o.dataNormalization);
+  if (o.cacheDir !== undefined && o.resize !== 'none') bad('cache_dir', 'is for --resize none training (resized cases are small and kept in memory)', o.cacheDir);
   if (o.targetSpacing === 'auto' && o.resize !== 'none') bad('target_spacing', 'is for --resize none models (resized models read every volume at --input_shape)', o.targetSpacing);
   // Past this the first allocation (a resampled volume) would fail with a bare RangeError.
   if (!Array.isArray(o.inputShape) || o.inputShape.some((d) => !(d <= MAX_INPUT_SIZE))) bad('input_shape', `sizes must be at most ${MAX_INPUT_SIZE}`, o.inputShape);

@@ -44,6 +44,8 @@ export interface RunOptions {
   splitSeed?: number;
   /** --resize none: resample every volume to this spacing (mm) first; auto: nnU-Net's choice from the data; none / absent: keep each volume's own. */
   targetSpacing?: 'auto' | 'none' | Triple;
+  /** --resize none: keep the preprocessed training cases in this folder, read per patch (bounded memory), reused while the data and preprocessing match. */
+  cacheDir?: string;
   /** Intensity normalisation of the input channels: by modality (auto: CT for CT channels, else z-score), or one scheme for all. */
   dataNormalization?: NormalizationChoice;
   /** 'none': z-score at the volume's own resolution, train on patches, infer by sliding window; default: resize to the input shape (the reference). */

@@ -48,3 +48,5 @@ export { extractTar, type TarSummary } from './tar.js';
 export { fingerprintCases, fitIntensity, type CaseFingerprint, type Fingerprint } from './fingerprint.js';
 /** Resampling to a common spacing: grids, nnU-Net's automatic target. */
 export { ANISOTROPY_THRESHOLD, autoTargetSpacing, gridAt, readGrids, spacingOf, type Spacing } from './spacing.js';
+/** The on-disk cache of preprocessed full-resolution cases, read per patch. */
+export { CACHE_VERSION, DiskReader, cacheKey, diskCase, openDiskCase, writeDiskCase, type DiskCase } from './cache.js';

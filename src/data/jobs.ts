@@ -5,7 +5,8 @@ import { isDataError } from './errors.js';
 import { imageSource, readImageChannels, type ImageSource } from './channels.js';
 import type { Shape3 } from './nifti.js';
 import type { NiftiHeader } from './nifti-header.js';
-import { extractPatch, flipZInPlace, patchStart, type PatchDraw } from './patches.js';
+import { extractPatch, flipZInPlace, patchStart, type Foreground, type PatchDraw } from './patches.js';
+import { DiskReader, diskCase, type DiskCase } from './cache.js';
 import { prepareCase, prepareImage, preparedGrid, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
 
 /** One batch slot: the case, its cached arrays when the main thread has them, its augmentation. */
@@ -15,6 +16,8 @@ export interface SampleSpec {
   flips: SampleAugment;
   /** Full resolution (--resize none): where the patch of the batch shape is taken. */
   patch?: PatchDraw;
+  /** The case in the on-disk cache (read by region instead of `cached`). */
+  disk?: DiskCase;
 }
 
 /** Assemble a batch. `withLabels` false skips labels (prediction). */
@@ -51,7 +54,15 @@ export interface DecodeJob {
   fullResolution?: boolean;
 }
 
-export type Job = BatchJob | LoadJob | DecodeJob;
+/** Write (or find up to date) the on-disk cache files of labelled cases. */
+export interface CacheJob {
+  kind: 'cache';
+  dir: string;
+  refs: CaseRef[];
+  input?: InputSpec;
+}
+
+export type Job = BatchJob | LoadJob | DecodeJob | CacheJob;
 
 /** A job's result; `loaded` are the cases preprocessed by this job, for the main thread's cache. */
 export interface JobResult {
@@ -60,6 +71,8 @@ export interface JobResult {
   originalShapes?: Shape3[];
   loaded: PreparedCase[];
   /** decode: the image's header (a mask reuses it), its number of volumes, the grid `images` is on and the time taken. */
+  /** cache: the cases' cache files. */
+  disk?: DiskCase[];
   decoded?: { header: NiftiHeader; headerBytes: Uint8Array; volumes: number; grid: Shape3; ms: number };
 }
 
@@ -99,6 +112,7 @@ export function runJob(job: Job, shared: boolean): JobResult {
     const images = prepareImage(img.data, img.shape, grid, job.input, job.fullResolution ? 'clamp' : 'zero');
     return { images, originalShapes: [img.shape], loaded: [], decoded: { header: img.header, headerBytes: img.headerBytes, volumes: img.volumes, grid, ms: performance.now() - t0 } };
   }
+  if (job.kind === 'cache') return { loaded: [], disk: job.refs.map((r) => diskCase(job.dir, r, job.input ?? {})) };
   if (job.kind === 'load') return { loaded: job.refs.map((r) => load(r, job.shape, job.withLabels, shared, job.fullResolution, job.input)) };
   const vox = job.shape[0] * job.shape[1] * job.shape[2];
   const C = job.input?.channels ?? 1;
@@ -113,42 +127,83 @@ export function runJob(job: Job, shared: boolean): JobResult {
   const labPatch = job.fullResolution && labels ? new Int32Array(vox) : undefined;
   const augmented = C > 1 ? new Float32Array(vox) : undefined;
   job.samples.forEach((s, i) => {
-    let c = s.cached;
-    if (!c) {
-      c = load(s.ref, job.shape, job.withLabels, shared, job.fullResolution, job.input);
-      loaded.push(c);
-    }
-    const grid = c.shape ?? c.originalShape;
-    const start = imgPatch ? patchStart(grid, job.shape, drawOf(s, c.id), c.label) : undefined;
-    const vol = c.image.length / C;
-    for (let ch = 0; ch < C; ch++) {
-      let img = c.image.subarray(ch * vol, (ch + 1) * vol);
-      if (imgPatch && start) {
-        extractPatch(img, grid, start, job.shape, imgPatch);
-        if (s.patch?.flipZ) flipZInPlace(imgPatch, job.shape);
-        img = imgPatch;
+    const src = s.disk ? diskSource(s.disk, job.shape) : memorySource(s, job, shared, loaded);
+    try {
+      const start = imgPatch ? patchStart(src.grid, job.shape, drawOf(s, src.id), src.foreground) : undefined;
+      for (let ch = 0; ch < C; ch++) {
+        let img = src.channel(ch, start, imgPatch);
+        if (imgPatch && s.patch?.flipZ) flipZInPlace(img, job.shape);
+        // Each channel gets its own noise (channel 0 the drawn seed, as with one channel).
+        const aug = ch > 0 && s.flips.noiseSeed !== undefined ? { ...s.flips, noiseSeed: s.flips.noiseSeed + ch } : s.flips;
+        if (!augmented) applyAugment(img, job.shape, aug, images, i * vox, false);
+        else {
+          applyAugment(img, job.shape, aug, augmented, 0, false);
+          putChannel(augmented, images, i * vox, ch, C);
+        }
       }
-      // Each channel gets its own noise (channel 0 the drawn seed, as with one channel).
-      const aug = ch > 0 && s.flips.noiseSeed !== undefined ? { ...s.flips, noiseSeed: s.flips.noiseSeed + ch } : s.flips;
-      if (!augmented) applyAugment(img, job.shape, aug, images, i * vox, false);
-      else {
-        applyAugment(img, job.shape, aug, augmented, 0, false);
-        putChannel(augmented, images, i * vox, ch, C);
+      if (labels) {
+        const lab = src.label(start, labPatch);
+        if (!lab) throw new Error(`case ${src.id} has no label`);
+        if (labPatch && s.patch?.flipZ) flipZInPlace(lab, job.shape);
+        applyAugment(lab, job.shape, s.flips, labels, i * vox, true);
       }
+      originalShapes.push(src.originalShape);
+    } finally {
+      src.close?.();
     }
-    let lab = c.label;
-    if (labPatch && c.label && start) {
-      extractPatch(c.label, grid, start, job.shape, labPatch);
-      if (s.patch?.flipZ) flipZInPlace(labPatch, job.shape);
-      lab = labPatch;
-    }
-    if (labels) {
-      if (!lab) throw new Error(`case ${c.id} has no label`);
-      applyAugment(lab, job.shape, s.flips, labels, i * vox, true);
-    }
-    originalShapes.push(c.originalShape);
   });
   return { images, labels, originalShapes, loaded };
+}
+
+/**
+ * Where a sample's voxels come from: a case in memory or a cache file. With `start` each read is
+ * the patch there, into `dst`; without, the whole (resized) volume.
+ */
+interface SampleSource {
+  id: string;
+  grid: Shape3;
+  originalShape: Shape3;
+  foreground?: Int32Array | Foreground;
+  channel(ch: number, start: number[] | undefined, dst?: Float32Array): Float32Array;
+  label(start: number[] | undefined, dst?: Int32Array): Int32Array | undefined;
+  close?(): void;
+}
+
+function memorySource(s: SampleSpec, job: BatchJob, shared: boolean, loaded: PreparedCase[]): SampleSource {
+  let c = s.cached;
+  if (!c) {
+    c = load(s.ref, job.shape, job.withLabels, shared, job.fullResolution, job.input);
+    loaded.push(c);
+  }
+  const k = c, grid = k.shape ?? k.originalShape, vol = grid[0] * grid[1] * grid[2];
+  return {
+    id: k.id, grid, originalShape: k.originalShape, foreground: k.label,
+    channel: (ch, start, dst) => {
+      const v = k.image.subarray(ch * vol, (ch + 1) * vol);
+      if (!start || !dst) return v;
+      extractPatch(v, grid, start, job.shape, dst);
+      return dst;
+    },
+    label: (start, dst) => {
+      if (!k.label || !start || !dst) return k.label;
+      extractPatch(k.label, grid, start, job.shape, dst);
+      return dst;
+    },
+  };
+}
+
+function diskSource(d: DiskCase, patch: Shape3): SampleSource {
+  const r = new DiskReader(d);
+  const need = <T>(start: number[] | undefined, dst: T | undefined): [number[], T] => {
+    if (!start || !dst) throw new Error(`case ${d.id}: cached cases are read as full-resolution patches`);
+    return [start, dst];
+  };
+  return {
+    id: d.id, grid: d.shape, originalShape: d.originalShape, foreground: { count: d.fgCount, at: (k) => r.foreground(k) },
+    channel: (ch, start, dst) => { const [s0, o] = need(start, dst); r.readBox(ch, s0, patch, o); return o; },
+    label: (start, dst) => { const [s0, o] = need(start, dst); r.readBox(-1, s0, patch, o); return o; },
+    close: () => r.close(),
+  };
 }
 
 function drawOf(s: SampleSpec, id: string): PatchDraw {

@@ -90,7 +90,7 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   const loader = new Loader({
     cases: split.train, batchSize: o.batchSize * world, mode: 'train', inputShape: net.config.inputShape, augment: o.augment, augmentMode: o.augmentMode,
     seed: o.seed, state: state.loader as LoaderState | undefined, ...(device === 'cpu' ? { workers: 0 } : {}), input: inputSpec(net.config),
-    ...(feedOf(net.config) === 'windowed' ? { fullResolution: true, foregroundOversample: o.foregroundOversample } : {}),
+    ...(feedOf(net.config) === 'windowed' ? { fullResolution: true, foregroundOversample: o.foregroundOversample, ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) } : {}),
   });
   const perEpoch = loader.batchesPerEpoch;
   log.info(`training on ${device}${world > 1 ? ` x ${world} ranks` : ''}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}${world > 1 ? ` per rank (global ${o.batchSize * world})` : ''}, ${perEpoch} steps per epoch`);

@@ -99,8 +99,10 @@ export function slidingWindow(image: Float32Array, shape: Shape3, patch: Shape3,
   for (const x of windowStarts(D, patch[0], o.overlap)) for (const y of windowStarts(H, patch[1], o.overlap)) for (const z of windowStarts(W, patch[2], o.overlap)) starts.push([x, y, z]);
   const g = gaussianImportance(patch);
   const pv = patch[0] * patch[1] * patch[2];
-  const acc = new Float64Array(D * H * W * C);
-  const wsum = new Float64Array(D * H * W);
+  // Accumulated in float32, in the output itself: 4 (C + 1) bytes per voxel (a 512 x 512 x 400
+  // CT with 3 classes: 1.7 GB, where float64 sums and a separate output took 4.6 GB).
+  const acc = new Float32Array(D * H * W * C);
+  const wsum = new Float32Array(D * H * W);
   for (let b = 0; b < starts.length; b += B) {
     const chunk = starts.slice(b, b + B);
     const patches = new Float32Array(chunk.length * pv * Cin);
@@ -133,7 +135,6 @@ export function slidingWindow(image: Float32Array, shape: Shape3, patch: Shape3,
       }
     });
   }
-  const out = new Float32Array(acc.length);
-  for (let v = 0; v < wsum.length; v++) for (let c = 0; c < C; c++) out[v * C + c] = acc[v * C + c] / wsum[v];
-  return out;
+  for (let v = 0; v < wsum.length; v++) for (let c = 0; c < C; c++) acc[v * C + c] /= wsum[v];
+  return acc;
 }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { exportOnnx, loadModel, predictProbs } from '../../src/index.js';
 import { readNiftiHeader } from '../../src/data/index.js';
+import { Segmenter } from '../../src/infer/segmenter.js';
 import { runMode, withDefaults } from '../../src/runner/index.js';
 import { tmpDir } from '../cli/helpers.js';
 import { writeTwoChannel } from '../data/generated.js';
@@ -45,6 +46,17 @@ describe.each([['resized', {}], ['full resolution', { resize: 'none' as const }]
       const y = await runOrt(s, x, n, [16, 16, 16], 'ndhwc', 2);
       const p = parity(ref, y.data, 3);
       expect(p.maxAbs).toBeLessThanOrEqual(1e-4);
+      // serve's path: an upload of one 4-D file with a volume per channel; another count is refused by name.
+      const msd = tmpDir('two-msd');
+      writeTwoChannel(msd, 'msd', { cases: 1, tests: 1 });
+      const seg = new Segmenter(m.net, m.config.labels, { only3d: true, workers: 0 });
+      try {
+        const r = await seg.segment(fs.readFileSync(path.join(msd, 'imagesTs', 'case_001.nii')), { name: 'upload.nii' });
+        expect(r.shape).toEqual([20, 24, 16]);
+        await expect(seg.segment(fs.readFileSync(path.join(dataDir, 'imagesTs', 'case_004_0000.nii')), { name: 'one.nii' })).rejects.toThrow(/VNET_E_CHANNEL_COUNT one\.nii/);
+      } finally {
+        await seg.dispose();
+      }
       // The input residual tiles the channels: swapping them changes the output (they are not summed or dropped).
       const swapped = Float32Array.from(x, (_, i) => x[i % 2 === 0 ? i + 1 : i - 1]);
       expect(parity(ref, predictProbs(m.net, { images: swapped, size: n }), 3).maxAbs).toBeGreaterThan(1e-3);

@@ -33,6 +33,9 @@ describe.each([['resized', {}], ['full resolution', { resize: 'none' as const }]
     const masks = fs.readdirSync(outputDir).sort();
     expect(masks).toEqual(['case_004.nii.gz', 'case_005.nii.gz']);
     expect(readNiftiHeader(path.join(outputDir, masks[0])).shape).toEqual([20, 24, 16]);
+    // predict --benchmark feeds the model two-channel batches too.
+    const bench = await runMode('predict', withDefaults({ dataDir, modelDir, ...SMALL, benchmark: true, warmupSteps: 1, benchmarkSteps: 1 }), { logger: quiet });
+    expect(bench.bench?.throughput).toBeGreaterThan(0);
 
     const m = await loadModel(modelDir);
     try {

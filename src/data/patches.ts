@@ -52,18 +52,23 @@ export interface Foreground {
   at(k: number): number;
 }
 
-/** The labelled voxels (value > 0) of a label volume in memory. */
+const foregrounds = new WeakMap<Int32Array, Foreground>();
+
+/**
+ * The labelled voxels (value > 0) of a label volume in memory, indexed once per label array (a
+ * case's label is drawn from every epoch: scanning it per sample cost more than cutting the patch).
+ */
 export function labelForeground(label: Int32Array): Foreground {
-  let count = 0;
-  for (let i = 0; i < label.length; i++) if (label[i] > 0) count++;
-  return {
-    count,
-    at: (want) => {
-      let k = 0;
-      for (let i = 0; i < label.length; i++) if (label[i] > 0 && k++ === want) return i;
-      return -1;
-    },
-  };
+  let fg = foregrounds.get(label);
+  if (!fg) {
+    let count = 0;
+    for (let i = 0; i < label.length; i++) if (label[i] > 0) count++;
+    const idx = new Int32Array(count);
+    for (let i = 0, k = 0; i < label.length; i++) if (label[i] > 0) idx[k++] = i;
+    fg = { count, at: (k) => idx[k] };
+    foregrounds.set(label, fg);
+  }
+  return fg;
 }
 
 /**

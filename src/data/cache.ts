@@ -3,7 +3,7 @@
 // not grow with the number or size of the cases. A file is reused while its key (the source
 // files' paths, sizes and mtimes, and the preprocessing) matches, and rebuilt when it does not.
 //
-// Layout of <dir>/<id>.vnc: "VNC1", a uint32 header length, the JSON header (padded to 8 bytes),
+// Layout of <dir>/<id>-<hash>.vnc: "VNC1", a uint32 header length, the JSON header (padded to 8 bytes),
 // then the image (C, D, H, W) float32, the labels (D, H, W) as uint8 or int32, and the flat
 // indices of the labelled voxels (int32, ascending), so a foreground patch picks one by offset.
 import crypto from 'node:crypto';
@@ -43,7 +43,8 @@ export function cacheKey(ref: CaseRef, input: InputSpec): string {
   return crypto.createHash('sha256').update(JSON.stringify({ v: CACHE_VERSION, files, input })).digest('hex');
 }
 
-const fileOf = (dir: string, id: string) => path.join(dir, `${id.replace(/[^A-Za-z0-9._-]/g, '_')}.vnc`);
+/** The case's file: its id made safe for a file name, plus a hash of the id so two ids never share a file. */
+const fileOf = (dir: string, id: string) => path.join(dir, `${id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 100)}-${crypto.createHash('sha256').update(id).digest('hex').slice(0, 8)}.vnc`);
 
 /** The cached case when its file exists and matches the key; undefined to rebuild. */
 export function openDiskCase(dir: string, ref: CaseRef, input: InputSpec): DiskCase | undefined {

@@ -4,6 +4,8 @@ import type { Options } from 'yargs';
 import { EnvError, numThreadsFromEnv } from '../env.js';
 import { convAlgos } from '../engine/index.js';
 import { MAX_THREADS, MODEL_OPTIONS, defaultRunOptions, type RunOptions } from '../config/options.js';
+import { NORMALIZATION_CHOICES } from '../data/index.js';
+import { DEFAULT_MEMORY_GB, planDataset, planFlags, readPlan, type Plan } from '../runner/plan.js';
 
 type Group = 'Data:' | 'Model:' | 'Training:' | 'Execution:' | 'Output:';
 type Flag = Options & { group: Group };
@@ -23,11 +25,13 @@ export const runFlags: Record<string, Flag> = {
   normalization_layer: { group: 'Model:', type: 'string', choices: ['batchnorm', 'none', 'instancenorm'], default: 'batchnorm', describe: 'normalisation layer (none: conv → bias → ReLU; instancenorm: per sample and channel, as nnU-Net, CPU only for now)' },
   pooling: { group: 'Model:', type: 'string', choices: ['conv_pool'], default: 'conv_pool', describe: 'downsampling: 2³ stride-2 convolution' },
   upsampling: { group: 'Model:', type: 'string', choices: ['transposed_conv'], default: 'transposed_conv', describe: 'upsampling: 2³ stride-2 transposed convolution' },
-  data_normalization: { group: 'Data:', type: 'string', choices: ['zscore'], default: 'zscore', describe: 'per-volume z-score after resampling' },
+  data_normalization: { group: 'Data:', type: 'string', choices: [...NORMALIZATION_CHOICES], default: 'auto', describe: 'intensity normalisation per input channel: auto (CT channels: clipped to the training foreground\'s 0.5-99.5 percentiles and z-scored with its mean and std; others: z-score per volume, the reference\'s), zscore, ct or none' },
   resize_interpolator: { group: 'Data:', type: 'string', choices: ['linear'], default: 'linear', describe: 'image resampling (labels: nearest)' },
   augment: { group: 'Data:', type: 'boolean', default: d.augment, describe: 'augment training samples (what: --augment_mode)' },
   augment_mode: { group: 'Data:', type: 'string', choices: ['full', 'flips', 'nnunet'], default: d.augmentMode, describe: 'full: random flips of x and y plus small rotations, scaling, intensity and noise (better Dice, see the README); flips: the reference\'s flips only; nnunet: full\'s flips and spatial changes with nnU-Net\'s intensity changes (noise, blur, brightness, contrast, low resolution, gamma)' },
   resize: { group: 'Data:', type: 'string', choices: ['input_shape', 'none'], default: 'input_shape', describe: 'input_shape: resize every volume to --input_shape (the reference); none: keep each volume\'s resolution, train on --input_shape patches, predict by sliding window' },
+  target_spacing: { group: 'Data:', type: 'string', array: true, describe: '--resize none: resample every volume to this spacing first: auto (default: the median spacing, nnU-Net\'s rule for anisotropic data), x y z in mm, or none (each keeps its own); predictions go back to each input\'s grid' },
+  cache_dir: { group: 'Data:', type: 'string', describe: '--resize none: preprocess each training case once into this folder and read patches from it, so memory does not grow with the dataset (reused while the data and preprocessing are unchanged)' },
   foreground_oversample: { group: 'Data:', type: 'number', default: d.foregroundOversample, describe: '--resize none: fraction of training patches centred on a labelled voxel' },
   overlap: { group: 'Output:', type: 'number', default: d.overlap, describe: '--resize none models: overlap of the sliding windows in evaluate / predict, in [0, 1)' },
   deep_supervision: { group: 'Model:', type: 'boolean', default: false, describe: 'auxiliary losses at the decoder levels (nnU-Net\'s weights); inference uses the full-resolution output only' },
@@ -46,6 +50,8 @@ export const runFlags: Record<string, Flag> = {
   weight_decay: { group: 'Training:', type: 'number', default: 0, describe: '--optimizer sgd: L2 weight decay added to the gradient' },
   loss: { group: 'Training:', type: 'string', choices: ['dice', 'dice_ce'], default: d.loss, describe: 'dice: the reference\'s soft dice; dice_ce: plus cross-entropy' },
   gradient_clipping: { group: 'Training:', type: 'string', choices: ['global_norm'], default: 'global_norm', describe: 'accepted for compatibility; like the reference in effect, no clipping is applied' },
+  plan: { group: 'Training:', type: 'string', describe: 'auto (plan from the data now, for --memory_gb, default 8) or a file `vnet-native plan` wrote: fills the flags not given (--resize none, --input_shape, --batch_size, --downscale_blocks, --upscale_blocks, --target_spacing)' },
+  memory_gb: { group: 'Training:', type: 'number', describe: 'with --plan auto: the memory the training may use, in GB (default 8)' },
   preset: { group: 'Training:', type: 'string', choices: ['reference', 'best', 'nnunet_cpu'], describe: 'a named recipe that fills the flags not given: reference (the published recipe), best (our recommendation) or nnunet_cpu (a candidate with nnU-Net\'s optimiser, normalisation and augmentations, not yet measured)' },
   resume: { group: 'Training:', type: 'boolean', default: false, describe: 'continue from <model_dir>/latest.safetensors (weights, optimizer, step, RNG, split)' },
   eval_every: { group: 'Training:', type: 'number', default: d.evalEvery, describe: 'evaluate soft Dice on the held-out split every N epochs (0: only at the end)' },
@@ -114,18 +120,53 @@ export function expandPreset(argv: string[]): string[] {
   const name = argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
   const preset = name === undefined ? undefined : PRESETS[name];
   if (!preset) throw new UsageError(`--preset ${name ?? ''}: unknown preset; choose one of ${Object.keys(PRESETS).join(', ')}`);
+  return appendMissing(argv, preset.flags);
+}
+
+/** `argv` with each of `flags` the command line lacks appended (given flags win, whatever their spelling). */
+export function appendMissing(argv: string[], flags: Record<string, string | string[] | boolean>): string[] {
   const given = (flag: string) => {
     const names = [flag, flag.replace(/_/g, '-')];
     return argv.some((a) => names.some((n) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `--no-${n}`));
   };
   const extra: string[] = [];
-  for (const [flag, v] of Object.entries(preset.flags)) {
+  for (const [flag, v] of Object.entries(flags)) {
     if (given(flag)) continue;
     if (v === true) extra.push(`--${flag}`);
     else if (v === false) extra.push(`--no-${flag}`);
     else extra.push(`--${flag}`, ...(Array.isArray(v) ? v : [v]));
   }
   return [...argv, ...extra];
+}
+
+/** The value of `--name V` / `--name=V` (the last one given), if any. */
+function flagValue(argv: readonly string[], name: string): string | undefined {
+  const names = [name, name.replace(/_/g, '-')];
+  let v: string | undefined;
+  argv.forEach((a, i) => {
+    for (const n of names) {
+      if (a === `--${n}`) v = argv[i + 1];
+      else if (a.startsWith(`--${n}=`)) v = a.slice(n.length + 3);
+    }
+  });
+  return v;
+}
+
+/**
+ * `--plan auto` (planned from --data_dir now, for --memory_gb) or `--plan FILE`: append the
+ * plan's flags that the command line lacks, as a preset's.
+ */
+export function expandPlan(argv: string[]): string[] {
+  const which = flagValue(argv, 'plan');
+  if (which === undefined) return argv;
+  let plan: Plan;
+  if (which === 'auto') {
+    const dataDir = flagValue(argv, 'data_dir');
+    if (!dataDir) throw new UsageError('--plan auto needs --data_dir (the plan comes from the data)');
+    const gb = flagValue(argv, 'memory_gb');
+    plan = planDataset(dataDir, gb === undefined ? DEFAULT_MEMORY_GB : Number(gb));
+  } else plan = readPlan(which);
+  return appendMissing(argv, planFlags(plan.plan));
 }
 
 /**
@@ -255,6 +296,9 @@ export function toRunOptions(a: Record<string, unknown>, argv: readonly string[]
     augmentMode: a.augment_mode as RunOptions['augmentMode'],
     tta: a.tta as boolean,
     trainSplit: a.train_split as number,
+    dataNormalization: a.data_normalization as RunOptions['dataNormalization'],
+    targetSpacing: targetSpacingFlag(a.target_spacing),
+    cacheDir: a.cache_dir as string | undefined,
     resize: a.resize as RunOptions['resize'],
     foregroundOversample: a.foreground_oversample as number,
     overlap: a.overlap as number,
@@ -285,4 +329,14 @@ export function toRunOptions(a: Record<string, unknown>, argv: readonly string[]
     saveAtMinutes: typeof a.save_at_minutes === 'string' ? minutesList(a.save_at_minutes) : undefined,
     progress: a.progress as boolean | undefined,
   };
+}
+
+/** --target_spacing: auto, none, or three sizes in mm (each finite and positive). */
+export function targetSpacingFlag(v: unknown): RunOptions['targetSpacing'] {
+  if (v === undefined) return undefined;
+  const words = (Array.isArray(v) ? v : [v]).map(String);
+  if (words.length === 1 && (words[0] === 'auto' || words[0] === 'none')) return words[0];
+  const n = words.map(Number);
+  if (n.length !== 3 || n.some((x) => !(Number.isFinite(x) && x > 0))) throw new UsageError(`--target_spacing needs auto, none, or three positive sizes in mm (x y z), got ${words.join(' ')}`);
+  return n as [number, number, number];
 }

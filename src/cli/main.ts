@@ -4,7 +4,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { envValue } from '../env.js';
-import { runFlags, withKebab, toRunOptions, allFlagNames, expandPreset, modelFlagsGiven, lastFlagWins, UsageError } from './flags.js';
+import { runFlags, withKebab, toRunOptions, allFlagNames, expandPlan, expandPreset, modelFlagsGiven, lastFlagWins, UsageError } from './flags.js';
 import { errorLine } from './error-line.js';
 import { MODES, MODE_STEPS, defaultRunOptions, runCurve, runCv, runMode, RunError, type Mode } from '../runner/index.js';
 import type { Triple } from '../engine/index.js';
@@ -20,6 +20,7 @@ import { cmdServe } from '../serve/command.js';
 import { cmdPredictFiles, isFileForm, predictFileFlags } from './predict.js';
 import { versionText } from './version.js';
 import { exportModelDir, parseBatch, ONNX_OPSETS } from '../export/onnx.js';
+import { DEFAULT_MEMORY_GB, runPlan } from '../runner/plan.js';
 
 const MODE_HELP: Record<Mode, string> = {
   train: 'train a V-Net on the dataset (checkpoints in --model_dir)',
@@ -73,14 +74,14 @@ const EXAMPLES: [string, string][] = [
 
 export function buildCli(rawArgv: string[]): Argv {
   const flags = withKebab(runFlags);
-  const argv = expandPreset(normaliseArgv(lastFlagWins(rawArgv)));
+  const argv = expandPlan(expandPreset(normaliseArgv(lastFlagWins(rawArgv))));
   let cli = yargs(argv)
     .scriptName('vnet-native')
     .usage('$0 <command> [flags]\n\nV-Net 3D segmentation of NIfTI volumes on a native engine.')
     .parserConfiguration({ 'camel-case-expansion': false, 'duplicate-arguments-array': false })
     .strict()
     .recommendCommands()
-    .demandCommand(1, `Give a command: ${[...MODES, 'cv', 'curve', 'validate', 'summary', 'doctor', 'demo', 'download', 'bench', 'export', 'serve'].join(', ')}; e.g. \`vnet-native demo\`.`)
+    .demandCommand(1, `Give a command: ${[...MODES, 'cv', 'curve', 'validate', 'summary', 'doctor', 'demo', 'download', 'bench', 'export', 'serve', 'plan'].join(', ')}; e.g. \`vnet-native demo\`.`)
     .help()
     .alias('h', 'help')
     .version(false)
@@ -125,6 +126,11 @@ export function buildCli(rawArgv: string[]): Argv {
   cli = cli
     .command('validate', 'check a dataset: every problem with a stable code; non-zero exit on errors', (y) => y.options({ ...dataDir, values: { type: 'boolean', default: true, describe: 'scan voxel values (NaN, label values)' } }), (a) => cmdValidate(a.data_dir as string, a.values as boolean))
     .command('summary', 'the V-Net layer table: output shapes, parameters, FLOPs per sample', (y) => y.options({ ...pick(flags, ['input_shape', 'upscale_blocks', 'downscale_blocks', 'convolution_size']), n_classes: { type: 'number', default: 3, describe: 'number of classes' } }), (a) => cmdSummary({ ...defaultRunOptions, inputShape: a.input_shape as Triple, upscaleBlocks: a.upscale_blocks as number[], downscaleBlocks: a.downscale_blocks as number[], convolutionSize: a.convolution_size as 3 | 5 }, a.n_classes as number))
+    .command('plan', 'fingerprint a dataset (spacings, shapes, per-channel foreground intensities, class fractions) and plan the training (spacing, patch, batch, levels) for --memory_gb, as JSON; `train --plan auto|FILE` uses it', (y) => y.options({
+      ...dataDir,
+      memory_gb: { type: 'number', default: DEFAULT_MEMORY_GB, describe: 'memory the training may use, in GB', alias: 'memory-gb' },
+      output: { type: 'string', describe: 'also write the plan to this file (train --plan FILE reads it)' },
+    }), (a) => { runPlan(a.data_dir as string, a.memory_gb as number, a.output as string | undefined); })
     .command('doctor', 'devices and libraries found: CPU features, CUDA driver and runtime, cuDNN, cuBLAS, NCCL', (y) => y, () => cmdDoctor())
     .command('demo', 'synthetic MSD dataset (or --data_dir), short training, evaluation, prediction, report', (y) => y.options({
       data_dir: { type: 'string', describe: 'run on this dataset instead of synthetic data', alias: 'data-dir' },

@@ -1,6 +1,7 @@
 // The run options' checks, before anything starts: each flag's range, and the model the flags
 // define (refused by name, never built wrong).
 import { ConfigError, validateVNetConfig } from '../nn/index.js';
+import { NORMALIZATION_CHOICES } from '../data/index.js';
 import { CHECKPOINT_NAME, MAX_INPUT_SIZE, MAX_THREADS, modelConfig, RunError, type RunOptions } from './options.js';
 
 export function checkOptions(o: RunOptions): void {
@@ -39,6 +40,9 @@ export function checkOptions(o: RunOptions): void {
   if (o.saveAtMinutes !== undefined && (!Array.isArray(o.saveAtMinutes) || !o.saveAtMinutes.length || o.saveAtMinutes.some((m, i) => !(m > 0 && Number.isFinite(m)) || (i > 0 && !(m > o.saveAtMinutes![i - 1])))))
     bad('save_at_minutes', 'must be increasing positive minutes, comma-separated (e.g. 5,10,20,40,60)', o.saveAtMinutes);
   if (o.profile && !o.benchmark) bad('profile', 'needs --benchmark (it profiles the timed steps)', o.profile);
+  if (o.dataNormalization !== undefined && !NORMALIZATION_CHOICES.includes(o.dataNormalization)) bad('data_normalization', `must be one of ${NORMALIZATION_CHOICES.join(', ')}`, o.dataNormalization);
+  if (o.cacheDir !== undefined && o.resize !== 'none') bad('cache_dir', 'is for --resize none training (resized cases are small and kept in memory)', o.cacheDir);
+  if (o.targetSpacing === 'auto' && o.resize !== 'none') bad('target_spacing', 'is for --resize none models (resized models read every volume at --input_shape)', o.targetSpacing);
   // Past this the first allocation (a resampled volume) would fail with a bare RangeError.
   if (!Array.isArray(o.inputShape) || o.inputShape.some((d) => !(d <= MAX_INPUT_SIZE))) bad('input_shape', `sizes must be at most ${MAX_INPUT_SIZE}`, o.inputShape);
   try {

@@ -1,6 +1,6 @@
 // Run options: every flag of the reference (spec §5.1) with its code's defaults, plus ours,
 // in camelCase. The CLI fills these; library users pass them directly.
-import type { DatasetSpec } from '../data/index.js';
+import { channelSchemes, type DatasetSpec, type NormalizationChoice } from '../data/index.js';
 import { defaultVNetConfig, type VNetConfig } from '../nn/index.js';
 import { DEFAULT_FOREGROUND_OVERSAMPLE } from '../data/index.js';
 import type { Triple } from '../engine/index.js';
@@ -46,6 +46,12 @@ export interface RunOptions {
   augmentMode?: 'flips' | 'full' | 'nnunet';
   trainSplit: number;
   splitSeed?: number;
+  /** --resize none: resample every volume to this spacing (mm) first; auto: nnU-Net's choice from the data; none / absent: keep each volume's own. */
+  targetSpacing?: 'auto' | 'none' | Triple;
+  /** --resize none: keep the preprocessed training cases in this folder, read per patch (bounded memory), reused while the data and preprocessing match. */
+  cacheDir?: string;
+  /** Intensity normalisation of the input channels: by modality (auto: CT for CT channels, else z-score), or one scheme for all. */
+  dataNormalization?: NormalizationChoice;
   /** 'none': z-score at the volume's own resolution, train on patches, infer by sliding window; default: resize to the input shape (the reference). */
   resize?: 'input_shape' | 'none';
   /** --resize none: the fraction of training patches centred on a labelled voxel (default 0.33, as nnU-Net). */
@@ -144,10 +150,19 @@ export interface ModelConfigFile {
 }
 
 /** The options that define the model (config.json); the CLI's model flags are these, snake_case. */
-export const MODEL_OPTIONS = ['inputShape', 'upscaleBlocks', 'downscaleBlocks', 'convolutionSize', 'normalizationLayer', 'bnMomentum', 'resize', 'deepSupervision'] as const;
+export const MODEL_OPTIONS = ['inputShape', 'upscaleBlocks', 'downscaleBlocks', 'convolutionSize', 'normalizationLayer', 'bnMomentum', 'resize', 'deepSupervision', 'dataNormalization', 'targetSpacing'] as const;
 export type ModelOptions = Pick<RunOptions, (typeof MODEL_OPTIONS)[number]>;
 
-export function modelConfig(o: ModelOptions, nClasses: number): VNetConfig {
+/** The dataset's side of the model: its input channels and their modalities. */
+export type InputOf = Partial<Pick<DatasetSpec, 'channels' | 'modality'>>;
+
+/**
+ * The model the options define for `nClasses` classes and the dataset's channels. Each channel's
+ * normalisation scheme is fixed here; CT statistics are fitted on the data when training starts.
+ */
+export function modelConfig(o: ModelOptions, nClasses: number, input: InputOf = {}): VNetConfig {
+  const C = input.channels ?? 1;
+  const schemes = channelSchemes(input.modality ?? [], C, o.dataNormalization);
   return {
     ...(o.normalizationLayer === 'none' || o.normalizationLayer === 'instancenorm' ? { normalization: o.normalizationLayer } : {}),
     inputShape: o.inputShape,
@@ -161,6 +176,9 @@ export function modelConfig(o: ModelOptions, nClasses: number): VNetConfig {
     // Only when set, so the reference's config.json stays as it was.
     ...(o.resize === 'none' ? { resize: 'none' as const } : {}),
     ...(o.deepSupervision ? { deepSupervision: true } : {}),
+    ...(C > 1 ? { inChannels: C } : {}),
+    ...(Array.isArray(o.targetSpacing) ? { targetSpacing: o.targetSpacing } : {}),
+    ...(schemes.some((x) => x !== 'zscore') ? { intensity: schemes.map((scheme) => ({ scheme })) } : {}),
   };
 }
 
@@ -184,10 +202,10 @@ export class RunError extends Error {
 }
 
 /** The config.json of the model the options define, with the dataset's classes. */
-export function modelConfigFile(o: RunOptions, spec: Pick<DatasetSpec, 'labels'>): ModelConfigFile {
+export function modelConfigFile(o: RunOptions, spec: Pick<DatasetSpec, 'labels'> & InputOf): ModelConfigFile {
   return {
     version: 1,
-    model: modelConfig(o, spec.labels.length),
+    model: modelConfig(o, spec.labels.length, spec),
     labels: [...spec.labels].sort((a, b) => a.value - b.value).map((l) => ({ value: l.value, name: l.name })),
     loss: o.loss,
   };

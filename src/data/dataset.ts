@@ -28,6 +28,8 @@ export interface DatasetSpec {
   labels: LabelClass[];
   /** MSD `modality` values or nnU-Net `channel_names` values, in key order. */
   modality: string[];
+  /** Input channels: one per modality (1 when none is listed). */
+  channels: number;
   training: (CaseRef & { label: string })[];
   test: CaseRef[];
   /** nnU-Net's file ending (".nii.gz"), undefined for MSD. */
@@ -115,7 +117,7 @@ function parseMsd(j: Json, dir: string, jsonPath: string, out: DatasetInspection
   });
   if (!isObj(j.modality)) out.warnings.push({ code: 'VNET_W_MISSING_KEY', file: jsonPath, message: 'no "modality" object' });
   const modality = isObj(j.modality) ? sortedValues(j.modality) : [];
-  return { dir, jsonPath, format: 'msd', name: typeof j.name === 'string' ? j.name : undefined, labels, modality, training, test };
+  return { dir, jsonPath, format: 'msd', name: typeof j.name === 'string' ? j.name : undefined, labels, modality, channels: Math.max(1, modality.length), training, test };
 }
 
 function parseNnunet(j: Json, dir: string, jsonPath: string, out: DatasetInspection): DatasetSpec | undefined {
@@ -123,10 +125,14 @@ function parseNnunet(j: Json, dir: string, jsonPath: string, out: DatasetInspect
   if (!isObj(j.channel_names)) { err('VNET_E_MISSING_KEY', 'missing "channel_names" object'); return undefined; }
   if (typeof j.file_ending !== 'string') { err('VNET_E_MISSING_KEY', 'missing "file_ending" string'); return undefined; }
   const modality = sortedValues(j.channel_names);
-  if (modality.length !== 1) err('VNET_E_UNSUPPORTED', `${modality.length} input channels; the V-Net takes exactly one`);
+  const C = modality.length;
+  if (C < 1) { err('VNET_E_BAD_JSON', '"channel_names" is empty'); return undefined; }
   const labels = parseLabels(j.labels, true, (m) => err(m.startsWith('missing') ? 'VNET_E_MISSING_KEY' : 'VNET_E_BAD_JSON', m));
   if (!labels) return undefined;
   const fe = j.file_ending;
+  // Channel k of a case is <case>_000k<ending>; one channel keeps the plain `image` only.
+  const withChannels = (ref: CaseRef, files: string[]): CaseRef => (C > 1 ? { ...ref, channels: files } : ref);
+  const channelFiles = (d: string, id: string) => Array.from({ length: C }, (_, k) => path.join(d, `${id}_${String(k).padStart(4, '0')}${fe}`));
   const listCases = (sub: string): string[] => {
     const d = path.join(dir, sub);
     if (!fs.existsSync(d)) return [];
@@ -136,18 +142,28 @@ function parseNnunet(j: Json, dir: string, jsonPath: string, out: DatasetInspect
   if (isObj(j.dataset)) {
     // nnU-Net v2 also allows explicit cases: { case: { images: [...], label } }, paths relative.
     training = Object.entries(j.dataset).flatMap(([id, v]) => {
-      if (!isObj(v) || !Array.isArray(v.images) || typeof v.images[0] !== 'string' || typeof v.label !== 'string') {
+      if (!isObj(v) || !Array.isArray(v.images) || !v.images.every((f) => typeof f === 'string') || typeof v.label !== 'string') {
         err('VNET_E_BAD_JSON', `dataset.${id} needs "images" and "label"`);
         return [];
       }
-      return [{ id, image: path.resolve(dir, v.images[0]), label: path.resolve(dir, v.label) }];
+      if (v.images.length !== C) {
+        err('VNET_E_CHANNEL_COUNT', `dataset.${id} lists ${v.images.length} image(s) for the ${C} channels of "channel_names"`);
+        return [];
+      }
+      const files = (v.images as string[]).map((f) => path.resolve(dir, f));
+      return [{ ...withChannels({ id, image: files[0] }, files), label: path.resolve(dir, v.label) }];
     });
   } else {
     if (!fs.existsSync(path.join(dir, 'imagesTr'))) err('VNET_E_MISSING_FILE', 'imagesTr folder is missing', path.join(dir, 'imagesTr'));
-    training = listCases('imagesTr').map((id) => ({ id, image: path.join(dir, 'imagesTr', `${id}_0000${fe}`), label: path.join(dir, 'labelsTr', `${id}${fe}`) }));
+    const d = path.join(dir, 'imagesTr');
+    training = listCases('imagesTr').map((id) => {
+      const files = channelFiles(d, id);
+      return { ...withChannels({ id, image: files[0] }, files), label: path.join(dir, 'labelsTr', `${id}${fe}`) };
+    });
   }
-  const test = listCases('imagesTs').map((id) => ({ id, image: path.join(dir, 'imagesTs', `${id}_0000${fe}`) }));
-  return { dir, jsonPath, format: 'nnunetv2', name: typeof j.name === 'string' ? j.name : undefined, labels, modality, training, test, fileEnding: fe };
+  const ts = path.join(dir, 'imagesTs');
+  const test = listCases('imagesTs').map((id) => { const files = channelFiles(ts, id); return withChannels({ id, image: files[0] }, files); });
+  return { dir, jsonPath, format: 'nnunetv2', name: typeof j.name === 'string' ? j.name : undefined, labels, modality, channels: C, training, test, fileEnding: fe };
 }
 
 /** MSD: {"0": "background"}; nnU-Net v2 (`byName`): {"background": 0}. */

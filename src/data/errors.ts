@@ -25,6 +25,7 @@ export const DATA_ERROR_CODES = [
   'VNET_E_TOO_LARGE',
   'VNET_E_GEOMETRY',
   'VNET_E_UNSAFE_OUTPUT',
+  'VNET_E_CHANNEL_COUNT',
   // DICOM series (src/data/dicom): each names the file at fault.
   'VNET_E_NOT_DICOM',
   'VNET_E_EMPTY_FOLDER',

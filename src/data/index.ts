@@ -14,7 +14,11 @@ export { checkOutputDir, checkOutputFile, makeDirs, realPathSoFar } from './outp
 /** NIfTI header parsing and geometry. */
 export { DATATYPES, dataOffset, niftiAffine, niftiShape, parseNiftiHeader, type NiftiHeader } from './nifti-header.js';
 /** NIfTI reading into tensor order (x slowest, z fastest). */
-export { readNifti, readNiftiBytes, readNiftiHeader, readNiftiLabels, type NiftiVolume, type Shape3 } from './nifti.js';
+export { readNifti, readNiftiBytes, readNiftiChannels, readNiftiHeader, readNiftiLabels, type NiftiVolume, type Shape3 } from './nifti.js';
+/** A case's input channels (one 4-D file or one file per channel), checked against the count. */
+export { checkChannelFile, geometryDiff, imageSource, readImageChannels, type ImageSource } from './channels.js';
+/** Intensity normalisation per channel: z-score, CT (clip + global z-score), none; statistics. */
+export { NORMALIZATION_CHOICES, channelSchemes, ctNorm, intensityStats, normalizeChannels, sampleForeground, zscoreInPlace, type ChannelNorm, type IntensityStats, type NormalizationChoice } from './intensity.js';
 /** A per-image voxel budget checked from the header alone. */
 export { checkVoxelBudget } from './budget.js';
 /** Mask writing with the input's header and geometry. */
@@ -24,7 +28,7 @@ export { inspectDataset, loadDataset, type DatasetFormat, type DatasetInspection
 /** Resampling with the reference's grid, and its inverse for predictions. */
 export { argmaxChannels, resampleLinear, resampleNearest, restoreLabels, type Outside } from './resample.js';
 /** Per-case preprocessing: resample + z-score. */
-export { DEFAULT_INPUT_SHAPE, prepareCase, preprocessImage, preprocessLabel, zscoreInPlace, type CaseRef, type PreparedCase } from './preprocess.js';
+export { DEFAULT_INPUT_SHAPE, prepareCase, prepareImage, preparedGrid, preprocessImage, preprocessLabel, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
 /** The seeded generator behind every random draw. */
 export { Rng, type RngState } from './rng.js';
 /** Augmentation: the reference's flips of x and y, and the full mode's extras. */
@@ -40,3 +44,9 @@ export { formatProblems, validateDataset, type ValidateOptions, type ValidationR
 /** Download, tar extraction. */
 export { DEFAULT_DATASET_URL, downloadDataset, type DownloadOptions, type DownloadProgress, type DownloadResult } from './download.js';
 export { extractTar, type TarSummary } from './tar.js';
+/** The dataset fingerprint (shapes, spacings, foreground intensities, class fractions) and the CT fit. */
+export { fingerprintCases, fitIntensity, type CaseFingerprint, type Fingerprint } from './fingerprint.js';
+/** Resampling to a common spacing: grids, nnU-Net's automatic target. */
+export { ANISOTROPY_THRESHOLD, autoTargetSpacing, gridAt, readGrids, spacingOf, type Spacing } from './spacing.js';
+/** The on-disk cache of preprocessed full-resolution cases, read per patch. */
+export { CACHE_VERSION, DiskReader, cacheKey, diskCase, openDiskCase, writeDiskCase, type DiskCase } from './cache.js';

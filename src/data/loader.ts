@@ -12,8 +12,9 @@ import { runJob, type Job, type JobResult, type SampleSpec } from './jobs.js';
 import type { Shape3 } from './nifti.js';
 import { WorkerPool } from './pool.js';
 import { drawPatch, type PatchDraw } from './patches.js';
-import { DEFAULT_INPUT_SHAPE, prepareCase, type CaseRef, type PreparedCase } from './preprocess.js';
+import { DEFAULT_INPUT_SHAPE, prepareCase, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
 import { Rng, type RngState } from './rng.js';
+import { diskCase, type DiskCase } from './cache.js';
 
 /** train: shuffle, optional flips, drop the last partial batch. eval / predict: none of these. */
 /** Full-resolution training: the share of patches centred on a labelled voxel, as nnU-Net's. */
@@ -46,9 +47,16 @@ export interface LoaderOptions {
   fullResolution?: boolean;
   /** With `fullResolution`: the fraction of patches centred on a labelled voxel (default DEFAULT_FOREGROUND_OVERSAMPLE). */
   foregroundOversample?: number;
+  /** The network's input channels and their normalisation (default: one channel, z-scored per volume). */
+  input?: InputSpec;
+  /**
+   * With `fullResolution`: keep the preprocessed cases in this folder (data/cache.ts), read per
+   * patch, instead of in memory; the files are reused while the data and preprocessing match.
+   */
+  cacheDir?: string;
 }
 
-/** A batch of plain typed arrays, NDHWC with C = 1 for images. */
+/** A batch of plain typed arrays, NDHWC for images (C: the input channels). */
 export interface Batch {
   epoch: number;
   index: number;
@@ -56,7 +64,7 @@ export interface Batch {
   /** Number of samples (the batch size, except a last partial batch outside training). */
   size: number;
   shape: Shape3;
-  /** (size, D, H, W, 1) */
+  /** (size, D, H, W, C) */
   images: Float32Array;
   /** (size, D, H, W); absent in predict mode. */
   labels?: Int32Array;
@@ -94,12 +102,15 @@ export class Loader {
   readonly withLabels: boolean;
   readonly fullResolution: boolean;
   readonly foregroundOversample: number;
+  readonly input: InputSpec;
   /** Worker threads actually used (0 = in-thread). */
   readonly workerCount: number;
   /** Why workers are not used, when `workerCount` is 0 though workers were asked for. */
   readonly inThreadReason?: string;
   private readonly cases: CaseRef[];
   private readonly cache = new Map<string, PreparedCase>();
+  private readonly cacheDir?: string;
+  private readonly disk = new Map<string, DiskCase>();
   private readonly rng: Rng;
   private readonly prefetch: number;
   private pool?: WorkerPool;
@@ -115,6 +126,9 @@ export class Loader {
     this.withLabels = this.mode !== 'predict';
     this.fullResolution = opts.fullResolution ?? false;
     this.foregroundOversample = opts.foregroundOversample ?? DEFAULT_FOREGROUND_OVERSAMPLE;
+    this.input = opts.input ?? {};
+    if (opts.cacheDir !== undefined && !this.fullResolution) throw new DataError('VNET_E_BAD_ARGUMENT', 'the on-disk cache holds full-resolution training cases (--resize none)');
+    this.cacheDir = opts.cacheDir;
     if (this.fullResolution && this.mode !== 'train') throw new DataError('VNET_E_BAD_ARGUMENT', `full-resolution batches are training patches; ${this.mode} runs by sliding window`);
     if (!(this.foregroundOversample >= 0 && this.foregroundOversample <= 1)) throw new DataError('VNET_E_BAD_ARGUMENT', `foreground oversampling must be in [0, 1], got ${this.foregroundOversample}`);
     this.cases = [...opts.cases];
@@ -186,11 +200,12 @@ export class Loader {
   }
 
   private async *iterate(epoch: number, plan: Planned[][]): AsyncGenerator<Batch> {
+    if (this.cacheDir) await this.preload();
     const inflight: Promise<JobResult>[] = [];
     let next = 0;
     const launch = () => {
-      const samples: SampleSpec[] = plan[next++].map((s) => ({ ...s, cached: this.cache.get(s.ref.id) }));
-      const p = this.run({ kind: 'batch', shape: this.inputShape, withLabels: this.withLabels, samples, ...(this.fullResolution ? { fullResolution: true } : {}) });
+      const samples: SampleSpec[] = plan[next++].map((s) => (this.cacheDir ? { ...s, disk: this.disk.get(s.ref.id) } : { ...s, cached: this.cache.get(s.ref.id) }));
+      const p = this.run({ kind: 'batch', shape: this.inputShape, withLabels: this.withLabels, samples, input: this.input, ...(this.fullResolution ? { fullResolution: true } : {}) });
       p.catch(() => undefined); // awaited below; this only keeps an abandoned epoch from an unhandled rejection
       inflight.push(p);
     };
@@ -211,26 +226,33 @@ export class Loader {
   private async run(job: Job): Promise<JobResult> {
     const res = this.pool ? await this.pool.run(job) : runJob(job, false);
     for (const c of res.loaded) this.cache.set(c.id, c);
+    for (const d of res.disk ?? []) this.disk.set(d.id, d);
     return res;
   }
 
-  /** Read and preprocess every case now, in this thread. */
+  /** Read and preprocess every case now, in this thread (with a cache folder: into its files). */
   preloadSync(): void {
     for (const ref of this.cases) {
+      if (this.cacheDir) {
+        if (!this.disk.has(ref.id)) this.disk.set(ref.id, diskCase(this.cacheDir, ref, this.input));
+        continue;
+      }
       if (this.cache.has(ref.id)) continue;
-      const r = this.withLabels ? ref : { id: ref.id, image: ref.image };
-      this.cache.set(ref.id, prepareCase(r, this.inputShape, { shared: !!this.pool, fullResolution: this.fullResolution }));
+      const r = this.withLabels ? ref : { id: ref.id, image: ref.image, channels: ref.channels };
+      this.cache.set(ref.id, prepareCase(r, this.inputShape, { shared: !!this.pool, fullResolution: this.fullResolution, input: this.input }));
     }
   }
 
-  /** Read and preprocess every case now, spread over the workers (in-thread without them). */
+  /** Read and preprocess every case now (with a cache folder: into its files), spread over the workers (in-thread without them). */
   async preload(): Promise<void> {
     if (!this.pool) return this.preloadSync();
-    const todo = this.cases.filter((c) => !this.cache.has(c.id));
+    const dir = this.cacheDir;
+    const todo = this.cases.filter((c) => (dir ? !this.disk.has(c.id) : !this.cache.has(c.id)));
     const chunk = Math.max(1, Math.ceil(todo.length / (this.workerCount * 4)));
     const jobs: Promise<JobResult>[] = [];
     for (let i = 0; i < todo.length; i += chunk) {
-      jobs.push(this.run({ kind: 'load', shape: this.inputShape, withLabels: this.withLabels, refs: todo.slice(i, i + chunk), fullResolution: this.fullResolution }));
+      const refs = todo.slice(i, i + chunk);
+      jobs.push(this.run(dir ? { kind: 'cache', dir, refs, input: this.input } : { kind: 'load', shape: this.inputShape, withLabels: this.withLabels, refs, fullResolution: this.fullResolution, input: this.input }));
     }
     await Promise.all(jobs);
   }

@@ -151,7 +151,17 @@ export function readNiftiLabels(src: string | Uint8Array, file?: string): NiftiV
   return decode(bytes, true, name) as NiftiVolume<Int32Array>;
 }
 
-function decode(bytes: Uint8Array, labels: boolean, file?: string): NiftiVolume<Float32Array | Int32Array> {
+/**
+ * Read every volume of an image as channels: `data` is (C, D, H, W), channel-first, one
+ * z-fastest volume per channel (C = the file's 4th dimension; 1 for a 3-D file).
+ */
+export function readNiftiChannels(src: string | Uint8Array, file?: string): NiftiVolume<Float32Array> {
+  const name = typeof src === 'string' ? src : file;
+  const bytes = typeof src === 'string' ? readNiftiBytes(src) : maybeGunzip(src, name);
+  return decode(bytes, false, name, true) as NiftiVolume<Float32Array>;
+}
+
+function decode(bytes: Uint8Array, labels: boolean, file?: string, all = false): NiftiVolume<Float32Array | Int32Array> {
   const header = parseNiftiHeader(bytes, file);
   const { shape, volumes } = niftiShape(header);
   const n = shape[0] * shape[1] * shape[2];
@@ -161,14 +171,17 @@ function decode(bytes: Uint8Array, labels: boolean, file?: string): NiftiVolume<
   if (bytes.byteLength < need) {
     throw new DataError('VNET_E_CORRUPT_FILE', `data shorter than the header says (${bytes.byteLength} < ${need} bytes)`, file);
   }
-  const src = typedView(bytes, start + (volumes - 1) * n * size, n, header.datatype, header.littleEndian);
   let slope = header.sclSlope;
   let inter = header.sclInter;
   // NIfTI: slope 0 (or garbage) means "no scaling".
   if (!(slope !== 0 && Number.isFinite(slope))) { slope = 1; inter = 0; }
   if (!Number.isFinite(inter)) inter = 0;
-  const data = labels ? new Int32Array(n) : new Float32Array(n);
-  transposeScale(src, shape, slope, inter, data, labels);
+  const first = all ? 0 : volumes - 1;
+  const data = labels ? new Int32Array(n * (volumes - first)) : new Float32Array(n * (volumes - first));
+  for (let v = first; v < volumes; v++) {
+    const src = typedView(bytes, start + v * n * size, n, header.datatype, header.littleEndian);
+    transposeScale(src, shape, slope, inter, data.subarray((v - first) * n, (v - first + 1) * n), labels);
+  }
   return { file, header, headerBytes: copyBytes(bytes, 0, header.headerSize), shape, volumes, data };
 }
 

@@ -46,20 +46,43 @@ export function startRange(n: number, p: number): [number, number] {
   return n >= p ? [0, n - p] : [n - p, 0];
 }
 
+/** A case's labelled voxels: how many, and the flat index of the k-th (ascending). */
+export interface Foreground {
+  count: number;
+  at(k: number): number;
+}
+
+const foregrounds = new WeakMap<Int32Array, Foreground>();
+
+/**
+ * The labelled voxels (value > 0) of a label volume in memory, indexed once per label array (a
+ * case's label is drawn from every epoch: scanning it per sample cost more than cutting the patch).
+ */
+export function labelForeground(label: Int32Array): Foreground {
+  let fg = foregrounds.get(label);
+  if (!fg) {
+    let count = 0;
+    for (let i = 0; i < label.length; i++) if (label[i] > 0) count++;
+    const idx = new Int32Array(count);
+    for (let i = 0, k = 0; i < label.length; i++) if (label[i] > 0) idx[k++] = i;
+    fg = { count, at: (k) => idx[k] };
+    foregrounds.set(label, fg);
+  }
+  return fg;
+}
+
 /**
  * The patch's start (may be negative: padding) for a volume of `shape`. A foreground draw
  * centres the patch on the pick-th labelled voxel (value > 0), clamped to the start range so the
  * voxel stays inside the patch; without labelled voxels it falls back to a random patch.
  */
-export function patchStart(shape: Shape3, patch: Shape3, draw: PatchDraw, label?: Int32Array): [number, number, number] {
+export function patchStart(shape: Shape3, patch: Shape3, draw: PatchDraw, label?: Int32Array | Foreground): [number, number, number] {
   const ranges = [0, 1, 2].map((a) => startRange(shape[a], patch[a]));
   if (draw.foreground && label) {
-    let count = 0;
-    for (let i = 0; i < label.length; i++) if (label[i] > 0) count++;
+    const fg = ArrayBuffer.isView(label) ? labelForeground(label) : label;
+    const count = fg.count;
     if (count > 0) {
-      const want = Math.min(count - 1, Math.floor(draw.pick * count));
-      let k = 0, idx = -1;
-      for (let i = 0; i < label.length; i++) if (label[i] > 0 && k++ === want) { idx = i; break; }
+      const idx = fg.at(Math.min(count - 1, Math.floor(draw.pick * count)));
       const [, H, W] = shape;
       const v = [Math.floor(idx / (H * W)), Math.floor(idx / W) % H, idx % W];
       return [0, 1, 2].map((a) => Math.min(ranges[a][1], Math.max(ranges[a][0], v[a] - Math.floor(patch[a] / 2)))) as [number, number, number];

@@ -5,7 +5,9 @@ import path from 'node:path';
 import { inspectDataset, type DatasetFormat, type DatasetSpec } from './dataset.js';
 import { isDataError, type Problem } from './errors.js';
 import { niftiAffine } from './nifti-header.js';
-import { readNifti, type NiftiVolume } from './nifti.js';
+import { readNifti, readNiftiChannels, type NiftiVolume } from './nifti.js';
+import { checkChannelFile } from './channels.js';
+import type { CaseRef } from './preprocess.js';
 
 export type { Problem } from './errors.js';
 
@@ -44,11 +46,11 @@ export function validateDataset(dataDir: string, opts: ValidateOptions = {}): Va
   const total = spec.training.length + tests.length;
   let done = 0;
   for (const c of spec.training) {
-    checkPair(ctx, c.image, c.label);
+    checkPair(ctx, readImage(ctx, c), c.image, c.label);
     opts.onProgress?.(++done, total);
   }
   for (const c of tests) {
-    read(ctx, c.image, false);
+    readImage(ctx, c);
     opts.onProgress?.(++done, total);
   }
   if (ctx.values && res.cases > 0) {
@@ -68,15 +70,42 @@ interface Ctx {
   seen: Set<number>;
 }
 
-function read(ctx: Ctx, file: string, isLabel: boolean): NiftiVolume | undefined {
+/**
+ * A case's image: every channel file read and checked against the first (3-D, same grid), or
+ * its one file holding as many volumes as the dataset lists modalities.
+ */
+function readImage(ctx: Ctx, c: CaseRef): NiftiVolume | undefined {
+  const C = ctx.spec.channels;
+  if (!c.channels) return read(ctx, c.image, false, ctx.spec.modality.length ? C : undefined);
+  const vols = c.channels.map((f) => read(ctx, f, false, 1));
+  const first = vols[0];
+  if (!first) return undefined;
+  for (const [k, v] of vols.entries()) {
+    if (!v || k === 0) continue;
+    try {
+      checkChannelFile(v, first, c.channels[k]);
+    } catch (e) {
+      if (!isDataError(e)) throw e;
+      ctx.res.errors.push({ code: e.code, file: c.channels[k], message: e.detail });
+    }
+  }
+  return first;
+}
+
+/**
+ * One file, checked: it exists, decodes, has a finite positive spacing and (values) finite voxels.
+ * `volumes`: how many volumes an image must hold (the dataset's channels); unknown: a 4-D file
+ * is read as the reference does, its last volume, with a warning.
+ */
+function read(ctx: Ctx, file: string, isLabel: boolean, volumes?: number): NiftiVolume | undefined {
   const { res } = ctx;
   if (!fs.existsSync(file)) {
-    res.errors.push({ code: 'VNET_E_MISSING_FILE', file, message: `${isLabel ? 'label' : 'image'} file does not exist` });
+    res.errors.push({ code: 'VNET_E_MISSING_FILE', file, message: `${isLabel ? 'label' : (volumes === 1 && ctx.spec.channels > 1 ? 'channel' : 'image')} file does not exist` });
     return undefined;
   }
   let v: NiftiVolume;
   try {
-    v = readNifti(file);
+    v = !isLabel && volumes !== undefined && volumes > 1 ? readNiftiChannels(file) : readNifti(file);
   } catch (e) {
     if (isDataError(e)) res.errors.push({ code: e.code, file, message: e.detail ?? e.message });
     else res.errors.push({ code: 'VNET_E_CORRUPT_FILE', file, message: (e as Error).message });
@@ -87,7 +116,10 @@ function read(ctx: Ctx, file: string, isLabel: boolean): NiftiVolume | undefined
   if (spacing.some((s) => !(Number.isFinite(s) && s > 0))) {
     res.errors.push({ code: 'VNET_E_GEOMETRY', file, message: `voxel spacing (pixdim[1..3]) is ${spacing.join(', ')}; each must be a finite positive number of mm` });
   }
-  if (v.volumes > 1) res.warnings.push({ code: 'W_4D', file, message: `${v.volumes} volumes; only the last one is used` });
+  if (volumes !== undefined && !isLabel && v.volumes !== volumes) {
+    const what = ctx.spec.channels > 1 && volumes === 1 ? 'a channel file must hold one 3-D volume' : `dataset.json lists ${volumes} modalit${volumes === 1 ? 'y' : 'ies'} (one volume each)`;
+    res.errors.push({ code: 'VNET_E_CHANNEL_COUNT', file, message: `${v.volumes} volume(s), but ${what}` });
+  } else if (v.volumes > 1 && (isLabel || volumes === undefined)) res.warnings.push({ code: 'W_4D', file, message: `${v.volumes} volumes; only the last one is used` });
   if (ctx.values) {
     let bad = 0;
     for (let i = 0; i < v.data.length; i++) {
@@ -99,9 +131,8 @@ function read(ctx: Ctx, file: string, isLabel: boolean): NiftiVolume | undefined
   return v;
 }
 
-function checkPair(ctx: Ctx, imageFile: string, labelFile: string): void {
+function checkPair(ctx: Ctx, img: NiftiVolume | undefined, imageFile: string, labelFile: string): void {
   const { res } = ctx;
-  const img = read(ctx, imageFile, false);
   const lab = read(ctx, labelFile, true);
   if (lab && ctx.values) checkLabelValues(ctx, lab, labelFile);
   if (!img || !lab) return;

@@ -4,7 +4,7 @@
 // summary.json (writeSummary).
 import fs from 'node:fs';
 import path from 'node:path';
-import { argmaxChannels, preprocessLabel, readNifti, readNiftiLabels, restoreLabels, writeFileAtomicSync, type CaseRef } from '../data/index.js';
+import { argmaxChannels, imageSource, preprocessLabel, readNifti, readNiftiLabels, restoreLabels, writeFileAtomicSync, type CaseRef } from '../data/index.js';
 import type { VNet } from '../nn/index.js';
 import { Segmenter } from '../infer/segmenter.js';
 import { formatSummaryTable, summarize, type CaseInput } from './metrics.js';
@@ -47,7 +47,7 @@ async function score(seg: Segmenter, cases: CaseRef[], labels: Labels, overlays:
   const chunk = 4 * seg.info.maxBatch;
   for (let i = 0; i < cases.length; i += chunk) {
     const part = cases.slice(i, i + chunk);
-    const res = await seg.probabilities(part.map((c) => c.image));
+    const res = await seg.probabilities(part.map(imageSource));
     res.forEach((r, j) => {
       const c = part[j], ref = readNiftiLabels(c.label!);
       onInputGrid = r.onInputGrid;

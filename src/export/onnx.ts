@@ -106,7 +106,8 @@ export function exportOnnx(model: ExportableModel, o: ExportOptions = {}): Uint8
   };
 
   const x = ncdhw ? input : g.node('Transpose', [input], { perm: [0, 4, 1, 2, 3] });
-  let cur = g.node('Add', [apply('in.conv', x), x]); // (N,16,..) + (N,1,..): the input over 16 channels
+  const Cin = net.inChannels;
+  let cur = g.node('Add', [apply('in.conv', x), inputResidual(g, x, Cin, c.baseFilters)]);
   const skips = [cur];
   c.downscaleBlocks.forEach((depth, i) => {
     cur = residual(`down${i + 1}`, depth, apply(`down${i + 1}.pool`, cur));
@@ -124,7 +125,7 @@ export function exportOnnx(model: ExportableModel, o: ExportOptions = {}): Uint8
   else if (outName === 'logits') y = g.node('Identity', [y], {}, outName);
 
   const C = c.nClasses;
-  const inDims: Dims = ncdhw ? [N, 1, D, H, W] : [N, D, H, W, 1];
+  const inDims: Dims = ncdhw ? [N, Cin, D, H, W] : [N, D, H, W, Cin];
   const outDims: Dims = ncdhw ? [N, C, D, H, W] : [N, D, H, W, C];
   const bytes = encodeModel(g, {
     graphName: 'vnet',
@@ -137,6 +138,17 @@ export function exportOnnx(model: ExportableModel, o: ExportOptions = {}): Uint8
   });
   if (o.file) writeFileAtomicSync(o.file, bytes);
   return bytes;
+}
+
+/**
+ * The input block's residual, as the engine's: one channel broadcasts over the filters (the Add
+ * does it); C channels tile, filter j taking channel j mod C, by a fixed 1³ convolution of 0/1.
+ */
+function inputResidual(g: GraphBuilder, x: string, C: number, filters: number): string {
+  if (C === 1) return x;
+  const w = new Float32Array(filters * C);
+  for (let j = 0; j < filters; j++) w[j * C + (j % C)] = 1;
+  return g.node('Conv', [x, g.constant('in.residual.tile', [filters, C, 1, 1, 1], w)], { kernel_shape: [1, 1, 1] });
 }
 
 function batchNorm(g: GraphBuilder, name: string, u: UnitWeights, x: string, eps: number): string {
@@ -154,6 +166,8 @@ function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file
   const [x, y, z] = config.model.inputShape;
   // Models trained with --resize none (full resolution) are run by sliding window.
   const native = (config.model as { resize?: string }).resize === 'none';
+  // Several channels or another normalisation than the reference's: the per-channel list.
+  const intensity = config.model.intensity ?? ((config.model.inChannels ?? 1) > 1 ? Array.from({ length: config.model.inChannels ?? 1 }, () => ({ scheme: 'zscore' })) : undefined);
   return {
     producer: 'vnet-native',
     vnet_native_version: packageVersion(),
@@ -171,10 +185,14 @@ function metadata(config: ModelConfigFile, o: Required<Omit<ExportOptions, 'file
     resize: native
       ? `none: the model was trained at the volumes' own resolution (--resize none); z-score the whole volume, then slide ${x}x${y}x${z} windows over it (vnet-native predict: overlap 0.5, each window's probabilities weighted by a Gaussian centred on it and averaged per voxel), then argmax`
       : `resample the NIfTI volume (x, y, z) = (D, H, W) linearly to ${x}x${y}x${z} (output voxel i samples input index i*old/new on each axis, anchored at voxel 0, 0 beyond the last half voxel); for the mask, resample the probabilities back to the original shape on the same anchored grid (linear, edges clamped), then argmax`,
-    normalization: `z-score per volume${native ? '' : ' after resampling'}: (v - mean) / std over the whole volume, population std (ddof 0); a constant volume becomes 0`,
-    preprocessing: JSON.stringify(native
-      ? { resize: 'none', window: [x, y, z], inference: 'sliding_window', normalization: 'zscore_per_volume' }
-      : { resize: 'linear', input_shape: [x, y, z], normalization: 'zscore_per_volume' }),
+    input_channels: String(config.model.inChannels ?? 1),
+    normalization: intensity
+      ? `per channel${native ? '' : ', after resampling'}: ${JSON.stringify(intensity)} (zscore: (v - mean) / std over the channel's whole volume, population std; ct: clip to [lo, hi], then (v - mean) / std with the stored training statistics; none: as is)`
+      : `z-score per volume${native ? '' : ' after resampling'}: (v - mean) / std over the whole volume, population std (ddof 0); a constant volume becomes 0`,
+    preprocessing: JSON.stringify({
+      ...(native ? { resize: 'none', window: [x, y, z], inference: 'sliding_window' } : { resize: 'linear', input_shape: [x, y, z] }),
+      ...(intensity ? { channels: intensity.length, normalization: intensity } : { normalization: 'zscore_per_volume' }),
+    }),
   };
 }
 

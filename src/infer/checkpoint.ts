@@ -155,6 +155,10 @@ export function checkModelConfig(v: unknown, file: string): ModelConfigFile {
   if (m.normalization !== undefined && !['batchnorm', 'none', 'instancenorm'].includes(m.normalization as string)) bad('model.normalization must be batchnorm, none or instancenorm');
   if (m.resize !== undefined && m.resize !== 'none') bad('model.resize must be "none" when present (full resolution)');
   if (m.deepSupervision !== undefined && typeof m.deepSupervision !== 'boolean') bad('model.deepSupervision must be true or false');
+  if (m.inChannels !== undefined && !intIn(m.inChannels, 1, 64)) bad(`model.inChannels ${JSON.stringify(m.inChannels)} is not in 1..64`);
+  if (m.targetSpacing !== undefined && !(Array.isArray(m.targetSpacing) && m.targetSpacing.length === 3 && m.targetSpacing.every((s) => typeof s === 'number' && Number.isFinite(s) && s > 0)))
+    bad(`model.targetSpacing ${JSON.stringify(m.targetSpacing)} is not three positive sizes in mm`);
+  if (m.intensity !== undefined) checkIntensity(m.intensity, Number(m.inChannels ?? 1), bad);
   try {
     validateVNetConfig(m as unknown as VNetConfig);
   } catch (e) {
@@ -170,11 +174,28 @@ export function checkModelConfig(v: unknown, file: string): ModelConfigFile {
   return v as unknown as ModelConfigFile;
 }
 
-/** Lists the fields where two model configs differ ("" when they match). */
+/** Each channel's normalisation: a known scheme, and for CT finite statistics with std > 0. */
+function checkIntensity(v: unknown, channels: number, bad: (m: string) => never): void {
+  if (!Array.isArray(v) || v.length !== channels) bad(`model.intensity must list one normalisation per input channel (${channels})`);
+  (v as unknown[]).forEach((n, c) => {
+    if (!isObj(n) || !['zscore', 'ct', 'none'].includes(n.scheme as string)) bad(`model.intensity[${c}].scheme must be zscore, ct or none`);
+    const x = n as Record<string, unknown>;
+    const fin = (y: unknown) => typeof y === 'number' && Number.isFinite(y);
+    if (x.scheme === 'ct' && !(Array.isArray(x.clip) && x.clip.length === 2 && x.clip.every(fin) && (x.clip[0] as number) <= (x.clip[1] as number) && fin(x.mean) && fin(x.std) && (x.std as number) > 0))
+      bad(`model.intensity[${c}]: a CT channel needs clip [lo, hi], mean and std > 0 (the training statistics)`);
+  });
+}
+
+/**
+ * Lists the fields where two model configs differ ("" when they match). Channel normalisations
+ * compare by scheme: their statistics come from the data, not from flags; so does a target
+ * spacing that `b` (the flags' config) leaves to the data (--target_spacing auto).
+ */
 export function configDiff(a: ModelConfigFile, b: ModelConfigFile): string {
   const diffs: string[] = [];
   const keys = new Set([...Object.keys(a.model), ...Object.keys(b.model)]) as Set<keyof ModelConfigFile['model']>;
-  for (const k of keys) if (JSON.stringify(a.model[k]) !== JSON.stringify(b.model[k])) diffs.push(`${k}: ${JSON.stringify(a.model[k])} vs ${JSON.stringify(b.model[k])}`);
+  const show = (m: ModelConfigFile['model'], k: keyof ModelConfigFile['model']) => JSON.stringify(k === 'intensity' ? m.intensity?.map((n) => n.scheme) : m[k]);
+  for (const k of keys) if (!(k === 'targetSpacing' && b.model.targetSpacing === undefined) && show(a.model, k) !== show(b.model, k)) diffs.push(`${k}: ${show(a.model, k)} vs ${show(b.model, k)}`);
   if (JSON.stringify(a.labels) !== JSON.stringify(b.labels)) diffs.push(`labels: ${JSON.stringify(a.labels)} vs ${JSON.stringify(b.labels)}`);
   return diffs.join('; ');
 }

@@ -5,11 +5,13 @@ import path from 'node:path';
 import { DataError, stripNiftiExt } from '../data/index.js';
 import { isDicom, isDicomFolder } from '../data/dicom/index.js';
 
-export type InputCase = { id: string; kind: 'nifti'; file: string } | { id: string; kind: 'dicom'; dir: string };
+/** A NIfTI case's `file` is its (first) image; `channels`, when given, its per-channel files in order. */
+export type InputCase = { id: string; kind: 'nifti'; file: string; channels?: string[] } | { id: string; kind: 'dicom'; dir: string };
 
 const isNifti = (f: string) => /\.nii(\.gz)?$/i.test(f);
-/** nnU-Net names the channels of a case case_0000.nii.gz, ...: the mask is case.nii.gz. */
+/** nnU-Net names the channels of a case case_0000.nii.gz, case_0001.nii.gz, ...: the mask is case.nii.gz. */
 const caseId = (file: string) => stripNiftiExt(file).replace(/_0000$/, '');
+const CHANNEL = /^(.+)_(\d{4})$/;
 
 /** The cases under `input`, in name order; `skipped` lists files of a folder that are neither. */
 export function findInputs(input: string): { cases: InputCase[]; skipped: string[] } {
@@ -28,13 +30,25 @@ export function findInputs(input: string): { cases: InputCase[]; skipped: string
   if (isDicomFolder(input)) return { cases: [{ id: path.basename(path.resolve(input)), kind: 'dicom', dir: input }], skipped: [] };
   const cases: InputCase[] = [];
   const skipped: string[] = [];
-  for (const e of fs.readdirSync(input, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (e.name.startsWith('.')) continue;
+  const entries = fs.readdirSync(input, { withFileTypes: true }).filter((e) => !e.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name));
+  // Cases with a <case>_0000 file gather their <case>_0001, ... files as further channels.
+  const stems = new Set(entries.filter((e) => e.isFile() && isNifti(e.name)).map((e) => stripNiftiExt(e.name)));
+  const channelOf = (stem: string) => { const m = CHANNEL.exec(stem); return m && stems.has(`${m[1]}_0000`) ? { id: m[1], k: Number(m[2]) } : undefined; };
+  const byId = new Map<string, string[]>();
+  for (const e of entries) {
     const p = path.join(input, e.name);
-    if (e.isFile() && isNifti(e.name)) cases.push({ id: caseId(e.name), kind: 'nifti', file: p });
+    const ch = e.isFile() && isNifti(e.name) ? channelOf(stripNiftiExt(e.name)) : undefined;
+    if (ch) (byId.get(ch.id) ?? byId.set(ch.id, []).get(ch.id)!)[ch.k] = p;
+    else if (e.isFile() && isNifti(e.name)) cases.push({ id: caseId(e.name), kind: 'nifti', file: p });
     else if (e.isDirectory() && isDicomFolder(p)) cases.push({ id: e.name, kind: 'dicom', dir: p });
     else skipped.push(p);
   }
+  for (const [id, files] of byId) {
+    const gap = Array.from(files, (f, k) => (f ? -1 : k)).find((k) => k >= 0);
+    if (gap !== undefined) throw new DataError('VNET_E_MISSING_FILE', `case ${id} has channel files up to _${String(files.length - 1).padStart(4, '0')} but no _${String(gap).padStart(4, '0')}`, path.join(input, `${id}_${String(gap).padStart(4, '0')}.nii.gz`));
+    cases.push(files.length > 1 ? { id, kind: 'nifti', file: files[0], channels: files } : { id, kind: 'nifti', file: files[0] });
+  }
+  cases.sort((a, b) => a.id.localeCompare(b.id));
   if (!cases.length) throw new DataError('VNET_E_EMPTY_FOLDER', `no NIfTI files (.nii, .nii.gz) or DICOM series in it${skipped.length ? ` (${skipped.length} other entr${skipped.length === 1 ? 'y' : 'ies'}, e.g. ${path.basename(skipped[0])})` : ''}`, input);
   const seen = new Map<string, string>();
   for (const c of cases) {

@@ -2,7 +2,7 @@
 // shared with `serve`), its mask written to `<outDir>/<id>.nii.gz` at the input's shape and geometry.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic, type CaseRef } from '../data/index.js';
+import { imageSource, writeFileAtomic, type CaseRef } from '../data/index.js';
 import type { Segmenter } from './segmenter.js';
 
 /** Segments every case with `seg` and writes `<outDir>/<id>.nii.gz` at the input's shape and geometry. */
@@ -13,7 +13,7 @@ export async function predictCases(seg: Segmenter, cases: CaseRef[], outDir: str
   const chunkSize = 4 * seg.info.maxBatch;
   for (let i = 0; i < cases.length; i += chunkSize) {
     const chunk = cases.slice(i, i + chunkSize);
-    const res = await seg.segmentBatch(chunk.map((c) => c.image));
+    const res = await seg.segmentBatch(chunk.map(imageSource));
     for (let j = 0; j < chunk.length; j++) {
       const file = path.join(outDir, `${chunk[j].id}.nii.gz`);
       await writeFileAtomic(file, res[j].mask);

@@ -3,7 +3,8 @@
 // that read it at full resolution, and the mean over an ensemble's members. Which of these a
 // model takes is its feed, fixed by its config when it is loaded.
 import * as E from '../engine/index.js';
-import { copyFlipped, resampleLinear, type Batch, type Shape3 } from '../data/index.js';
+import { copyFlipped, resampleLinear, type Batch, type InputSpec, type Shape3 } from '../data/index.js';
+import { channelsLast } from '../data/jobs.js';
 import type { VNet, VNetConfig } from '../nn/index.js';
 import { slidingWindow } from './sliding.js';
 
@@ -14,31 +15,38 @@ import { slidingWindow } from './sliding.js';
 export type Feed = 'resized' | 'windowed';
 export const feedOf = (config: Pick<VNetConfig, 'resize'>): Feed => (config.resize === 'none' ? 'windowed' : 'resized');
 
+/** What the model reads: its input channels and their normalisation, as preprocessing takes them. */
+export const inputSpec = (config: Pick<VNetConfig, 'inChannels' | 'intensity' | 'targetSpacing'>): InputSpec => ({
+  channels: config.inChannels ?? 1, ...(config.intensity ? { intensity: config.intensity } : {}), ...(config.targetSpacing ? { targetSpacing: config.targetSpacing } : {}),
+});
+
 /** What inference takes beyond the model: TTA, the windows' overlap, windows (or cases) per pass. */
 export interface InferOptions { tta?: boolean; overlap?: number; batchSize?: number }
 
 /**
- * Softmax probabilities (n, D, H, W, C) for a batch, with the tape off. With `tta` the batch also
+ * Softmax probabilities (n, D, H, W, C) for a batch of images (n, D, H, W, Cin), with the tape off. With `tta` the batch also
  * runs flipped along x, y and both (the flips training augments with), and the four results,
  * flipped back, are averaged (test-time augmentation; 4x the forward passes).
  */
 export function predictProbs(net: VNet, batch: Pick<Batch, 'images' | 'size'>, opts: { tta?: boolean } = {}): Float32Array {
   const [D, H, W] = net.config.inputShape;
+  const Cin = net.inChannels;
   const training = net.training;
   net.training = false;
   const once = (images: Float32Array) => E.noGrad(() => E.tidy(() => {
-    const x = E.tensor(images, [batch.size, D, H, W, 1], { device: net.store.device });
+    const x = E.tensor(images, [batch.size, D, H, W, Cin], { device: net.store.device });
     return E.softmax(net.forward(x)).toArray() as Float32Array;
   }));
   try {
     const plain = once(batch.images);
     if (!opts.tta) return plain;
-    const vox = D * H * W, C = plain.length / (batch.size * vox);
+    const vox = D * H * W, C = plain.length / (batch.size * vox), vin = vox * Cin;
     const sum = Float64Array.from(plain);
     const flipped = new Float32Array(batch.images.length);
     const back = new Float32Array(plain.length);
     for (const flips of [{ flipX: true, flipY: false }, { flipX: false, flipY: true }, { flipX: true, flipY: true }]) {
-      for (let s = 0; s < batch.size; s++) copyFlipped(batch.images.subarray(s * vox, (s + 1) * vox), [D, H, W], flips, flipped, s * vox);
+      // Flips of D or H move whole (W, Cin) rows of the channel-last images.
+      for (let s = 0; s < batch.size; s++) copyFlipped(batch.images.subarray(s * vin, (s + 1) * vin), [D, H, W * Cin], flips, flipped, s * vin);
       const p = once(flipped);
       // A flip of D or H moves whole (W, C) rows, so the probabilities flip back as (D, H, W*C).
       for (let s = 0; s < batch.size; s++) copyFlipped(p.subarray(s * vox * C, (s + 1) * vox * C), [D, H, W * C], flips, back, s * vox * C);
@@ -51,24 +59,24 @@ export function predictProbs(net: VNet, batch: Pick<Batch, 'images' | 'size'>, o
 }
 
 /**
- * A windowed model: class probabilities (D, H, W, C) of a whole z-scored volume at its own
- * shape, by Gaussian-weighted sliding windows of the input shape (sliding.ts); `tta` averages
- * all 8 mirrorings of the three axes; `batchSize` windows per pass.
+ * A windowed model: class probabilities (D, H, W, C) of a whole normalised (Cin, D, H, W) image
+ * at its own shape, by Gaussian-weighted sliding windows of the input shape (sliding.ts); `tta`
+ * averages all 8 mirrorings of the three axes; `batchSize` windows per pass.
  */
 export function windowedProbs(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Float32Array {
   const run = (images: Float32Array, n: number) => predictProbs(net, { images, size: n });
-  return slidingWindow(image, shape, net.config.inputShape, net.config.nClasses, run, { overlap: o.overlap, batchSize: o.batchSize, mirror: o.tta });
+  return slidingWindow(image, shape, net.config.inputShape, net.config.nClasses, run, { overlap: o.overlap, batchSize: o.batchSize, mirror: o.tta, channels: net.inChannels });
 }
 
 /**
- * One model's probabilities (D, H, W, C) on the case's own grid `shape`, from the image as its
- * feed prepared it: by sliding window, or one pass at the input shape resampled back (linear,
- * clamped: restoreLabels before its argmax).
+ * One model's probabilities (D, H, W, C) on the case's own grid `shape`, from the (Cin, D, H, W)
+ * image as its feed prepared it: by sliding window, or one pass at the input shape resampled
+ * back (linear, clamped: restoreLabels before its argmax).
  */
 export function caseProbs(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Float32Array {
   if (feedOf(net.config) === 'windowed') return windowedProbs(net, image, shape, o);
   const C = net.config.nClasses;
-  return resampleLinear(predictProbs(net, { images: image, size: 1 }, { tta: o.tta }), net.config.inputShape, shape, { channels: C, outside: 'clamp' });
+  return resampleLinear(predictProbs(net, { images: channelsLast(image, net.inChannels), size: 1 }, { tta: o.tta }), net.config.inputShape, shape, { channels: C, outside: 'clamp' });
 }
 
 /** The element-wise mean of equally long probability arrays. */

@@ -11,13 +11,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import zlib from 'node:zlib';
 import type * as E from '../engine/index.js';
-import { argmaxChannels, checkVoxelBudget, encodeMask, restoreLabels, type NiftiHeader, type Shape3 } from '../data/index.js';
-import { runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
+import { argmaxChannels, checkVoxelBudget, encodeMask, resampleLinear, restoreLabels, type ImageSource, type NiftiHeader, type Shape3 } from '../data/index.js';
+import { putChannel, runJob, type DecodeJob, type JobResult } from '../data/jobs.js';
 import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
 import type { VNet, VNetConfig } from '../nn/index.js';
 import { checkMembers } from './ensemble.js';
-import { averageProbs, caseProbs, feedOf, predictProbs, type InferOptions } from './probs.js';
+import { averageProbs, caseProbs, feedOf, inputSpec, predictProbs, type InferOptions } from './probs.js';
 import { loadModel } from './model.js';
 import { RunError } from '../config/options.js';
 
@@ -83,7 +83,8 @@ export class SegmentError extends Error {
   }
 }
 
-interface Prepared { name?: string; image: Float32Array; shape: Shape3; header: NiftiHeader; headerBytes: Uint8Array; decodeMs: number; t0: number }
+/** A decoded case: its normalised (Cin, D, H, W) image on `grid` (the feed's), and its own shape and header. */
+interface Prepared { name?: string; image: Float32Array; grid: Shape3; shape: Shape3; header: NiftiHeader; headerBytes: Uint8Array; decodeMs: number; t0: number }
 interface Waiting { prep: Prepared; ready: number; resolve: (s: Segmentation) => void; reject: (e: Error) => void }
 
 /** mm per unit of NIfTI xyzt_units (unknown counts as mm, as most tools do). */
@@ -142,7 +143,7 @@ export class Segmenter {
   }
 
   /** Segment one image; concurrent calls share forward passes. */
-  async segment(src: Uint8Array | string, opts: { name?: string } = {}): Promise<Segmentation> {
+  async segment(src: Uint8Array | ImageSource, opts: { name?: string } = {}): Promise<Segmentation> {
     this.enter();
     try {
       this.preparing++;
@@ -165,7 +166,7 @@ export class Segmenter {
   }
 
   /** Segment images as consecutive batches of `batchSize`, in order (what predict does); fails on the first bad one. */
-  async segmentBatch(srcs: (Uint8Array | string)[], opts: { names?: string[] } = {}): Promise<Segmentation[]> {
+  async segmentBatch(srcs: ImageSource[], opts: { names?: string[] } = {}): Promise<Segmentation[]> {
     const out: Segmentation[] = [];
     await this.inBatches(srcs, opts.names, (preps) => {
       const now = performance.now();
@@ -178,7 +179,7 @@ export class Segmenter {
   }
 
   /** The class probabilities of images, in order, through the same passes as segmentBatch (what evaluation scores). */
-  async probabilities(srcs: string[]): Promise<CaseProbs[]> {
+  async probabilities(srcs: ImageSource[]): Promise<CaseProbs[]> {
     const out: CaseProbs[] = [];
     await this.inBatches(srcs, undefined, (preps) => {
       for (const [i, probs] of this.infer(preps).entries()) out.push({ probs, shape: preps[i].shape, onInputGrid: !this.perCase });
@@ -187,7 +188,7 @@ export class Segmenter {
   }
 
   /** Reads `srcs` in consecutive chunks of maxBatch; reading the next chunk in the workers overlaps `run` on this one. */
-  private async inBatches(srcs: (Uint8Array | string)[], names: string[] | undefined, run: (preps: Prepared[]) => void): Promise<void> {
+  private async inBatches(srcs: ImageSource[], names: string[] | undefined, run: (preps: Prepared[]) => void): Promise<void> {
     this.enter();
     try {
       const B = this.info.maxBatch;
@@ -207,12 +208,19 @@ export class Segmenter {
   private infer(preps: Prepared[]): Float32Array[] {
     if (this.perCase) {
       const o: InferOptions = { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch };
-      return preps.map((p) => averageProbs(this.nets.map((n) => caseProbs(n, p.image, p.shape, o))));
+      // On the case's grid, then (resampled to a target spacing) back to its own shape.
+      return preps.map((p) => {
+        const probs = averageProbs(this.nets.map((n) => caseProbs(n, p.image, p.grid, o)));
+        return p.grid.every((v, i) => v === p.shape[i]) ? probs : resampleLinear(probs, p.grid, p.shape, { channels: this.net.config.nClasses, outside: 'clamp' });
+      });
     }
     const [D, H, W] = this.net.config.inputShape;
-    const vox = D * H * W, C = this.net.config.nClasses;
-    const images = new Float32Array(preps.length * vox);
-    preps.forEach((p, i) => images.set(p.image, i * vox));
+    const vox = D * H * W, C = this.net.config.nClasses, Cin = this.net.inChannels;
+    const images = new Float32Array(preps.length * vox * Cin);
+    preps.forEach((p, i) => {
+      if (Cin === 1) images.set(p.image, i * vox);
+      else for (let c = 0; c < Cin; c++) putChannel(p.image.subarray(c * vox, (c + 1) * vox), images, i * vox, c, Cin);
+    });
     const probs = predictProbs(this.net, { images, size: preps.length }, { tta: this.info.tta });
     return preps.map((_, i) => probs.subarray(i * vox * C, (i + 1) * vox * C));
   }
@@ -235,19 +243,24 @@ export class Segmenter {
     if (--this.inFlight === 0) for (const r of this.drained.splice(0)) r();
   }
 
-  private async prepare(src: Uint8Array | string, name?: string): Promise<Prepared> {
+  private async prepare(src: ImageSource, name?: string): Promise<Prepared> {
     const t0 = performance.now();
-    if (this.maxVoxels !== undefined) checkVoxelBudget(src, this.maxVoxels, typeof src === 'string' ? src : name);
+    const first = typeof src === 'string' || src instanceof Uint8Array ? src : src[0];
+    if (this.maxVoxels !== undefined) checkVoxelBudget(first, this.maxVoxels, typeof first === 'string' ? first : name);
     // A copy of just this view, so the worker gets these bytes and not a larger pooled buffer.
-    const job: DecodeJob = { kind: 'decode', shape: this.net.config.inputShape, src: typeof src === 'string' ? src : new Uint8Array(src), name: typeof src === 'string' ? src : name, ...(this.windowed ? { fullResolution: true } : {}) };
+    const job: DecodeJob = {
+      kind: 'decode', shape: this.net.config.inputShape, src: src instanceof Uint8Array ? new Uint8Array(src) : src, name: typeof first === 'string' ? first : name,
+      input: inputSpec(this.net.config), ...(this.windowed ? { fullResolution: true } : {}),
+    };
     // In this thread when there are no workers (or none left: a worker that died is not restarted).
     const res: JobResult = this.pool?.size ? await this.pool.run(job) : runJob(job, false);
     const d = res.decoded!;
     const shape = res.originalShapes![0];
-    if (this.only3d && (d.header.dim[0] < 3 || d.volumes > 1)) {
+    // A model of C > 1 channels reads C volumes (decoding checked the count); one channel is one 3-D volume.
+    if (this.only3d && (d.header.dim[0] < 3 || (this.net.inChannels === 1 && d.volumes > 1))) {
       throw new SegmentError('VNET_E_NOT_3D', `${name ?? 'the image'} is not a 3-D volume (dim = [${d.header.dim.slice(0, d.header.dim[0] + 1).join(', ')}])`);
     }
-    return { name, image: res.images!, shape, header: d.header, headerBytes: d.headerBytes, decodeMs: d.ms, t0 };
+    return { name, image: res.images!, grid: d.grid, shape, header: d.header, headerBytes: d.headerBytes, decodeMs: d.ms, t0 };
   }
 
   private schedule(): void {

@@ -30,6 +30,23 @@ export interface VNetConfig {
    * the coarsest (which nnU-Net's weights give 0), used only by the training loss.
    */
   deepSupervision?: boolean;
+  /** Input channels (modalities); absent: 1, the reference's. */
+  inChannels?: number;
+  /**
+   * How each input channel was normalised in training (data/intensity.ts's ChannelNorm), kept
+   * with the model so every inference path feeds it alike; absent: z-score per volume.
+   */
+  intensity?: InputNormalization[];
+  /** Full-resolution models: the voxel spacing (mm, x y z) every volume is resampled to first; absent: each keeps its own. */
+  targetSpacing?: Triple;
+}
+
+/** One channel's normalisation, as data/intensity.ts defines and applies it (the model only records it). */
+export interface InputNormalization {
+  scheme: 'zscore' | 'ct' | 'none';
+  clip?: [number, number];
+  mean?: number;
+  std?: number;
 }
 
 export const defaultVNetConfig: VNetConfig = {
@@ -59,7 +76,25 @@ export function validateVNetConfig(c: VNetConfig): void {
   if (c.inputShape.length !== 3 || c.inputShape.some((d) => !Number.isInteger(d) || d < 1 || d % 2 ** L !== 0))
     throw new ConfigError(`--input_shape ${c.inputShape.join(' ')}: each size must be a positive multiple of 2^${L} = ${2 ** L} for ${L} downscale levels`);
   if (!Number.isInteger(c.nClasses) || c.nClasses < 2) throw new ConfigError(`the dataset must have at least 2 labels, got ${c.nClasses}`);
+  const C = c.inChannels ?? 1;
+  if (!Number.isInteger(C) || C < 1 || C > 64) throw new ConfigError(`the model needs 1..64 input channels, got ${C}`);
+  if (c.intensity !== undefined && c.intensity.length !== C) throw new ConfigError(`${c.intensity.length} channel normalisations for ${C} input channels`);
+  if (c.targetSpacing !== undefined && (c.targetSpacing.length !== 3 || c.targetSpacing.some((s) => !(Number.isFinite(s) && s > 0))))
+    throw new ConfigError(`--target_spacing needs three positive sizes in mm, got ${c.targetSpacing.join(' ')}`);
+  if (c.targetSpacing !== undefined && c.resize !== 'none') throw new ConfigError('--target_spacing is for --resize none models (resized models read every volume at --input_shape)');
   if (c.deepSupervision && L < 3) throw new ConfigError(`--deep_supervision needs at least 3 --downscale_blocks levels (2 decoder levels), got ${L}`);
+}
+
+/**
+ * The input block's residual over `filters` channels: one channel is broadcast (the reference);
+ * C channels are tiled, output channel j taking input channel j mod C.
+ */
+function inputResidual(x: Tensor, filters: number): Tensor {
+  const C = x.shape[4];
+  if (C === 1) return x;
+  let t = x;
+  while (t.shape[4] < filters) t = E.concat(t, x);
+  return t.shape[4] > filters ? E.split(t, filters)[0] : t;
 }
 
 interface Layer {
@@ -144,7 +179,7 @@ export class VNet {
     let grid = [...c.inputShape] as Triple;
     const half = (g: Triple) => g.map((d) => d / 2) as Triple;
     const dbl = (g: Triple) => g.map((d) => d * 2) as Triple;
-    this.unit({ name: 'in.conv', kind: 'conv', cin: 1, cout: f, k, grid }, seed, device, true);
+    this.unit({ name: 'in.conv', kind: 'conv', cin: c.inChannels ?? 1, cout: f, k, grid }, seed, device, true);
     let ch = f;
     const skips = [f];
     const heads: { cin: number; grid: Triple }[] = [];
@@ -192,7 +227,7 @@ export class VNet {
     return E.add(y, r);
   }
 
-  /** x (N, D, H, W, 1) -> logits (N, D, H, W, nClasses). */
+  /** x (N, D, H, W, C) -> logits (N, D, H, W, nClasses). */
   forward(x: Tensor): Tensor {
     return this.run(x, false)[0];
   }
@@ -207,11 +242,11 @@ export class VNet {
 
   private run(x: Tensor, deep: boolean): Tensor[] {
     const c = this.config;
-    const want = [...c.inputShape, 1];
+    const want = [...c.inputShape, c.inChannels ?? 1];
     if (x.rank !== 5 || x.shape.slice(1).some((d, i) => d !== want[i]))
       throw new E.VnetError(`V-Net input must be (N, ${want.join(', ')}), got ${x.describe()}`, 'VNET_E_SHAPE');
     if (this.precision === 'f16' && x.dtype !== 'f16') x = E.cast(x, 'f16');
-    let cur = E.add(this.apply('in.conv', x), x); // the input broadcast over 16 channels
+    let cur = E.add(this.apply('in.conv', x), inputResidual(x, c.baseFilters));
     const skips: Tensor[] = [cur];
     c.downscaleBlocks.forEach((depth, i) => {
       cur = this.residual(`down${i + 1}`, depth, this.apply(`down${i + 1}.pool`, cur));
@@ -237,6 +272,11 @@ export class VNet {
       const op = l.kind === 'tconv' ? `tconv${l.k}³ s2` : l.kind === 'pool' ? `conv${l.k}³ s2` : `conv${l.k}³ s1`;
       return { name: l.name, op, channels: `${l.cin}→${l.cout}`, out: `${l.outGrid.join('×')}×${l.cout}`, params, flops: 2 * vox * l.cout * taps * l.cin };
     });
+  }
+
+  /** The number of input channels. */
+  get inChannels(): number {
+    return this.config.inChannels ?? 1;
   }
 
   get parameters(): Map<string, Tensor> {

@@ -29,11 +29,12 @@ export function openDataset(o: RunOptions, log: LogSink, opts: { test: boolean }
  * or on /proc-like filesystems, and a training run must not overwrite a trained model.
  */
 export function checkRunOutputs(mode: Mode, o: RunOptions, spec: DatasetSpec): void {
-  const inputs = [spec.jsonPath, ...spec.training.flatMap((c) => [c.image, c.label]), ...spec.test.map((c) => c.image)];
+  const inputs = [spec.jsonPath, ...spec.training.flatMap((c) => [...(c.channels ?? [c.image]), c.label]), ...spec.test.flatMap((c) => c.channels ?? [c.image])];
   try {
     checkOutputDir(o.modelDir, inputs, '--model_dir');
     if (MODE_STEPS[mode].predict && !o.benchmark) checkOutputDir(o.outputDir ?? path.join(o.modelDir, 'predictions'), inputs, '--output_dir');
     if (o.logDir) checkLogTarget(o.logDir, inputs);
+    if (o.cacheDir && MODE_STEPS[mode].train) checkOutputDir(o.cacheDir, inputs, '--cache_dir');
   } catch (e) {
     if (isDataError(e)) throw new RunError(e.message, 'VNET_E_UNSAFE_OUTPUT');
     throw e;

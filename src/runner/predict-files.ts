@@ -82,7 +82,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
         const t = performance.now();
         const dicom = p.c.kind === 'dicom' ? readDicomCase(p.c.dir) : undefined;
         const nii = dicom ? volumeToNifti(dicom) : undefined;
-        const res: Segmentation = await seg.segment(nii ?? (p.c as { file: string }).file, { name: p.c.kind === 'nifti' ? p.c.file : p.c.dir });
+        const res: Segmentation = await seg.segment(nii ?? (p.c.kind === 'nifti' ? p.c.channels ?? p.c.file : p.c.dir), { name: p.c.kind === 'nifti' ? p.c.file : p.c.dir });
         // The output folder is made with the first file in it: a run that fails before leaves no trace.
         makeDirs(path.dirname(p.mask));
         if (p.seg) await writeDicomSeg(p.seg, dicom!.dicom, res.labelMap, fg, { algorithmName: `vnet-native ${model.name ?? path.basename(model.dir)}`, seriesDescription: 'vnet-native segmentation' });
@@ -135,7 +135,7 @@ const done = (p: Plan) => fs.existsSync(p.seg ?? p.mask) && (!p.probs || fs.exis
 
 /** Output paths per case, every one checked before anything is written. */
 function planOutputs(o: PredictFilesOptions, cases: InputCase[], type: OutputType): Plan[] {
-  const inputs = cases.flatMap((c) => (c.kind === 'nifti' ? [c.file] : fs.statSync(c.dir).isFile() ? [c.dir] : [path.join(c.dir, 'x')]));
+  const inputs = cases.flatMap((c) => (c.kind === 'nifti' ? c.channels ?? [c.file] : fs.statSync(c.dir).isFile() ? [c.dir] : [path.join(c.dir, 'x')]));
   const asFile = isFileName(o.output);
   if (asFile && cases.length > 1) throw new RunError(`-o ${o.output} is a file name, but -i ${o.input} holds ${cases.length} cases: give a folder`, 'VNET_E_BAD_FLAG');
   const seg = (c: InputCase) => c.kind === 'dicom' && type !== 'nifti';

@@ -10,7 +10,7 @@ import { benchStats, formatBench, formatProfile, peakRssMb, tensorMemoryMb, type
 import { loadMembers } from '../infer/ensemble.js';
 import { buildModel } from '../infer/model.js';
 import { predictCases } from '../infer/predict.js';
-import { predictProbs } from '../infer/probs.js';
+import { inputSpec, predictProbs } from '../infer/probs.js';
 import { Segmenter } from '../infer/segmenter.js';
 import type { VNet } from '../nn/index.js';
 import type { LogSink } from '../train/log.js';
@@ -46,7 +46,7 @@ export async function runPredict(c: ModeContext): Promise<{ files: string[]; ben
 
 async function benchmarkPredict(opts: RunOptions, net: VNet, cases: CaseRef[], log: LogSink): Promise<BenchStats> {
   if (cases.length < opts.batchSize) throw new RunError(`--batch_size ${opts.batchSize} is larger than the ${cases.length} test images`, 'VNET_E_BAD_FLAG');
-  const loader = new Loader({ cases, batchSize: opts.batchSize, mode: 'predict', inputShape: net.config.inputShape, workers: 0 });
+  const loader = new Loader({ cases, batchSize: opts.batchSize, mode: 'predict', inputShape: net.config.inputShape, workers: 0, input: inputSpec(net.config) });
   await loader.preload();
   const timed = opts.benchmarkSteps ?? Math.max(opts.warmupSteps, 20);
   const times: number[] = [];

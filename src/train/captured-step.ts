@@ -36,7 +36,7 @@ export class CapturedStep {
   private constructor(private readonly net: VNet, readonly batch: number) {
     const [D, H, W] = net.config.inputShape;
     const device = net.store.device;
-    this.x = E.zeros([batch, D, H, W, 1], { device });
+    this.x = E.zeros([batch, D, H, W, net.inChannels], { device });
     this.y = E.zeros([batch, D, H, W], { device, dtype: 'i32' });
     this.seed = E.zeros([1], { device });
   }

@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as E from '../engine/index.js';
-import { Loader, linkFileAtomicSync, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
+import { Loader, autoTargetSpacing, fitIntensity, linkFileAtomicSync, readGrids, makeDirs, readSplit, writeSplit, type CaseRef, type DatasetSpec, type LoaderState } from '../data/index.js';
 import { LossScaler, makeOptimizer } from '../optim/index.js';
 import { benchStats, formatBench, formatProfile, peakRssMb, tensorMemoryMb, type BenchStats } from '../bench/stats.js';
 import { checkpointFile, configFile, hasCheckpoint, loadCheckpoint, readModelConfig, saveCheckpoint, writeModelConfig, type TrainState } from '../infer/checkpoint.js';
 import { connectRanks } from './communicator.js';
 import { softDiceOnCases } from '../eval/evaluate.js';
-import { feedOf } from '../infer/probs.js';
+import { feedOf, inputSpec } from '../infer/probs.js';
 import { buildModel, checkStoredConfig } from '../infer/model.js';
 import { RunError, learningRate, minuteCheckpoint, modelConfigFile, type ModelConfigFile, type RunOptions } from '../config/options.js';
 import { runSplit, savedCases } from './split.js';
@@ -64,8 +64,11 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   if (split.train.length < o.batchSize * world)
     throw new RunError(`--batch_size ${o.batchSize}${world > 1 ? ` x ${world} ranks` : ''} is larger than the ${split.train.length} training cases`, 'VNET_E_BAD_FLAG');
 
-  // A resumed model is the stored one (refused when the flags define another).
-  const model = o.resume && fs.existsSync(configFile(o.modelDir)) ? checkStoredConfig(o.modelDir, cfg).model : cfg.model;
+  // A resumed model is the stored one (refused when the flags define another); a new one has
+  // its CT channels' statistics fitted on the training cases first.
+  const resumed = o.resume && fs.existsSync(configFile(o.modelDir));
+  cfg = resumed ? { ...cfg, model: checkStoredConfig(o.modelDir, cfg).model } : fitInput(cfg, spec, o, log);
+  const model = cfg.model;
   const net = buildModel(model, { device, seed: o.seed, amp: o.amp, xla: o.xla });
   const opt = makeOptimizer(o.optimizer, o.baseLr, o.momentum, { nesterov: o.nesterov, weightDecay: o.weightDecay });
   let state: TrainState = { epoch: 0, step: 0, optimizer: optimizerLabel(o), history: { losses: [], evals: [] } };
@@ -88,13 +91,13 @@ export async function train(o: RunOptions, spec: DatasetSpec, device: E.DeviceNa
   // step time, p50 375-414 ms either way) and its heap and arenas cost 25-35 MB of resident memory.
   const loader = new Loader({
     cases: split.train, batchSize: o.batchSize * world, mode: 'train', inputShape: net.config.inputShape, augment: o.augment, augmentMode: o.augmentMode,
-    seed: o.seed, state: state.loader as LoaderState | undefined, ...(device === 'cpu' ? { workers: 0 } : {}),
-    ...(feedOf(net.config) === 'windowed' ? { fullResolution: true, foregroundOversample: o.foregroundOversample } : {}),
+    seed: o.seed, state: state.loader as LoaderState | undefined, ...(device === 'cpu' ? { workers: 0 } : {}), input: inputSpec(net.config),
+    ...(feedOf(net.config) === 'windowed' ? { fullResolution: true, foregroundOversample: o.foregroundOversample, ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) } : {}),
   });
   const perEpoch = loader.batchesPerEpoch;
   log.info(`training on ${device}${world > 1 ? ` x ${world} ranks` : ''}: ${split.train.length} cases, ${split.eval.length} for evaluation, batch ${o.batchSize}${world > 1 ? ` per rank (global ${o.batchSize * world})` : ''}, ${perEpoch} steps per epoch`);
   const vox = net.config.inputShape.reduce((a, b) => a * b, 1);
-  const shard = (b: { images: Float32Array; labels?: Int32Array }) => (world === 1 ? b : shardOf(b, rank, o.batchSize, vox));
+  const shard = (b: { images: Float32Array; labels?: Int32Array }) => (world === 1 ? b : shardOf(b, rank, o.batchSize, vox, net.inChannels));
   // --xla on a GPU replays the step from a CUDA Graph; its capture holds the single-output
   // loss, so deep supervision trains eagerly.
   const graph = o.xla && device === 'cuda' && !net.config.deepSupervision ? { batch: o.batchSize, log } : undefined;
@@ -225,4 +228,24 @@ async function benchmarkTrain(o: RunOptions, loader: Loader, log: LogSink, step:
     process.stdout.write(formatBench(world > 1 ? `train (${world} ranks, global batch)` : 'train', s, peakRssMb(), tensorMemoryMb()) + '\n');
   }
   return s;
+}
+
+/**
+ * The model config with what it takes from the data, over every training case of the dataset
+ * (not only this run's split, so that the folds of a cross-validation agree): its CT channels'
+ * normalisation, and a full-resolution model's target spacing (auto, its default: nnU-Net's rule).
+ */
+function fitInput(cfg: ModelConfigFile, spec: DatasetSpec, o: RunOptions, log: LogSink): ModelConfigFile {
+  let model = cfg.model;
+  const schemes = model.intensity?.map((n) => n.scheme);
+  if (schemes?.includes('ct')) {
+    log.info(`fitting the CT normalisation on the foreground of ${spec.training.length} training cases`);
+    model = { ...model, intensity: fitIntensity(spec.training, schemes) };
+  }
+  if (model.resize === 'none' && (o.targetSpacing ?? 'auto') === 'auto') {
+    const targetSpacing = autoTargetSpacing(readGrids(spec.training.map((c) => c.image)));
+    log.info(`target spacing ${targetSpacing.map((s) => +s.toFixed(4)).join(' x ')} mm (auto: from ${spec.training.length} training cases)`);
+    model = { ...model, targetSpacing };
+  }
+  return model === cfg.model ? cfg : { ...cfg, model };
 }

@@ -253,10 +253,10 @@ export async function launchRanks(nproc: number, opts: { nnodes?: number; nodeRa
 }
 
 /** This rank's slice of a global batch: samples [rank·perRank, (rank+1)·perRank). */
-export function shardOf<T extends { images: Float32Array; labels?: Int32Array; ids?: string[] }>(b: T, rank: number, perRank: number, voxels: number): { images: Float32Array; labels?: Int32Array; ids?: string[] } {
+export function shardOf<T extends { images: Float32Array; labels?: Int32Array; ids?: string[] }>(b: T, rank: number, perRank: number, voxels: number, channels = 1): { images: Float32Array; labels?: Int32Array; ids?: string[] } {
   const lo = rank * perRank, hi = lo + perRank;
   return {
-    images: b.images.subarray(lo * voxels, hi * voxels),
+    images: b.images.subarray(lo * voxels * channels, hi * voxels * channels),
     labels: b.labels?.subarray(lo * voxels, hi * voxels),
     ids: b.ids?.slice(lo, hi),
   };

@@ -58,7 +58,7 @@ export class TrainingStep {
     const [D, H, W] = this.net.config.inputShape;
     const device = this.net.store.device;
     return E.tidy(() => {
-      const x = E.tensor(images, [n, D, H, W, 1], { device });
+      const x = E.tensor(images, [n, D, H, W, this.net.inChannels], { device });
       const y = E.tensor(labels, [n, D, H, W], { device });
       const loss = trainingLoss(this.net, x, y, this.o, labels);
       const value = loss.item();

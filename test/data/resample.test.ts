@@ -1,7 +1,8 @@
 // Resampling and z-score against hand-computed values and a deliberately naive float64
 // implementation (8-neighbour trilinear per voxel); the inverse map recovers real labels.
 import { argmaxChannels, resampleLinear, resampleNearest, restoreLabels } from '../../src/data/resample.js';
-import { preprocessImage, preprocessLabel, zscoreInPlace } from '../../src/data/preprocess.js';
+import { preprocessImage, preprocessLabel } from '../../src/data/preprocess.js';
+import { zscoreInPlace } from '../../src/data/intensity.js';
 import { readNifti, readNiftiLabels, type Shape3 } from '../../src/data/nifti.js';
 import { Rng } from '../../src/data/rng.js';
 import { at, dice, itData, real } from './helpers.js';

@@ -24,9 +24,9 @@ export async function session(bytes: Uint8Array): Promise<ort.InferenceSession> 
   return ort.InferenceSession.create(bytes, { intraOpNumThreads: 2, interOpNumThreads: 1 });
 }
 
-/** Runs the session on `x` (N volumes of `shape`) in the given layout; returns its one output. */
-export async function runOrt(s: ort.InferenceSession, x: Float32Array, n: number, shape: readonly number[], layout: 'ndhwc' | 'ncdhw' = 'ndhwc'): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const dims = layout === 'ndhwc' ? [n, ...shape, 1] : [n, 1, ...shape];
+/** Runs the session on `x` (N volumes of `shape`, `channels` each) in the given layout; returns its one output. */
+export async function runOrt(s: ort.InferenceSession, x: Float32Array, n: number, shape: readonly number[], layout: 'ndhwc' | 'ncdhw' = 'ndhwc', channels = 1): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const dims = layout === 'ndhwc' ? [n, ...shape, channels] : [n, channels, ...shape];
   const out = await s.run({ image: new ort.Tensor('float32', x, dims) });
   const t = out[s.outputNames[0]];
   return { data: t.data as Float32Array, dims: t.dims };

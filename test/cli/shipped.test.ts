@@ -28,7 +28,8 @@ test('found by name, checksums verified, card with licence and accuracy, F16 wei
   verifySums(dir);
   const card = fs.readFileSync(path.join(dir, 'MODEL_CARD.md'), 'utf8');
   expect(card).toMatch(/CC-BY-SA 4\.0/);
-  expect(card).toMatch(/\| Anterior \| 0\.\d{4}/);
+  expect(card).toMatch(/\| Anterior Dice \| Posterior Dice \|/);
+  expect(card).toMatch(/\| \*\*F16, as shipped\*\* \| \*\*0\.\d{4}\*\* \| \*\*0\.\d{4}\*\*/);
   expect(card).not.toMatch(/ACC_TABLE|TRAIN_TIME/);
   const { tensors } = await readSafetensors(path.join(dir, 'final.safetensors'));
   expect([...tensors.values()].filter((t) => t.shape.length === 5).every((t) => t.dtype === 'F16')).toBe(true);

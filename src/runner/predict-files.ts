@@ -9,6 +9,7 @@ import zlib from 'node:zlib';
 import { checkOutputDir, checkOutputFile, encodeProbabilities, makeDirs, readNifti, writeFileAtomic } from '../data/index.js';
 import { readDicomFiles, readDicomFolder, volumeToNifti, writeDicomSeg, type DicomVolume } from '../data/dicom/index.js';
 import { readRegularFile } from '../data/index.js';
+import { peakRssMb } from '../bench/stats.js';
 import { setupDevice } from '../config/device.js';
 import { RunError } from '../config/options.js';
 import { findInputs, type InputCase } from '../infer/inputs.js';
@@ -121,7 +122,7 @@ export async function predictFiles(o: PredictFilesOptions): Promise<PredictFiles
       });
     }
   }
-  log(`${volumes.length} case(s) segmented (${written.length} file(s) written), ${skipped.length} skipped, in ${((performance.now() - t0) / 1000).toFixed(1)} s${!isFileName(o.output) ? `; summary: ${path.join(outDir, 'volumes.json')}` : ''}`);
+  log(`${volumes.length} case(s) segmented (${written.length} file(s) written), ${skipped.length} skipped, in ${((performance.now() - t0) / 1000).toFixed(1)} s, peak memory ${peakRssMb().toFixed(0)} MB${!isFileName(o.output) ? `; summary: ${path.join(outDir, 'volumes.json')}` : ''}`);
   if (failed.length === 1 && plans.length === 1) throw failed[0].error;
   if (failed.length) {
     const list = failed.map((f) => `${f.id} (${f.error.message})`).join('; ');

@@ -48,6 +48,8 @@ export interface RunOptions {
   splitSeed?: number;
   /** --resize none: resample every volume to this spacing (mm) first; auto: nnU-Net's choice from the data; none / absent: keep each volume's own. */
   targetSpacing?: 'auto' | 'none' | Triple;
+  /** Image resampling to the target spacing (--resize none): linear (default) or cubic. */
+  resizeInterpolator?: 'linear' | 'cubic';
   /** --resize none: keep the preprocessed training cases in this folder, read per patch (bounded memory), reused while the data and preprocessing match. */
   cacheDir?: string;
   /** Intensity normalisation of the input channels: by modality (auto: CT for CT channels, else z-score), or one scheme for all. */
@@ -150,7 +152,7 @@ export interface ModelConfigFile {
 }
 
 /** The options that define the model (config.json); the CLI's model flags are these, snake_case. */
-export const MODEL_OPTIONS = ['inputShape', 'upscaleBlocks', 'downscaleBlocks', 'convolutionSize', 'normalizationLayer', 'bnMomentum', 'resize', 'deepSupervision', 'dataNormalization', 'targetSpacing'] as const;
+export const MODEL_OPTIONS = ['inputShape', 'upscaleBlocks', 'downscaleBlocks', 'convolutionSize', 'normalizationLayer', 'bnMomentum', 'resize', 'deepSupervision', 'dataNormalization', 'targetSpacing', 'resizeInterpolator'] as const;
 export type ModelOptions = Pick<RunOptions, (typeof MODEL_OPTIONS)[number]>;
 
 /** The dataset's side of the model: its input channels and their modalities. */
@@ -178,6 +180,7 @@ export function modelConfig(o: ModelOptions, nClasses: number, input: InputOf = 
     ...(o.deepSupervision ? { deepSupervision: true } : {}),
     ...(C > 1 ? { inChannels: C } : {}),
     ...(Array.isArray(o.targetSpacing) ? { targetSpacing: o.targetSpacing } : {}),
+    ...(o.resizeInterpolator === 'cubic' ? { imageInterpolation: 'cubic' as const } : {}),
     ...(schemes.some((x) => x !== 'zscore') ? { intensity: schemes.map((scheme) => ({ scheme })) } : {}),
   };
 }

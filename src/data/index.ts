@@ -26,7 +26,7 @@ export { encodeMask, encodeProbabilities, writeMask, type MaskReference } from '
 /** MSD / nnU-Net v2 dataset.json. */
 export { inspectDataset, loadDataset, type DatasetFormat, type DatasetInspection, type DatasetSpec, type LabelClass } from './dataset.js';
 /** Resampling with the reference's grid, and its inverse for predictions. */
-export { argmaxChannels, resampleLinear, resampleNearest, restoreLabels, type Outside } from './resample.js';
+export { argmaxChannels, resampleCubic, resampleLinear, resampleNearest, restoreLabels, type Outside } from './resample.js';
 /** Per-case preprocessing: resample + z-score. */
 export { DEFAULT_INPUT_SHAPE, prepareCase, prepareImage, preparedGrid, preprocessImage, preprocessLabel, type CaseRef, type InputSpec, type PreparedCase } from './preprocess.js';
 /** The seeded generator behind every random draw. */

@@ -5,7 +5,7 @@ import { readNiftiLabels, type Shape3 } from './nifti.js';
 import { imageSource, readImageChannels } from './channels.js';
 import { normalizeChannels, type ChannelNorm } from './intensity.js';
 import { DataError } from './errors.js';
-import { resampleLinear, resampleNearest, type Outside } from './resample.js';
+import { resampleCubic, resampleLinear, resampleNearest, type Outside } from './resample.js';
 import { gridAt, spacingOf, type Spacing } from './spacing.js';
 import type { NiftiHeader } from './nifti-header.js';
 
@@ -28,6 +28,8 @@ export interface InputSpec {
   intensity?: readonly ChannelNorm[];
   /** Full-resolution models: the spacing (mm) every case is resampled to first; absent: each keeps its own. */
   targetSpacing?: Spacing;
+  /** How images are resampled to the target spacing: cubic, or (absent) linear. */
+  interpolation?: 'cubic';
 }
 
 /** A preprocessed case at the input shape (or, `fullResolution`, at its own shape), plus what is needed to map predictions back. */
@@ -66,10 +68,12 @@ export function prepareImage(data: Float32Array, from: Shape3, shape: Shape3 | u
   let out = data;
   if (shape && (!sameShape(shape, from) || outside === 'zero')) {
     const vin = from[0] * from[1] * from[2], vout = shape[0] * shape[1] * shape[2];
-    if (C === 1) out = resampleLinear(data, from, shape, { outside });
+    // Cubic only where a model asked for it, and only to a target spacing (the reference's resize stays ITK's linear).
+    const resample = (x: Float32Array) => (input.interpolation === 'cubic' && outside === 'clamp' ? resampleCubic(x, from, shape) : resampleLinear(x, from, shape, { outside }));
+    if (C === 1) out = resample(data);
     else {
       out = new Float32Array(C * vout);
-      for (let c = 0; c < C; c++) out.set(resampleLinear(data.subarray(c * vin, (c + 1) * vin), from, shape, { outside }), c * vout);
+      for (let c = 0; c < C; c++) out.set(resample(data.subarray(c * vin, (c + 1) * vin)), c * vout);
     }
   }
   return normalizeChannels(out, C, input.intensity);

@@ -158,6 +158,7 @@ export function checkModelConfig(v: unknown, file: string): ModelConfigFile {
   if (m.inChannels !== undefined && !intIn(m.inChannels, 1, 64)) bad(`model.inChannels ${JSON.stringify(m.inChannels)} is not in 1..64`);
   if (m.targetSpacing !== undefined && !(Array.isArray(m.targetSpacing) && m.targetSpacing.length === 3 && m.targetSpacing.every((s) => typeof s === 'number' && Number.isFinite(s) && s > 0)))
     bad(`model.targetSpacing ${JSON.stringify(m.targetSpacing)} is not three positive sizes in mm`);
+  if (m.imageInterpolation !== undefined && m.imageInterpolation !== 'cubic') bad(`model.imageInterpolation ${JSON.stringify(m.imageInterpolation)} must be "cubic" when present`);
   if (m.intensity !== undefined) checkIntensity(m.intensity, Number(m.inChannels ?? 1), bad);
   try {
     validateVNetConfig(m as unknown as VNetConfig);

@@ -16,8 +16,9 @@ export type Feed = 'resized' | 'windowed';
 export const feedOf = (config: Pick<VNetConfig, 'resize'>): Feed => (config.resize === 'none' ? 'windowed' : 'resized');
 
 /** What the model reads: its input channels and their normalisation, as preprocessing takes them. */
-export const inputSpec = (config: Pick<VNetConfig, 'inChannels' | 'intensity' | 'targetSpacing'>): InputSpec => ({
+export const inputSpec = (config: Pick<VNetConfig, 'inChannels' | 'intensity' | 'targetSpacing' | 'imageInterpolation'>): InputSpec => ({
   channels: config.inChannels ?? 1, ...(config.intensity ? { intensity: config.intensity } : {}), ...(config.targetSpacing ? { targetSpacing: config.targetSpacing } : {}),
+  ...(config.imageInterpolation ? { interpolation: config.imageInterpolation } : {}),
 });
 
 /** What inference takes beyond the model: TTA, the windows' overlap, windows (or cases) per pass. */

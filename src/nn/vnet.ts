@@ -39,6 +39,8 @@ export interface VNetConfig {
   intensity?: InputNormalization[];
   /** Full-resolution models: the voxel spacing (mm, x y z) every volume is resampled to first; absent: each keeps its own. */
   targetSpacing?: Triple;
+  /** Images resampled to targetSpacing by cubic convolution; absent: linear. */
+  imageInterpolation?: 'cubic';
 }
 
 /** One channel's normalisation, as data/intensity.ts defines and applies it (the model only records it). */
@@ -82,6 +84,8 @@ export function validateVNetConfig(c: VNetConfig): void {
   if (c.targetSpacing !== undefined && (c.targetSpacing.length !== 3 || c.targetSpacing.some((s) => !(Number.isFinite(s) && s > 0))))
     throw new ConfigError(`--target_spacing needs three positive sizes in mm, got ${c.targetSpacing.join(' ')}`);
   if (c.targetSpacing !== undefined && c.resize !== 'none') throw new ConfigError('--target_spacing is for --resize none models (resized models read every volume at --input_shape)');
+  if (c.imageInterpolation !== undefined && (c.imageInterpolation !== 'cubic' || c.resize !== 'none'))
+    throw new ConfigError(`--resize_interpolator ${c.imageInterpolation}: cubic is for --resize none models, where images are resampled to a target spacing (the reference's resize is linear)`);
   if (c.deepSupervision && L < 3) throw new ConfigError(`--deep_supervision needs at least 3 --downscale_blocks levels (2 decoder levels), got ${L}`);
 }
 

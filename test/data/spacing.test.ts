@@ -4,7 +4,7 @@
 // come back on each input's own grid and header.
 import fs from 'node:fs';
 import path from 'node:path';
-import { autoTargetSpacing, gridAt, loadDataset, prepareCase, readGrids, readNiftiHeader, readNiftiLabels, type Shape3 } from '../../src/data/index.js';
+import { autoTargetSpacing, gridAt, loadDataset, prepareCase, readGrids, readNiftiHeader, readNiftiLabels, resampleCubic, resampleLinear, type Shape3 } from '../../src/data/index.js';
 import { targetSpacingFlag, UsageError } from '../../src/cli/flags.js';
 import { runMode, withDefaults } from '../../src/runner/index.js';
 import { buildNifti, cleanupTmp, tmpDir } from './helpers.js';
@@ -89,4 +89,56 @@ describe('a dataset at 1 x 1 x 2 mm resampled to 1 mm', () => {
     await runMode('train', withDefaults({ ...o, modelDir: auto }), { logger: quiet });
     expect(JSON.parse(fs.readFileSync(path.join(auto, 'config.json'), 'utf8')).model.targetSpacing).toEqual([1, 1, 2]);
   }, 120_000);
+
+  it('--resize_interpolator cubic: recorded in the model, images resampled cubically to the target spacing, masks on each input\'s grid', async () => {
+    const spec = loadDataset(dir);
+    const lin = prepareCase(spec.training[0], [16, 16, 16], { fullResolution: true, input: { targetSpacing: [1, 1, 1] } });
+    const cub = prepareCase(spec.training[0], [16, 16, 16], { fullResolution: true, input: { targetSpacing: [1, 1, 1], interpolation: 'cubic' } });
+    expect(cub.shape).toEqual(lin.shape);
+    expect(cub.label).toEqual(lin.label);
+    expect(Buffer.from(cub.image.buffer).equals(Buffer.from(lin.image.buffer))).toBe(false);
+    const modelDir = path.join(tmpDir('spacing-cubic'), 'm');
+    const o = { dataDir: dir, modelDir, batchSize: 2, inputShape: [16, 16, 16] as Shape3, downscaleBlocks: [1, 1], upscaleBlocks: [1], resize: 'none' as const, progress: false, report: false };
+    await runMode('train_and_predict', withDefaults({ ...o, targetSpacing: [1, 1, 1], resizeInterpolator: 'cubic' }), { logger: quiet });
+    expect(JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')).model.imageInterpolation).toBe('cubic');
+    expect(readNiftiHeader(path.join(modelDir, 'predictions', 'ct_004.nii.gz')).shape).toEqual([20, 24, 16]);
+    // The reference's resize stays linear: cubic with a resized model is refused before anything is written.
+    const refused = path.join(tmpDir('spacing-cubic-refused'), 'm');
+    await expect(runMode('train', withDefaults({ dataDir: dir, modelDir: refused, batchSize: 2, resizeInterpolator: 'cubic' }), { logger: quiet })).rejects.toThrow(/--resize_interpolator cubic: cubic is for --resize none models/);
+    expect(fs.existsSync(refused)).toBe(false);
+  }, 120_000);
+});
+
+describe('cubic resampling', () => {
+  /** Keys' kernel (a = -0.5) and the separable tricubic sum in float64, edges clamped: the definition. */
+  const keys = (t: number) => { const x = Math.abs(t); return x <= 1 ? 1.5 * x ** 3 - 2.5 * x ** 2 + 1 : x < 2 ? -0.5 * x ** 3 + 2.5 * x ** 2 - 4 * x + 2 : 0; };
+  function reference(src: Float32Array, from: Shape3, to: Shape3): Float64Array {
+    const taps = (n: number, m: number, j: number) => {
+      const p = Math.min((j * n) / m, n - 1), b = Math.floor(p);
+      return [0, 1, 2, 3].map((k) => [Math.min(Math.max(b - 1 + k, 0), n - 1), keys(p - b - (k - 1))] as const);
+    };
+    const out = new Float64Array(to[0] * to[1] * to[2]);
+    for (let x = 0; x < to[0]; x++) for (let y = 0; y < to[1]; y++) for (let z = 0; z < to[2]; z++) {
+      let v = 0;
+      for (const [ix, wx] of taps(from[0], to[0], x)) for (const [iy, wy] of taps(from[1], to[1], y)) for (const [iz, wz] of taps(from[2], to[2], z)) v += wx * wy * wz * src[(ix * from[1] + iy) * from[2] + iz];
+      out[(x * to[1] + y) * to[2] + z] = v;
+    }
+    return out;
+  }
+  const from: Shape3 = [7, 9, 5], to: Shape3 = [11, 6, 13];
+  const field = (f: (x: number, y: number, z: number) => number, s: Shape3) => Float32Array.from({ length: s[0] * s[1] * s[2] }, (_, i) => f(Math.floor(i / (s[1] * s[2])), Math.floor(i / s[2]) % s[1], i % s[2]));
+
+  it('matches the float64 definition, keeps constants, reproduces quadratics inside, and equals linear on a grid it does not change', () => {
+    const rnd = field((x, y, z) => Math.sin(x * 1.3 + y * 0.7) * Math.cos(z * 2.1) * 100, from);
+    const got = resampleCubic(rnd, from, to);
+    const ref = reference(rnd, from, to);
+    expect(Math.max(...got.map((v, i) => Math.abs(v - ref[i])))).toBeLessThan(1e-3);
+    expect(resampleCubic(new Float32Array(7 * 9 * 5).fill(3.25), from, to).every((v) => Math.abs(v - 3.25) < 1e-5)).toBe(true);
+    // A quadratic along x, sampled where all four taps are inside: exact (Keys' kernel is third-order accurate).
+    const q = (x: number) => 0.5 * x * x - 2 * x + 1;
+    const up = resampleCubic(field((x) => q(x), [7, 1, 1]), [7, 1, 1], [14, 1, 1]);
+    for (let j = 2; j < 10; j++) expect(up[j]).toBeCloseTo(q((j * 7) / 14), 4);
+    const same = resampleCubic(rnd, from, from);
+    expect(Array.from(same)).toEqual(Array.from(resampleLinear(rnd, from, from, { outside: 'clamp' })));
+  });
 });

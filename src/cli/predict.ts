@@ -12,7 +12,7 @@ export const predictFileFlags: Record<string, Options> = {
   continue: { type: 'boolean', default: false, describe: 'skip cases whose outputs exist (resume an interrupted run)' },
   save_probabilities: { type: 'boolean', default: false, alias: 'save-probabilities', describe: 'also write <case>.probabilities.nii.gz: a 4-D float32 NIfTI, one volume per class, in the input\'s geometry' },
   output_type: { choices: ['auto', 'nifti', 'dicom_seg'], default: 'auto', alias: 'output-type', describe: 'auto: the input\'s format (NIfTI for NIfTI, DICOM SEG for DICOM); nifti; dicom_seg (DICOM input only)' },
-  tta: { type: 'boolean', default: true, describe: 'test-time augmentation: the mean over mirrorings (--no-tta: one pass per window, about 8x faster)' },
+  tta: { type: 'boolean', default: true, describe: 'test-time augmentation: the mean over mirrorings (--no-tta: one pass per window instead of eight for full-resolution models)' },
   batch_size: { type: 'number', default: 1, alias: 'batch-size', describe: 'windows per forward pass' },
   report: { type: 'boolean', default: true, describe: 'write report.html (volumes and an overlay per case) in the output folder' },
   device: runFlags.device, threads: runFlags.threads, amp: runFlags.amp, overlap: runFlags.overlap,

@@ -44,14 +44,13 @@ const DEMO_MARK = '.vnet-demo-run';
 const isLink = (d: string) => { try { return fs.lstatSync(d).isSymbolicLink(); } catch { return false; } };
 const isDemoRun = (d: string) => !isLink(d) && fs.statSync(d).isDirectory() && fs.existsSync(path.join(d, DEMO_MARK));
 
-/**
- * `demo --model <dir | name>`: no training; the model segments its example scans (a shipped
- * model's example/ folder) or --data_dir's test images into <model_dir>/predictions.
- */
+/** `demo --model <dir | name> --data_dir D`: no training; the model segments D's test images into <model_dir>/predictions. */
 async function demoWithModel(a: { data_dir?: string; model_dir?: string; model: string; threads?: number }): Promise<void> {
   const model = resolveModel(a.model);
-  const input = a.data_dir ? path.join(a.data_dir, 'imagesTs') : path.join(model.dir, 'example');
-  if (!fs.existsSync(input)) throw new RunError(`${a.model} has no example scans (${input}); give --data_dir with an imagesTs folder`, 'VNET_E_BAD_FLAG');
+  if (!a.data_dir) throw new RunError(`demo --model ${a.model} needs --data_dir, a dataset whose imagesTs the model segments (e.g. from \`vnet-native download\`)`, 'VNET_E_BAD_FLAG');
+  const input = path.join(a.data_dir, 'imagesTs');
+  if (!fs.existsSync(input)) throw new RunError(`--data_dir ${a.data_dir} has no imagesTs folder to segment`, 'VNET_E_BAD_FLAG');
+  resolveModel(a.model);
   const out = path.resolve(a.model_dir ?? 'vnet-demo', 'predictions');
   const r = await predictFiles({ input, output: out, model: a.model, threads: a.threads });
   process.stdout.write(`\ndemo finished: ${r.written.length} mask(s) in ${out}\n  report: ${path.join(out, 'report.html')}\n  look at them: vnet-native serve --model ${a.model}\n`);

@@ -62,7 +62,7 @@ function suggestFlag(msg: string, argv: string[]): string {
 
 const EXAMPLES: [string, string][] = [
   ['$0 demo', 'synthetic data, a short training, evaluation and prediction (no network needed)'],
-  ['$0 demo --model hippocampus', 'the shipped model segments its example scan'],
+  ['$0 demo --model hippocampus --data_dir data/Task04_Hippocampus', 'the shipped model segments the test images, no training'],
   ['$0 validate --data_dir data/Task04_Hippocampus', 'check a dataset before training'],
   ['$0 train_and_evaluate --data_dir data/Task04_Hippocampus --model_dir runs/ref --batch_size 2 --train_epochs 80 --augment --train_split 0.9', 'the reference recipe'],
   ['$0 train_and_evaluate --data_dir data/Task04_Hippocampus --model_dir runs/best --preset best', 'our recommended recipe (about an hour on a 2-core CPU)'],
@@ -137,7 +137,7 @@ export function buildCli(rawArgv: string[]): Argv {
       model_dir: { type: 'string', describe: 'where the run goes (default ./vnet-demo)', alias: 'model-dir' },
       train_epochs: { type: 'number', describe: 'epochs (default: fit about a minute of training)', alias: 'train-epochs' },
       threads: { type: 'number', describe: 'CPU threads' },
-      model: { type: 'string', describe: 'skip training: segment the example scans of this model (a shipped model, e.g. hippocampus) or --data_dir\'s imagesTs' },
+      model: { type: 'string', describe: 'skip training: this model (a folder, or a shipped model, e.g. hippocampus) segments --data_dir\'s imagesTs' },
     }), (a) => cmdDemo(a as { data_dir?: string; model_dir?: string; train_epochs?: number; threads?: number; model?: string }))
     .command('download', 'fetch Task04_Hippocampus from a Medical Segmentation Decathlon mirror, resumable and checked', (y) => y.options({
       ...dataDir,

@@ -12,7 +12,9 @@ import { request } from '../serve/helpers.js';
 
 requireBuilt();
 const dir = path.join(ROOT, 'models', 'hippocampus');
-const example = path.join(dir, 'example', 'hippocampus_359.nii.gz');
+// A case the model never trained on (held out), read from the data folder, never copied in.
+const example = path.join(defaultDataDir(), 'imagesTr', 'hippocampus_359.nii.gz');
+const itData = fs.existsSync(example) ? test : (name: string, ...rest: unknown[]) => test.skip(`${name} (skipped: no ${example}; set VNET_DATA_DIR)`, ...(rest as []));
 const work = tmpDir('shipped');
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -36,7 +38,7 @@ test('found by name, checksums verified, card with licence and accuracy, F16 wei
   expect([...tensors.keys()].some((k) => k.startsWith('optimizer/'))).toBe(false);
 });
 
-test('predict --model hippocampus segments the held-out example like the expert; serve answers the same mask', async () => {
+itData('predict --model hippocampus segments the held-out example like the expert; serve answers the same mask', async () => {
   const out = path.join(work, 'mask.nii.gz');
   const r = runCli(['predict', '-i', example, '-o', out, '--model', 'hippocampus', '--no-tta']);
   expect(r.code).toBe(0);
@@ -66,9 +68,16 @@ test('predict --model hippocampus segments the held-out example like the expert;
   }
 }, 120_000);
 
-test('demo --model hippocampus segments the example with no training', () => {
-  const r = runCli(['demo', '--model', 'hippocampus', '--model_dir', path.join(work, 'demo')]);
+itData('demo --model hippocampus segments --data_dir\'s test images with no training; without --data_dir it says what it needs', () => {
+  const data = tmpDir('shipped-data');
+  fs.mkdirSync(path.join(data, 'imagesTs'));
+  fs.copyFileSync(example, path.join(data, 'imagesTs', 'hippocampus_359.nii.gz'));
+  const r = runCli(['demo', '--model', 'hippocampus', '--data_dir', data, '--model_dir', path.join(work, 'demo')]);
   expect(r.code).toBe(0);
   expect(fs.readdirSync(path.join(work, 'demo', 'predictions')).sort()).toEqual(['hippocampus_359.nii.gz', 'report.html', 'volumes.json']);
   expect(r.stdout).toMatch(/demo finished: 1 mask\(s\)/);
+  fs.rmSync(data, { recursive: true, force: true });
+  const bare = runCli(['demo', '--model', 'hippocampus', '--model_dir', path.join(work, 'demo2')]);
+  expect(bare.code).toBe(1);
+  expect(bare.stderr).toMatch(/demo --model hippocampus needs --data_dir/);
 });

@@ -30,7 +30,10 @@ export function findInputs(input: string): { cases: InputCase[]; skipped: string
   if (isDicomFolder(input)) return { cases: [{ id: path.basename(path.resolve(input)), kind: 'dicom', dir: input }], skipped: [] };
   const cases: InputCase[] = [];
   const skipped: string[] = [];
-  const entries = fs.readdirSync(input, { withFileTypes: true }).filter((e) => !e.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name));
+  // Symbolic links are followed (a folder of links into a dataset is a common layout); a broken
+  // link is listed with the skipped entries.
+  const entries = fs.readdirSync(input, { withFileTypes: true }).filter((e) => !e.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name))
+    .map((e) => (e.isSymbolicLink() ? followed(path.join(input, e.name), e.name) : e));
   // Cases with a <case>_0000 file gather their <case>_0001, ... files as further channels.
   const stems = new Set(entries.filter((e) => e.isFile() && isNifti(e.name)).map((e) => stripNiftiExt(e.name)));
   const channelOf = (stem: string) => { const m = CHANNEL.exec(stem); return m && stems.has(`${m[1]}_0000`) ? { id: m[1], k: Number(m[2]) } : undefined; };
@@ -58,6 +61,13 @@ export function findInputs(input: string): { cases: InputCase[]; skipped: string
     seen.set(c.id, where);
   }
   return { cases, skipped };
+}
+
+/** What a symbolic link points at, as a directory entry of its own name (neither file nor folder when broken). */
+function followed(p: string, name: string): { name: string; isFile(): boolean; isDirectory(): boolean } {
+  let st: fs.Stats | undefined;
+  try { st = fs.statSync(p); } catch { st = undefined; }
+  return { name, isFile: () => st?.isFile() ?? false, isDirectory: () => st?.isDirectory() ?? false };
 }
 
 function startsLikeDicom(file: string): boolean {

@@ -43,7 +43,12 @@ const MiB = 1 << 20;
 /** True when `dir` holds at least one DICOM file (checked by content, not by name). */
 export function isDicomFolder(dir: string): boolean {
   return listFiles(dir).some((f) => {
-    const { fd } = openRegular(f, LIMITS.file());
+    let fd: number;
+    try {
+      ({ fd } = openRegular(f, LIMITS.file()));
+    } catch {
+      return false; // a broken link or an unreadable entry is not a slice; reading the series names it
+    }
     try {
       const head = Buffer.alloc(132);
       return isDicom(head.subarray(0, fs.readSync(fd, head, 0, 132, 0)));

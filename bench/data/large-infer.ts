@@ -3,7 +3,8 @@
 // CLI's own peak-memory line (VmHWM: the whole process, worker threads and native memory
 // included). With --baseline, the same command from another build (e.g. main's dist) runs
 // alternately with this one. Run: `node dist/bench/data/large-infer.js [--shape 512,512,400]
-// [--model hippocampus] [--runs 1] [--baseline /path/to/other/dist] [--threads 2] [--save_probabilities]`.
+// [--model hippocampus] [--overlap 0.5] [--runs 1] [--baseline /path/to/other/dist [--baseline_only]]
+// [--threads 2] [--save_probabilities]`.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +25,10 @@ const model = arg('model', 'hippocampus');
 const runs = Number(arg('runs', '1'));
 const threads = arg('threads', String(os.availableParallelism()));
 const baseline = arg('baseline', '');
+const overlap = arg('overlap', '');
 const probabilities = process.argv.includes('--save_probabilities');
+// Only the baseline (its numbers alone, e.g. while this build is still changing).
+const baselineOnly = process.argv.includes('--baseline_only');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** A CT-like volume in Hounsfield units: air around an elliptic body of soft tissue, a bone ring, fat and a few denser organs, noise. */
@@ -45,12 +49,12 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'vnet-bench-largeinfer-'));
 try {
   const input = path.join(root, 'ct_0001.nii.gz');
   fs.writeFileSync(input, zlib.gzipSync(buildNifti1(shape, ctVolume(shape)), { level: 1 }));
-  const builds = [...(baseline ? [{ name: 'baseline', cli: path.join(baseline, 'src/cli/main.js') }] : []), { name: 'this build', cli: path.join(here, 'src/cli/main.js') }];
+  const builds = [...(baseline ? [{ name: 'baseline', cli: path.join(baseline, 'src/cli/main.js') }] : []), ...(baselineOnly ? [] : [{ name: 'this build', cli: path.join(here, 'src/cli/main.js') }])];
   const got = new Map<string, { s: number[]; mb: number[] }>(builds.map((b) => [b.name, { s: [], mb: [] }]));
   for (let r = 0; r < runs; r++) {
     for (const b of builds) {
       const out = path.join(root, `out-${r}-${b.name.replace(' ', '')}`);
-      const args = [b.cli, 'predict', '-i', input, '-o', out, '--model', model, '--threads', threads, '--no-report', ...(probabilities ? ['--save_probabilities'] : [])];
+      const args = [b.cli, 'predict', '-i', input, '-o', out, '--model', model, '--threads', threads, '--no-report', ...(overlap ? ['--overlap', overlap] : []), ...(probabilities ? ['--save_probabilities'] : [])];
       const t = performance.now();
       const res = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
       const s = (performance.now() - t) / 1000;
@@ -63,7 +67,7 @@ try {
     }
   }
   const gb = (shape[0] * shape[1] * shape[2] * 2) / 2 ** 30;
-  console.log(`predict -i, one ${shape.join('x')} int16 CT-like volume (${gb.toFixed(2)} GiB of voxels), --model ${model}, --threads ${threads}${probabilities ? ', --save_probabilities' : ''}, median of ${runs} (${os.availableParallelism()} CPUs, load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')})`);
+  console.log(`predict -i, one ${shape.join('x')} int16 CT-like volume (${gb.toFixed(2)} GiB of voxels), --model ${model}, --threads ${threads}${overlap ? `, --overlap ${overlap}` : ''}${probabilities ? ', --save_probabilities' : ''}, median of ${runs} (${os.availableParallelism()} CPUs, load average ${os.loadavg().map((v) => v.toFixed(1)).join(' ')})`);
   for (const b of builds) {
     const g = got.get(b.name)!;
     console.log(`${b.name.padEnd(12)} wall ${median(g.s).toFixed(1).padStart(7)} s   peak RSS ${median(g.mb).toFixed(0).padStart(6)} MB`);

@@ -51,8 +51,8 @@ export interface ClassStat { value: number; name: string; voxels: number; volume
 export interface Segmentation {
   /** The mask as .nii.gz bytes, with the input's header (shape, spacing, orientation). */
   mask: Uint8Array;
-  /** The same mask as class values in tensor order ((D, H, W) = NIfTI (x, y, z), z fastest). */
-  labelMap: Int32Array;
+  /** The same mask as class values in tensor order ((D, H, W) = NIfTI (x, y, z), z fastest): one byte per voxel on a case's own grid (models of at most 256 classes). */
+  labelMap: Int32Array | Uint8Array;
   /** With keepProbabilities: the class probabilities (D, H, W, C) on the input's grid. */
   probs?: Float32Array;
   shape: Shape3;
@@ -220,13 +220,15 @@ export class Segmenter {
   }
 
   /** One case's labels, argmaxed row by row as the rows finish; through the whole probabilities only where they are kept or resampled. */
-  private caseLabels(p: Prepared): { labels: Int32Array; probs?: Float32Array } {
-    const C = this.net.config.nClasses;
+  private caseLabels(p: Prepared): { labels: Int32Array | Uint8Array; probs?: Float32Array } {
+    const C = this.net.config.nClasses, V = p.shape[0] * p.shape[1] * p.shape[2];
+    // One byte per voxel where the classes fit: a quarter of int32's memory on a large volume.
+    const labels = C <= 256 ? new Uint8Array(V) : new Int32Array(V);
     if (this.keepProbabilities || !sameShape(p.grid, p.shape)) {
       const probs = this.wholeProbs(p);
-      return { labels: argmaxChannels(probs, C), ...(this.keepProbabilities ? { probs } : {}) };
+      return { labels: argmaxChannels(probs, C, labels), ...(this.keepProbabilities ? { probs } : {}) };
     }
-    const labels = new Int32Array(p.shape[0] * p.shape[1] * p.shape[2]), plane = p.shape[1] * p.shape[2];
+    const plane = p.shape[1] * p.shape[2];
     for (const [x, row] of this.rows(p)) argmaxChannels(row, C, labels, x * plane);
     return { labels };
   }
@@ -331,6 +333,8 @@ export class Segmenter {
     const start = performance.now();
     try {
       const { labels, probs } = this.caseLabels(w.prep);
+      // The image is not needed past its windows: freed before the mask is encoded (419 MB at 512 x 512 x 400).
+      w.prep.image = new Float32Array(0);
       const inferMs = performance.now() - start;
       this.onBatch?.(1, inferMs);
       return this.finish(w.prep, labels, probs, { queueMs: start - w.ready, inferMs, batchSize: 1 });
@@ -339,7 +343,7 @@ export class Segmenter {
     }
   }
 
-  private finish(p: Prepared, labels: Int32Array, probs: Float32Array | undefined, t: { queueMs: number; inferMs: number; batchSize: number }): Segmentation {
+  private finish(p: Prepared, labels: Int32Array | Uint8Array, probs: Float32Array | undefined, t: { queueMs: number; inferMs: number; batchSize: number }): Segmentation {
     const t1 = performance.now();
     const C = this.net.config.nClasses;
     const counts = new Float64Array(C);

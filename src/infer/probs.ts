@@ -78,7 +78,7 @@ export const windowedProbs = (net: VNet, image: Float32Array, shape: Shape3, o: 
  * (Cin, D, H, W) image as its feed prepared it: by sliding window, or one pass at the input shape
  * resampled back (linear, clamped: restoreLabels before its argmax; small, so held whole).
  */
-export function caseRows(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Iterator<Row> & Iterable<Row> {
+export function caseRows(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): IterableIterator<Row> {
   if (feedOf(net.config) === 'windowed') return windowedRows(net, image, shape, o);
   const C = net.config.nClasses;
   return wholeRows(resampleLinear(predictProbs(net, { images: channelsLast(image, net.inChannels), size: 1 }, { tta: o.tta }), net.config.inputShape, shape, { channels: C, outside: 'clamp' }), shape, C);
@@ -102,7 +102,7 @@ export function averageProbs(list: readonly Float32Array[]): Float32Array {
  * An ensemble's mean probabilities, row by row: each member is pulled in lockstep for the next
  * row, so every member holds only its own open rows (the same mean as averageProbs, per voxel).
  */
-export function* averageRows(members: readonly (Iterator<Row> & Iterable<Row>)[]): Generator<Row, void, undefined> {
+export function* averageRows(members: readonly IterableIterator<Row>[]): Generator<Row, void, undefined> {
   if (members.length === 1) return yield* members[0];
   for (let x = 0; ; x++) {
     const got = members.map((m) => m.next());

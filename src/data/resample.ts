@@ -145,15 +145,17 @@ export function resampleNearest(src: Int32Array, from: Shape3, to: Shape3, opts:
   return dst;
 }
 
-/** Per-voxel argmax over the last axis of a (V, C) array; ties go to the lower class. */
-export function argmaxChannels(probs: Float32Array, channels: number): Int32Array {
+/**
+ * Per-voxel argmax over the last axis of a (V, C) array; ties go to the lower class. Written into
+ * `out` from voxel `at` when given (a streamed volume's rows, one after another).
+ */
+export function argmaxChannels<T extends Int32Array | Uint8Array = Int32Array>(probs: Float32Array, channels: number, out: T = new Int32Array(probs.length / channels) as T, at = 0): T {
   const n = probs.length / channels;
-  const out = new Int32Array(n);
   for (let v = 0, p = 0; v < n; v++, p += channels) {
     let best = 0;
     let bv = probs[p];
     for (let c = 1; c < channels; c++) if (probs[p + c] > bv) { bv = probs[p + c]; best = c; }
-    out[v] = best;
+    out[at + v] = best;
   }
   return out;
 }

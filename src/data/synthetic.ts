@@ -46,15 +46,15 @@ function gaussian(rand: () => number): () => number {
  * A NIfTI-1 single file (348-byte header, 4 zero extension bytes, voxels x fastest): identity
  * qform and sform, 1 mm spacing, origin 0. `data` is already in file order.
  */
-export function buildNifti1(shape: [number, number, number], data: Float32Array | Uint8Array): Uint8Array {
-  const float = data instanceof Float32Array;
-  const size = float ? 4 : 1;
+export function buildNifti1(shape: [number, number, number], data: Float32Array | Int16Array | Uint8Array): Uint8Array {
+  const float = data instanceof Float32Array, short = data instanceof Int16Array;
+  const size = data.BYTES_PER_ELEMENT;
   const out = new Uint8Array(352 + data.length * size);
   const dv = new DataView(out.buffer);
   dv.setInt32(0, 348, true); // sizeof_hdr
   out[38] = 'r'.charCodeAt(0); // regular = 'r' (legacy ANALYZE field, set by most writers)
   [3, shape[0], shape[1], shape[2], 1, 1, 1, 1].forEach((d, i) => dv.setInt16(40 + 2 * i, d, true));
-  dv.setInt16(70, float ? 16 : 2, true); // datatype: float32 / uint8
+  dv.setInt16(70, float ? 16 : short ? 4 : 2, true); // datatype: float32 / int16 / uint8
   dv.setInt16(72, size * 8, true); // bitpix
   [1, 1, 1, 1, 1, 0, 0, 0].forEach((p, i) => dv.setFloat32(76 + 4 * i, p, true)); // pixdim[0] = qfac 1
   dv.setFloat32(108, 352, true); // vox_offset
@@ -69,6 +69,7 @@ export function buildNifti1(shape: [number, number, number], data: Float32Array 
   out.set([0x6e, 0x2b, 0x31, 0x00], 344); // magic "n+1\0"
   // Bytes 348..351 stay 0: no extensions.
   if (float) for (let i = 0; i < data.length; i++) dv.setFloat32(352 + 4 * i, data[i], true);
+  else if (short) for (let i = 0; i < data.length; i++) dv.setInt16(352 + 2 * i, data[i], true);
   else out.set(data, 352);
   return out;
 }

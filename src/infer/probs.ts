@@ -1,12 +1,13 @@
 // Class probabilities from a model, the core every inference goes through: a forward pass with
 // the tape off (x/y flip TTA for resized models), sliding windows over a whole volume for models
 // that read it at full resolution, and the mean over an ensemble's members. Which of these a
-// model takes is its feed, fixed by its config when it is loaded.
+// model takes is its feed, fixed by its config when it is loaded. A case's probabilities are
+// streamed row by row along D (Row), so only the rows still open are held.
 import * as E from '../engine/index.js';
 import { copyFlipped, resampleLinear, type Batch, type InputSpec, type Shape3 } from '../data/index.js';
 import { channelsLast } from '../data/jobs.js';
 import type { VNet, VNetConfig } from '../nn/index.js';
-import { slidingWindow } from './sliding.js';
+import { collectRows, slidingRows, wholeRows, type Row } from './sliding.js';
 
 /**
  * How a model reads a volume: `resized` to its input shape (the reference), or `windowed`: at
@@ -60,25 +61,31 @@ export function predictProbs(net: VNet, batch: Pick<Batch, 'images' | 'size'>, o
 }
 
 /**
- * A windowed model: class probabilities (D, H, W, C) of a whole normalised (Cin, D, H, W) image
- * at its own shape, by Gaussian-weighted sliding windows of the input shape (sliding.ts); `tta`
- * averages all 8 mirrorings of the three axes; `batchSize` windows per pass.
+ * A windowed model: class probabilities of a whole normalised (Cin, D, H, W) image at its own
+ * shape, streamed row by row along D, by Gaussian-weighted sliding windows of the input shape
+ * (sliding.ts); `tta` averages all 8 mirrorings of the three axes; `batchSize` windows per pass.
  */
-export function windowedProbs(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Float32Array {
+export function windowedRows(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Generator<Row, void, undefined> {
   const run = (images: Float32Array, n: number) => predictProbs(net, { images, size: n });
-  return slidingWindow(image, shape, net.config.inputShape, net.config.nClasses, run, { overlap: o.overlap, batchSize: o.batchSize, mirror: o.tta, channels: net.inChannels });
+  return slidingRows(image, shape, net.config.inputShape, net.config.nClasses, run, { overlap: o.overlap, batchSize: o.batchSize, mirror: o.tta, channels: net.inChannels });
 }
 
+/** windowedRows held whole: (D, H, W, C). */
+export const windowedProbs = (net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Float32Array => collectRows(windowedRows(net, image, shape, o), shape, net.config.nClasses);
+
 /**
- * One model's probabilities (D, H, W, C) on the case's own grid `shape`, from the (Cin, D, H, W)
- * image as its feed prepared it: by sliding window, or one pass at the input shape resampled
- * back (linear, clamped: restoreLabels before its argmax).
+ * One model's probabilities on the case's own grid `shape`, row by row along D, from the
+ * (Cin, D, H, W) image as its feed prepared it: by sliding window, or one pass at the input shape
+ * resampled back (linear, clamped: restoreLabels before its argmax; small, so held whole).
  */
-export function caseProbs(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Float32Array {
-  if (feedOf(net.config) === 'windowed') return windowedProbs(net, image, shape, o);
+export function caseRows(net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): IterableIterator<Row> {
+  if (feedOf(net.config) === 'windowed') return windowedRows(net, image, shape, o);
   const C = net.config.nClasses;
-  return resampleLinear(predictProbs(net, { images: channelsLast(image, net.inChannels), size: 1 }, { tta: o.tta }), net.config.inputShape, shape, { channels: C, outside: 'clamp' });
+  return wholeRows(resampleLinear(predictProbs(net, { images: channelsLast(image, net.inChannels), size: 1 }, { tta: o.tta }), net.config.inputShape, shape, { channels: C, outside: 'clamp' }), shape, C);
 }
+
+/** caseRows held whole: (D, H, W, C). */
+export const caseProbs = (net: VNet, image: Float32Array, shape: Shape3, o: InferOptions = {}): Float32Array => collectRows(caseRows(net, image, shape, o), shape, net.config.nClasses);
 
 /** The element-wise mean of equally long probability arrays. */
 export function averageProbs(list: readonly Float32Array[]): Float32Array {
@@ -89,4 +96,19 @@ export function averageProbs(list: readonly Float32Array[]): Float32Array {
   const sum = new Float64Array(n);
   for (const p of list) for (let i = 0; i < n; i++) sum[i] += p[i];
   return Float32Array.from(sum, (v) => v / list.length);
+}
+
+/**
+ * An ensemble's mean probabilities, row by row: each member is pulled in lockstep for the next
+ * row, so every member holds only its own open rows (the same mean as averageProbs, per voxel).
+ */
+export function* averageRows(members: readonly IterableIterator<Row>[]): Generator<Row, void, undefined> {
+  if (members.length === 1) return yield* members[0];
+  for (let x = 0; ; x++) {
+    const got = members.map((m) => m.next());
+    if (got.every((r) => r.done)) return;
+    const rows = got.map((r) => (r.done ? undefined : r.value));
+    if (rows.some((r) => !r || r[0] !== x)) throw new RangeError(`averageRows: the members gave different rows at row ${x}`);
+    yield [x, averageProbs(rows.map((r) => r![1]))];
+  }
 }

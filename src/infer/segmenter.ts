@@ -17,7 +17,8 @@ import { workerScript } from '../data/loader.js';
 import { WorkerPool } from '../data/pool.js';
 import type { VNet, VNetConfig } from '../nn/index.js';
 import { checkMembers } from './ensemble.js';
-import { averageProbs, caseProbs, feedOf, inputSpec, predictProbs, type InferOptions } from './probs.js';
+import { averageRows, caseRows, feedOf, inputSpec, predictProbs, type InferOptions } from './probs.js';
+import { collectRows } from './sliding.js';
 import { loadModel } from './model.js';
 import { RunError } from '../config/options.js';
 
@@ -50,8 +51,8 @@ export interface ClassStat { value: number; name: string; voxels: number; volume
 export interface Segmentation {
   /** The mask as .nii.gz bytes, with the input's header (shape, spacing, orientation). */
   mask: Uint8Array;
-  /** The same mask as class values in tensor order ((D, H, W) = NIfTI (x, y, z), z fastest). */
-  labelMap: Int32Array;
+  /** The same mask as class values in tensor order ((D, H, W) = NIfTI (x, y, z), z fastest): one byte per voxel on a case's own grid (models of at most 256 classes). */
+  labelMap: Int32Array | Uint8Array;
   /** With keepProbabilities: the class probabilities (D, H, W, C) on the input's grid. */
   probs?: Float32Array;
   shape: Shape3;
@@ -182,7 +183,8 @@ export class Segmenter {
   async probabilities(srcs: ImageSource[]): Promise<CaseProbs[]> {
     const out: CaseProbs[] = [];
     await this.inBatches(srcs, undefined, (preps) => {
-      for (const [i, probs] of this.infer(preps).entries()) out.push({ probs, shape: preps[i].shape, onInputGrid: !this.perCase });
+      const probs = this.perCase ? preps.map((p) => this.wholeProbs(p)) : this.infer(preps);
+      probs.forEach((pr, i) => out.push({ probs: pr, shape: preps[i].shape, onInputGrid: !this.perCase }));
     });
     return out;
   }
@@ -204,16 +206,35 @@ export class Segmenter {
     }
   }
 
-  /** Probabilities per case: one forward pass over the batch at the input shape, or each case alone on its own grid. */
-  private infer(preps: Prepared[]): Float32Array[] {
-    if (this.perCase) {
-      const o: InferOptions = { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch };
-      // On the case's grid, then (resampled to a target spacing) back to its own shape.
-      return preps.map((p) => {
-        const probs = averageProbs(this.nets.map((n) => caseProbs(n, p.image, p.grid, o)));
-        return p.grid.every((v, i) => v === p.shape[i]) ? probs : resampleLinear(probs, p.grid, p.shape, { channels: this.net.config.nClasses, outside: 'clamp' });
-      });
+  /** One case's (ensemble-averaged) probabilities on its grid, streamed row by row along D. */
+  private rows(p: Prepared) {
+    const o: InferOptions = { tta: this.info.tta, overlap: this.overlap, batchSize: this.info.maxBatch };
+    return averageRows(this.nets.map((n) => caseRows(n, p.image, p.grid, o)));
+  }
+
+  /** One case's probabilities held whole (4 C bytes per voxel) on its own shape: on its grid, then (a target spacing) resampled back. */
+  private wholeProbs(p: Prepared): Float32Array {
+    const C = this.net.config.nClasses;
+    const probs = collectRows(this.rows(p), p.grid, C);
+    return sameShape(p.grid, p.shape) ? probs : resampleLinear(probs, p.grid, p.shape, { channels: C, outside: 'clamp' });
+  }
+
+  /** One case's labels, argmaxed row by row as the rows finish; through the whole probabilities only where they are kept or resampled. */
+  private caseLabels(p: Prepared): { labels: Int32Array | Uint8Array; probs?: Float32Array } {
+    const C = this.net.config.nClasses, V = p.shape[0] * p.shape[1] * p.shape[2];
+    // One byte per voxel where the classes fit: a quarter of int32's memory on a large volume.
+    const labels = C <= 256 ? new Uint8Array(V) : new Int32Array(V);
+    if (this.keepProbabilities || !sameShape(p.grid, p.shape)) {
+      const probs = this.wholeProbs(p);
+      return { labels: argmaxChannels(probs, C, labels), ...(this.keepProbabilities ? { probs } : {}) };
     }
+    const plane = p.shape[1] * p.shape[2];
+    for (const [x, row] of this.rows(p)) argmaxChannels(row, C, labels, x * plane);
+    return { labels };
+  }
+
+  /** Probabilities per case from one forward pass over the batch at the input shape. */
+  private infer(preps: Prepared[]): Float32Array[] {
     const [D, H, W] = this.net.config.inputShape;
     const vox = D * H * W, C = this.net.config.nClasses, Cin = this.net.inChannels;
     const images = new Float32Array(preps.length * vox * Cin);
@@ -300,7 +321,7 @@ export class Segmenter {
     this.onBatch?.(batch.length, inferMs);
     return batch.map((w, i) => {
       try {
-        return this.finish(w.prep, probs[i], { queueMs: start - w.ready, inferMs, batchSize: batch.length });
+        return this.finish(w.prep, restoreLabels(probs[i], this.net.config.inputShape, this.net.config.nClasses, w.prep.shape), undefined, { queueMs: start - w.ready, inferMs, batchSize: batch.length });
       } catch (e) {
         return e instanceof Error ? e : new Error(String(e));
       }
@@ -311,20 +332,20 @@ export class Segmenter {
   private runCase(w: Pick<Waiting, 'prep' | 'ready'>): Error | Segmentation {
     const start = performance.now();
     try {
-      const [probs] = this.infer([w.prep]);
+      const { labels, probs } = this.caseLabels(w.prep);
+      // The image is not needed past its windows: freed before the mask is encoded (419 MB at 512 x 512 x 400).
+      w.prep.image = new Float32Array(0);
       const inferMs = performance.now() - start;
       this.onBatch?.(1, inferMs);
-      return this.finish(w.prep, probs, { queueMs: start - w.ready, inferMs, batchSize: 1 });
+      return this.finish(w.prep, labels, probs, { queueMs: start - w.ready, inferMs, batchSize: 1 });
     } catch (e) {
       return e instanceof Error ? e : new Error(String(e));
     }
   }
 
-  private finish(p: Prepared, probs: Float32Array, t: { queueMs: number; inferMs: number; batchSize: number }): Segmentation {
+  private finish(p: Prepared, labels: Int32Array | Uint8Array, probs: Float32Array | undefined, t: { queueMs: number; inferMs: number; batchSize: number }): Segmentation {
     const t1 = performance.now();
     const C = this.net.config.nClasses;
-    // Per-case probabilities are already on the input's grid: only the argmax, no resampling.
-    const labels = this.perCase ? argmaxChannels(probs, C) : restoreLabels(probs, this.net.config.inputShape, C, p.shape);
     const counts = new Float64Array(C);
     for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
     // The same bytes writeMask produces: the input's header, level-6 gzip.
@@ -335,12 +356,14 @@ export class Segmenter {
     const names = this.info.labels;
     const end = performance.now();
     return {
-      mask: new Uint8Array(mask.buffer, mask.byteOffset, mask.byteLength), labelMap: labels, ...(this.keepProbabilities ? { probs } : {}), shape: p.shape, spacing, batchSize: t.batchSize,
+      mask: new Uint8Array(mask.buffer, mask.byteOffset, mask.byteLength), labelMap: labels, ...(probs ? { probs } : {}), shape: p.shape, spacing, batchSize: t.batchSize,
       labels: Array.from(counts, (v, c) => ({ value: c, name: names.find((l) => l.value === c)?.name ?? String(c), voxels: v, volumeMm3: v * voxelMm3 })),
       timings: { decodeMs: p.decodeMs, queueMs: t.queueMs, inferMs: t.inferMs, encodeMs: end - t1, totalMs: end - p.t0 },
     };
   }
 }
+
+const sameShape = (a: Shape3, b: Shape3) => a.every((v, i) => v === b[i]);
 
 /** Load the trained model in `modelDir` once and answer segmentations with it; dispose() when done. */
 export async function createSegmenter(o: SegmenterOptions): Promise<Segmenter> {

@@ -2,7 +2,8 @@
 // is covered by patches of the network input shape overlapping by `overlap`, each patch's class
 // probabilities are weighted by a Gaussian centred on the patch (its borders see less context)
 // and the weighted probabilities are averaged per voxel. A volume smaller than the patch on an
-// axis is padded (centred). Pure: the network is a callback, so tests use constant models.
+// axis is padded (centred). The volume is streamed row by row along D with accumulators for the
+// rows still open only. Pure: the network is a callback, so tests use constant models.
 import { extractPatch } from '../data/patches.js';
 import { putChannel } from '../data/jobs.js';
 import type { Shape3 } from '../data/nifti.js';
@@ -20,6 +21,8 @@ export interface SlidingOptions {
   mirror?: boolean;
   /** Input channels Cin of the image (default 1). */
   channels?: number;
+  /** Filled in with the accumulators' size (how tests check that memory is bounded). */
+  stats?: SlidingStats;
 }
 
 /**
@@ -84,12 +87,35 @@ export function mirrored(run: PatchRunner, patch: Shape3, C: number, Cin = 1): P
   };
 }
 
+/** One finished row x along D: its class probabilities (H, W, C), valid until the next row is pulled. */
+export type Row = readonly [x: number, probs: Float32Array];
+
+/** What slidingRows held: the rows of its accumulators (slabRows x H x W x (C + 1) float32). */
+export interface SlidingStats { slabRows: number }
+
 /**
- * Class probabilities (D, H, W, C) for a whole (Cin, D, H, W) image of `shape`, from windows of
- * `patch`: the Gaussian-weighted mean of every window covering each voxel. The result has the
- * volume's own shape: nothing is resampled.
+ * Rows along D that the accumulators must hold at once for windows starting at `xs` (ascending)
+ * taken `B` at a time: before each batch every row above its first window's start is finished,
+ * and the batch reaches its last window's start + p.
  */
-export function slidingWindow(image: Float32Array, shape: Shape3, patch: Shape3, C: number, run: PatchRunner, o: SlidingOptions = {}): Float32Array {
+export function slabRows(D: number, p: number, xs: readonly number[], B: number): number {
+  let rows = 1;
+  for (let b = 0; b < xs.length; b += B) {
+    const lo = Math.min(D, Math.max(0, xs[b])), hi = Math.min(D, xs[Math.min(b + B, xs.length) - 1] + p);
+    rows = Math.max(rows, hi - lo);
+  }
+  return rows;
+}
+
+/**
+ * Class probabilities of a whole (Cin, D, H, W) image of `shape`, from windows of `patch`: the
+ * Gaussian-weighted mean of every window covering each voxel, streamed row by row along D. The
+ * windows run in order of their start on D, so the rows above the next window's start are final:
+ * each is divided by its weight and handed out at once, and the accumulators (float32, in a ring
+ * of slabRows rows) never hold more than the rows that windows still to come can touch. Every
+ * voxel sums the same windows in the same order as a whole-volume accumulator would.
+ */
+export function* slidingRows(image: Float32Array, shape: Shape3, patch: Shape3, C: number, run: PatchRunner, o: SlidingOptions = {}): Generator<Row, void, undefined> {
   const [D, H, W] = shape;
   const Cin = o.channels ?? 1, V = D * H * W;
   if (image.length !== V * Cin) throw new RangeError(`slidingWindow: ${image.length} values for shape ${shape.join('x')}x${Cin}`);
@@ -98,15 +124,28 @@ export function slidingWindow(image: Float32Array, shape: Shape3, patch: Shape3,
   const starts: [number, number, number][] = [];
   for (const x of windowStarts(D, patch[0], o.overlap)) for (const y of windowStarts(H, patch[1], o.overlap)) for (const z of windowStarts(W, patch[2], o.overlap)) starts.push([x, y, z]);
   const g = gaussianImportance(patch);
-  const pv = patch[0] * patch[1] * patch[2];
-  // Accumulated in float32, in the output itself: 4 (C + 1) bytes per voxel (a 512 x 512 x 400
-  // CT with 3 classes: 1.7 GB, where float64 sums and a separate output took 4.6 GB).
-  const acc = new Float32Array(D * H * W * C);
-  const wsum = new Float32Array(D * H * W);
+  const pv = patch[0] * patch[1] * patch[2], HW = H * W;
+  const cap = slabRows(D, patch[0], starts.map((s) => s[0]), B);
+  if (o.stats) o.stats.slabRows = cap;
+  // Row x lives in slot x % cap: the rows held at once never span more than cap.
+  const acc = new Float32Array(cap * HW * C);
+  const wsum = new Float32Array(cap * HW);
+  let next = 0;
+  function* finish(upTo: number): Generator<Row, void, undefined> {
+    for (; next < upTo; next++) {
+      const r = next % cap;
+      const a = acc.subarray(r * HW * C, (r + 1) * HW * C), ws = wsum.subarray(r * HW, (r + 1) * HW);
+      for (let v = 0; v < HW; v++) for (let c = 0; c < C; c++) a[v * C + c] /= ws[v];
+      yield [next, a];
+      a.fill(0);
+      ws.fill(0);
+    }
+  }
+  const one = Cin > 1 ? new Float32Array(pv) : undefined;
   for (let b = 0; b < starts.length; b += B) {
     const chunk = starts.slice(b, b + B);
+    yield* finish(Math.min(D, Math.max(0, chunk[0][0])));
     const patches = new Float32Array(chunk.length * pv * Cin);
-    const one = Cin > 1 ? new Float32Array(pv) : undefined;
     chunk.forEach((s, i) => {
       if (!one) return extractPatch(image, shape, s, patch, patches, i * pv);
       for (let c = 0; c < Cin; c++) {
@@ -120,13 +159,14 @@ export function slidingWindow(image: Float32Array, shape: Shape3, patch: Shape3,
       for (let x = 0; x < patch[0]; x++) {
         const vx = s[0] + x;
         if (vx < 0 || vx >= D) continue;
+        const slot = vx % cap;
         for (let y = 0; y < patch[1]; y++) {
           const vy = s[1] + y;
           if (vy < 0 || vy >= H) continue;
           for (let z = 0; z < patch[2]; z++) {
             const vz = s[2] + z;
             if (vz < 0 || vz >= W) continue;
-            const q = (x * patch[1] + y) * patch[2] + z, v = (vx * H + vy) * W + vz, w = g[q];
+            const q = (x * patch[1] + y) * patch[2] + z, v = (slot * H + vy) * W + vz, w = g[q];
             wsum[v] += w;
             const pi = (i * pv + q) * C, ai = v * C;
             for (let c = 0; c < C; c++) acc[ai + c] += w * probs[pi + c];
@@ -135,6 +175,27 @@ export function slidingWindow(image: Float32Array, shape: Shape3, patch: Shape3,
       }
     });
   }
-  for (let v = 0; v < wsum.length; v++) for (let c = 0; c < C; c++) acc[v * C + c] /= wsum[v];
-  return acc;
+  yield* finish(D);
+}
+
+/** The rows of a whole (D, H, W, C) array `probs` of `shape`, as slidingRows hands them out. */
+export function* wholeRows(probs: Float32Array, shape: Shape3, C: number): Generator<Row, void, undefined> {
+  const n = shape[1] * shape[2] * C;
+  for (let x = 0; x < shape[0]; x++) yield [x, probs.subarray(x * n, (x + 1) * n)];
+}
+
+/**
+ * Every row stored into one (D, H, W, C) array, for callers that need the whole probability
+ * volume (kept probabilities, resampling back from a target spacing, scoring): 4 C bytes per voxel.
+ */
+export function collectRows(rows: Iterable<Row>, shape: Shape3, C: number): Float32Array {
+  const n = shape[1] * shape[2] * C;
+  const out = new Float32Array(shape[0] * n);
+  for (const [x, p] of rows) out.set(p, x * n);
+  return out;
+}
+
+/** slidingRows' probabilities (D, H, W, C) held whole. */
+export function slidingWindow(image: Float32Array, shape: Shape3, patch: Shape3, C: number, run: PatchRunner, o: SlidingOptions = {}): Float32Array {
+  return collectRows(slidingRows(image, shape, patch, C, run, o), shape, C);
 }

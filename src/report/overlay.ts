@@ -12,7 +12,7 @@ export interface ReportOverlay {
   shape: Shape3;
   image: Float32Array;
   label?: Int32Array;
-  pred: Int32Array;
+  pred: Int32Array | Uint8Array;
 }
 
 const ZOOM = 4;

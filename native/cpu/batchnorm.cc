@@ -17,9 +17,10 @@ namespace {
 // Per-channel sums over rows [r0, r1) of two terms of each element, a(i, k) and b(i, k) for
 // element i = r*C + k: float partial sums over blocks of 64 rows (vectorised loops over the
 // channels), added into the double totals s1, s2 after each block. All-double accumulation kept
-// these loops scalar: a third of a training step's batch-norm time.
+// these loops scalar: a third of a training step's batch-norm time. Kept out of line: inlined
+// into the backward (its only user) it ran 1.3-1.5x slower (bench/units.ts).
 template <class F>
-void block_sums(int64_t r0, int64_t r1, int64_t C, double* s1, double* s2, F terms) {
+[[gnu::noinline]] void block_sums(int64_t r0, int64_t r1, int64_t C, double* s1, double* s2, F terms) {
   constexpr int64_t kBlock = 64;
   std::vector<float> p1(C), p2(C);
   float* __restrict a = p1.data();

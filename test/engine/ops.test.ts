@@ -169,6 +169,19 @@ describe.each(devices)(`ops on %s (seed ${testSeed})`, (dev) => {
     expectClose(arr(invstd), Array.from(ref.v, (v) => 1 / Math.sqrt(v + 1e-3)), { rtol: 1e-5, atol: 0 });
   }));
 
+  test('fused unit statistics over many rows with a drifting offset stay float64-close', () => E.tidy(() => {
+    // 50,001 rows of 16 channels (one AVX-512 vector), the mean drifting from 500 to 1500 over
+    // the rows: every 64-row block has its own mean, so merging the blocks (and the threads'
+    // parts) must carry the between-block spread into the variance.
+    const C = 16, R = 50_001, x = new Float32Array(R * C);
+    for (let r = 0; r < R; r++) for (let k = 0; k < C; k++) x[r * C + k] = 500 + (1000 * r) / R + (k + 1) * (rng() * 2 - 1);
+    const b = randArray(C, rng), gamma = new Float32Array(C).fill(1), beta = new Float32Array(C);
+    const [, mean, invstd] = runOp('bias_bn_relu_train', [t(x, [R, C], dev), t(b, [C], dev), t(gamma, [C], dev), t(beta, [C], dev), E.zeros([C], { device: dev }), E.fill([C], 1, dev)], { eps: 1e-3, momentum: 0.99 });
+    const ref = batchNormTrainRef(x, C, gamma, beta, 1e-3);
+    expectClose(arr(mean), Array.from(ref.mean, (m, k) => m + b[k]), { rtol: 1e-6, atol: 0 });
+    expectClose(arr(invstd), Array.from(ref.v, (v) => 1 / Math.sqrt(v + 1e-3)), { rtol: 1e-5, atol: 0 });
+  }));
+
   // Backward and fused kernels: against central differences (float64) of their forward
   // references. Inputs stay clear of ReLU's kink by far more than the FD step.
   const C = 4, R = 15;

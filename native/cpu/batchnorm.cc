@@ -45,7 +45,6 @@ template <class F>
 // is still in L1, then merged into the double totals by Chan's rule. Deviations from the block
 // mean avoid the cancellation of E[x²] − E[x]², as the earlier two full passes did, but read x
 // from memory once instead of twice.
-VNET_CLONES
 void block_moments(const float* x, int64_t r0, int64_t r1, int64_t C, double& count, double* mean, double* m2) {
   constexpr int64_t kBlock = 64;
   std::vector<float> p1(C), p2(C);

@@ -10,18 +10,14 @@ namespace vnet::cpu {
 
 namespace {
 
-VNET_CLONES
-void relu_rows(const float* __restrict x, const float* __restrict scale, const float* __restrict shift, int64_t r0,
-               int64_t r1, int64_t C, float* __restrict y) {
-  for (int64_t r = r0; r < r1; r++)
-    for (int64_t k = 0; k < C; k++) {
-      float v = x[r * C + k] * scale[k] + shift[k];
-      y[r * C + k] = v > 0.f ? v : 0.f;
-    }
-}
-
 void apply_relu(const float* x, const float* scale, const float* shift, int64_t R, int64_t C, float* y) {
-  parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) { relu_rows(x, scale, shift, r0, r1, C, y); });
+  parallel_for(R, kGrain / C + 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t k = 0; k < C; k++) {
+        float v = x[r * C + k] * scale[k] + shift[k];
+        y[r * C + k] = v > 0.f ? v : 0.f;
+      }
+  });
 }
 
 void train(const OpCall& c) {

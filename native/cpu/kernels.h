@@ -34,10 +34,4 @@ void bn_backward(const float* dy, const float* relu_out, const float* x, const f
 // Elements per parallel chunk for cheap element-wise loops.
 constexpr int64_t kGrain = 1 << 14;
 
-// For loops over rows of C channels (batch-norm statistics, the fused unit's output): compiled for
-// AVX-512, AVX2 and the baseline and picked at load. They vectorise across the channels of a row,
-// so each channel's sums keep one order on every path (FMA contraction aside); the baseline's
-// 4-wide loops made these passes compute-bound wherever the activations sit in cache.
-#define VNET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-
 }  // namespace vnet::cpu
